@@ -1,0 +1,461 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMosquitto
+
+/// The broker's answer to CONNECT.
+public struct ConnAck: Sendable {
+    /// 0 on success; otherwise the MQTT 3.x return code or MQTT 5 reason code.
+    public let code: Int
+    public let sessionPresent: Bool
+    public let properties: MQTTProperties
+    /// Monotonic time of arrival.
+    public let receivedAt: UInt64
+}
+
+/// Why a connection ended.
+public enum CloseReason: Sendable {
+    /// We asked for it (DISCONNECT sent).
+    case requested
+    /// The broker sent an MQTT 5 DISCONNECT with this reason code.
+    case serverDisconnect(reasonCode: Int)
+    /// Anything else: socket closed, reset, keep-alive failure, refusal, timeout...
+    case failed(MQTTError)
+}
+
+/// A received PUBLISH, valid only during the `onMessage` call: topic and payload
+/// point into libmosquitto's buffers, which are freed when the call returns.
+public struct ReceivedMessage {
+    public let mid: Int
+    public let qos: Int
+    public let retain: Bool
+    /// Topic bytes (UTF-8, no terminating NUL).
+    public let topic: UnsafeRawBufferPointer
+    public let payload: UnsafeRawBufferPointer
+    let rawProperties: OpaquePointer?
+
+    public var topicString: String { String(decoding: topic, as: UTF8.self) }
+    public var hasProperties: Bool { rawProperties != nil }
+    /// Copies the MQTT 5 properties (empty for MQTT 3.x).
+    public func properties() -> MQTTProperties { MQTTProperties(list: rawProperties) }
+}
+
+/// A property list converted once for libmosquitto and reused for many publishes.
+public final class PreparedProperties {
+    let list: OpaquePointer?
+    public init(_ properties: MQTTProperties) throws(MQTTError) {
+        list = try properties.makeList()
+    }
+    deinit {
+        var list = list
+        mosquitto_property_free_all(&list)
+    }
+}
+
+/// One MQTT connection over libmosquitto, driven by an `EventLoop`. Events arrive
+/// through the `on...` closures on the loop's thread.
+public final class MQTTClient: MosquittoEvents {
+    public enum State: Equatable, Sendable {
+        case idle, connecting, connected, closed
+    }
+
+    public let options: ConnectOptions
+    public private(set) var state: State = .idle
+    public private(set) var connAck: ConnAck?
+    public private(set) var closeReason: CloseReason?
+    /// Monotonic time the connection closed.
+    public private(set) var closedAt: UInt64?
+    /// Monotonic time we last finished writing bytes to the broker.
+    public private(set) var lastWriteAt: UInt64 = 0
+    /// Monotonic time the TCP connect began.
+    public private(set) var connectStartedAt: UInt64 = 0
+
+    /// When true nothing more is written (not even acknowledgements or PINGREQ):
+    /// the broker hears nothing from us. Used to probe keep-alive enforcement.
+    public var silent = false
+    /// Whether libmosquitto's keep-alive machinery (PINGREQ when due, closing on a
+    /// missing PINGRESP) runs. `ping` turns it off and sends its own PINGREQs.
+    public var keepAliveEnabled = true
+
+    public var onConnect: ((ConnAck) -> Void)?
+    public var onClose: ((CloseReason) -> Void)?
+    public var onMessage: ((ReceivedMessage) -> Void)?
+    /// A QoS > 0 publish was acknowledged (PUBACK/PUBCOMP; reason >= 0x80 is a
+    /// refusal), or a QoS 0 publish was written.
+    public var onPublishComplete: ((_ mid: Int32, _ reasonCode: Int32) -> Void)?
+    public var onSubscribe: ((_ mid: Int32, _ granted: [Int32]) -> Void)?
+    public var onUnsubscribe: ((_ mid: Int32) -> Void)?
+    /// libmosquitto's log lines (set before `connect()` to see the whole exchange).
+    public var onLog: ((_ level: Int32, _ line: String) -> Void)? {
+        didSet { updateLogging() }
+    }
+    /// A PINGRESP arrived. Setting this turns on libmosquitto's log, which is
+    /// the only place a PINGRESP shows.
+    public var onPingResponse: (() -> Void)? {
+        didSet { updateLogging() }
+    }
+
+    private var handle: MosquittoHandle!
+    private var connectDeadline: UInt64 = .max
+    private var disconnectRequested = false
+    private var lastErrorLog: String?
+    private var tlsVerifyError: Int?
+
+    public init(options: ConnectOptions) throws(MQTTError) {
+        self.options = options
+        handle = try MosquittoHandle(clientID: options.clientID, cleanSession: options.cleanSession, events: self)
+        try handle.setProtocolVersion(options.protocolVersion)
+        if options.username != nil || options.password != nil {
+            try handle.setCredentials(username: options.username, password: options.password)
+        }
+        if let will = options.will { try handle.setWill(will) }
+        try handle.setMaxInflight(options.maxInflight)
+        if let receiveMaximum = options.receiveMaximum { try handle.setReceiveMaximum(receiveMaximum) }
+        if options.tcpNoDelay { try handle.setTCPNoDelay(true) }
+        if let tls = options.tls { try handle.setTLS(tls) }
+    }
+
+    // MARK: Connecting
+
+    /// Opens the TCP connection (blocking, bounded by the connect timeout and
+    /// interruptible by SIGINT/SIGTERM) and queues CONNECT. CONNACK arrives later
+    /// through the event loop, which also enforces the rest of the connect timeout.
+    public func connect() throws(MQTTError) {
+        Signals.install()
+        state = .connecting
+        connectStartedAt = MonotonicClock.now()
+        connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
+        updateLogging()
+        var properties = options.connectProperties
+        if let expiry = options.sessionExpiry, options.protocolVersion == .v5 {
+            properties.append(MQTTProperties.sessionExpiryInterval, .uint32(expiry))
+        }
+        let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) {
+            handle.connect(host: options.host, port: options.port, keepAlive: options.keepAlive,
+                           bindAddress: options.bindAddress, properties: properties)
+        }
+        let savedErrno = errno
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            let error = connectError(rc, errno: savedErrno, timedOut: timedOut)
+            fail(error)
+            throw error
+        }
+    }
+
+    /// Connects again with the same options (used by `sub --reconnect`).
+    public func reconnect() throws(MQTTError) {
+        state = .connecting
+        connAck = nil
+        closeReason = nil
+        closedAt = nil
+        disconnectRequested = false
+        connectStartedAt = MonotonicClock.now()
+        connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
+        updateLogging()
+        let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) { handle.reconnect() }
+        let savedErrno = errno
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            let error = connectError(rc, errno: savedErrno, timedOut: timedOut)
+            fail(error)
+            throw error
+        }
+    }
+
+    private func connectError(_ rc: Int32, errno savedErrno: Int32, timedOut: Bool) -> MQTTError {
+        let endpoint = options.endpoint
+        if rc == MOSQ_ERR_ERRNO.rawValue && savedErrno == EINTR {
+            if let sig = Signals.received {
+                return MQTTError(.interrupted, "interrupted by signal \(sig) while connecting to \(endpoint)", reasonCode: Int(sig))
+            }
+            if timedOut {
+                return MQTTError(.timeout, "could not connect to \(endpoint) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout)")
+            }
+        }
+        switch rc {
+        case MOSQ_ERR_EAI.rawValue:
+            let reason = String(cString: gai_strerror(savedErrno))
+            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason) (check -h/--host)", libraryCode: rc)
+        case MOSQ_ERR_ERRNO.rawValue:
+            let hint: String = switch savedErrno {
+            case ECONNREFUSED: " (is a broker listening there? check -h and -p)"
+            case ENETUNREACH, EHOSTUNREACH: " (no route to that host)"
+            case ETIMEDOUT: " (no answer from that host)"
+            default: ""
+            }
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))\(hint)", libraryCode: rc)
+        case MOSQ_ERR_TLS.rawValue:
+            return tlsError(rc)
+        default:
+            return MQTTError.library(rc, errno: savedErrno, context: "cannot connect to \(endpoint)")
+        }
+    }
+
+    // MARK: Requests
+
+    /// Publishes one message. Returns its message id. At QoS > 0 the message is
+    /// stored by libmosquitto until acknowledged (`onPublishComplete`).
+    @discardableResult
+    public func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool,
+                        properties: PreparedProperties? = nil) throws(MQTTError) -> Int32 {
+        let (rc, mid) = handle.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties?.list)
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError.library(rc, context: "publish to '\(topic)'")
+        }
+        return mid
+    }
+
+    @discardableResult
+    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool,
+                        properties: PreparedProperties? = nil) throws(MQTTError) -> Int32 {
+        let result: Result<Int32, MQTTError> = payload.withUnsafeBytes { buffer in
+            do throws(MQTTError) {
+                return .success(try publish(topic: topic, payload: buffer, qos: qos, retain: retain, properties: properties))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Subscribes to `filters` with one QoS and MQTT 5 subscription options
+    /// (`SubscriptionOptions`). Returns the message id of the SUBSCRIBE.
+    @discardableResult
+    public func subscribe(_ filters: [String], qos: Int, options: SubscriptionOptions = [],
+                          properties: MQTTProperties = MQTTProperties()) throws(MQTTError) -> Int32 {
+        let (rc, mid) = try properties.withList { list in
+            handle.subscribe(filters: filters, qos: qos, options: options.rawValue, properties: list)
+        }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError.library(rc, context: "subscribe to \(filters.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        return mid
+    }
+
+    @discardableResult
+    public func unsubscribe(_ filters: [String], properties: MQTTProperties = MQTTProperties()) throws(MQTTError) -> Int32 {
+        let (rc, mid) = try properties.withList { list in
+            handle.unsubscribe(filters: filters, properties: list)
+        }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError.library(rc, context: "unsubscribe from \(filters.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        return mid
+    }
+
+    /// Queues DISCONNECT; the event loop writes it and the connection then closes
+    /// with `.requested`. Does nothing if the connection is already closed.
+    public func disconnect(reasonCode: Int = 0, properties: MQTTProperties = MQTTProperties()) {
+        guard state == .connecting || state == .connected else { return }
+        disconnectRequested = true
+        silent = false
+        let rc = handle.disconnect(reasonCode: reasonCode, properties: properties)
+        if rc != MOSQ_ERR_SUCCESS.rawValue { close(.requested) }
+    }
+
+    /// Closes the connection at once, without DISCONNECT (an abnormal end: the
+    /// broker publishes the will).
+    public func abort(_ error: MQTTError = MQTTError(.connectionLost, "connection closed")) {
+        guard state != .closed else { return }
+        let fd = handle.socket
+        if fd >= 0 {
+            // shutdown() ends the TCP connection even though libmosquitto still owns the fd.
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
+        fail(error)
+    }
+
+    /// Sends a PINGREQ now. False when that is not possible at this instant
+    /// (not connected, or libmosquitto has a packet half-written).
+    public func sendPingRequest() -> Bool {
+        guard state == .connected else { return false }
+        let ok = handle.writePingRequest()
+        if ok { lastWriteAt = MonotonicClock.now() }
+        return ok
+    }
+
+    /// Number of bytes libmosquitto still has to write.
+    public var hasPendingWrites: Bool { handle.wantsWrite }
+
+    // MARK: Loop steps, called by EventLoop
+
+    var socket: Int32 { state == .closed ? -1 : handle.socket }
+
+    var wantsWrite: Bool { !silent && handle.wantsWrite }
+
+    var deadline: UInt64 { state == .connecting ? connectDeadline : .max }
+
+    var needsTicks: Bool { state == .connected && keepAliveEnabled && !silent && options.keepAlive > 0 }
+
+    func readAvailable() {
+        // Read packet by packet until the socket is drained; bounded for fairness.
+        for _ in 0..<256 {
+            guard state != .closed, handle.socket >= 0 else { return }
+            let (rc, drained) = handle.loopRead()
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                closeAfterLoopError(rc)
+                return
+            }
+            if handle.socket < 0 {
+                // A server DISCONNECT returns success with the socket already closed.
+                if state != .closed { close(disconnectRequested ? .requested : .failed(lostError(MOSQ_ERR_CONN_LOST.rawValue))) }
+                return
+            }
+            if drained { return }
+        }
+    }
+
+    func writePending() {
+        guard !silent, state != .closed, handle.socket >= 0, handle.wantsWrite else { return }
+        let rc = handle.loopWrite()
+        lastWriteAt = MonotonicClock.now()
+        if rc != MOSQ_ERR_SUCCESS.rawValue { closeAfterLoopError(rc) }
+    }
+
+    func tick(now: UInt64) {
+        if state == .connecting && now >= connectDeadline {
+            let what = connAck == nil ? "no CONNACK from \(options.endpoint)" : "no answer from \(options.endpoint)"
+            fail(MQTTError(.timeout, "\(what) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it an MQTT broker\(options.tls == nil ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"))
+            return
+        }
+        if needsTicks {
+            let rc = handle.loopMisc()
+            if rc != MOSQ_ERR_SUCCESS.rawValue { closeAfterLoopError(rc) }
+        }
+    }
+
+    // MARK: Closing
+
+    private func closeAfterLoopError(_ rc: Int32) {
+        guard state != .closed else { return }
+        if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue {
+            fail(tlsError(rc))
+        } else {
+            fail(lostError(rc))
+        }
+    }
+
+    private func lostError(_ rc: Int32) -> MQTTError {
+        if state == .connecting {
+            if options.tls == nil {
+                return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK; is it an MQTT broker, or a TLS port (try mqtts:// or --cafile)?", libraryCode: rc)
+            }
+            return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
+        }
+        if rc == MOSQ_ERR_KEEPALIVE.rawValue {
+            return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)", libraryCode: rc)
+        }
+        return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
+    }
+
+    func tlsError(_ rc: Int32) -> MQTTError {
+        var detail = lastErrorLog ?? MQTTError.libraryMessage(rc)
+        if let verify = tlsVerifyError, verify != 0 {
+            detail = "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))"
+        }
+        return MQTTError(.tls, "TLS error with \(options.endpoint): \(detail)", libraryCode: rc)
+    }
+
+    func fail(_ error: MQTTError) {
+        close(.failed(error))
+    }
+
+    private func close(_ reason: CloseReason) {
+        guard state != .closed else { return }
+        state = .closed
+        closeReason = reason
+        closedAt = MonotonicClock.now()
+        onClose?(reason)
+    }
+
+    // MARK: libmosquitto events
+
+    func connackReceived(code: Int, sessionPresent: Bool, properties: OpaquePointer?) {
+        let ack = ConnAck(code: code, sessionPresent: sessionPresent, properties: MQTTProperties(list: properties),
+                          receivedAt: MonotonicClock.now())
+        connAck = ack
+        if code == 0 {
+            state = .connected
+            updateLogging()
+            onConnect?(ack)
+        } else {
+            fail(MQTTError.connack(code, protocolVersion: options.protocolVersion))
+        }
+    }
+
+    func disconnected(code: Int32) {
+        guard state != .closed else { return }  // libmosquitto may report a close twice
+        if code == 0 {
+            close(disconnectRequested ? .requested : .serverDisconnect(reasonCode: 0))
+        } else if options.protocolVersion == .v5 && code >= 0x80 {
+            close(.serverDisconnect(reasonCode: Int(code)))
+        } else {
+            closeAfterLoopError(code)
+        }
+    }
+
+    func publishCompleted(mid: Int32, reasonCode: Int32) {
+        onPublishComplete?(mid, reasonCode)
+    }
+
+    func messageReceived(_ message: UnsafePointer<mosquitto_message>, properties: OpaquePointer?) {
+        guard let onMessage else { return }
+        let m = message.pointee
+        let topicLength = m.topic.map { strlen($0) } ?? 0
+        onMessage(ReceivedMessage(
+            mid: Int(m.mid), qos: Int(m.qos), retain: m.retain,
+            topic: UnsafeRawBufferPointer(start: m.topic, count: topicLength),
+            payload: UnsafeRawBufferPointer(start: m.payload, count: Int(max(0, m.payloadlen))),
+            rawProperties: properties))
+    }
+
+    func subscribed(mid: Int32, granted: UnsafeBufferPointer<Int32>) {
+        onSubscribe?(mid, Array(granted))
+    }
+
+    func unsubscribed(mid: Int32) {
+        onUnsubscribe?(mid)
+    }
+
+    func logged(level: Int32, message: UnsafePointer<CChar>) {
+        if let onPingResponse, hasSuffix(message, " received PINGRESP") {
+            onPingResponse()
+        }
+        guard onLog != nil || level == MOSQ_LOG_ERR else { return }
+        let line = String(cString: message)
+        if level == MOSQ_LOG_ERR {
+            if line.hasPrefix("OpenSSL Error"), let verify = handle.tlsVerifyResult(), verify != 0 {
+                tlsVerifyError = verify
+            }
+            lastErrorLog = line
+        }
+        onLog?(level, line)
+    }
+
+    /// The log is needed while connecting (TLS errors only show there), for
+    /// `--debug`, and to see PINGRESPs. Otherwise it costs a formatted line per packet.
+    private func updateLogging() {
+        guard let handle else { return }
+        handle.setLogging(state == .connecting || onLog != nil || onPingResponse != nil)
+    }
+}
+
+/// MQTT 5 subscription options (plus the "send retained" choice).
+public struct SubscriptionOptions: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let noLocal = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_NO_LOCAL.rawValue))
+    public static let retainAsPublished = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue))
+    public static let sendRetainedIfNew = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_SEND_RETAIN_NEW.rawValue))
+    public static let sendRetainedNever = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue))
+}
+
+private func hasSuffix(_ cString: UnsafePointer<CChar>, _ suffix: StaticString) -> Bool {
+    let length = strlen(cString)
+    let suffixLength = suffix.utf8CodeUnitCount
+    guard length >= suffixLength else { return false }
+    return memcmp(cString + (length - suffixLength), suffix.utf8Start, suffixLength) == 0
+}
+
+func formatSeconds(_ seconds: Double) -> String {
+    seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
+}

@@ -1,0 +1,263 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMosquitto
+
+/// An MQTT 5 property list as Swift values. Read from a libmosquitto list with
+/// `init(list:)`, turned back into one with `withList`/`makeList`.
+public struct MQTTProperties: Sendable, Equatable {
+    public enum Value: Sendable, Equatable {
+        case byte(UInt8)
+        case uint16(UInt16)
+        case uint32(UInt32)
+        case varint(UInt32)
+        case string(String)
+        case binary([UInt8])
+        case pair(String, String)
+    }
+
+    public struct Property: Sendable, Equatable {
+        public let identifier: Int
+        public let value: Value
+        public init(identifier: Int, value: Value) {
+            self.identifier = identifier
+            self.value = value
+        }
+        /// The specification's name with dashes, as mosquitto spells it: "content-type".
+        public var name: String { MQTTProperties.name(of: identifier) }
+    }
+
+    public var items: [Property] = []
+
+    public init() {}
+    public init(_ items: [Property]) { self.items = items }
+
+    public var isEmpty: Bool { items.isEmpty }
+
+    public mutating func append(_ identifier: Int, _ value: Value) {
+        items.append(Property(identifier: identifier, value: value))
+    }
+
+    public func first(_ identifier: Int) -> Value? {
+        items.first { $0.identifier == identifier }?.value
+    }
+
+    public func all(_ identifier: Int) -> [Value] {
+        items.filter { $0.identifier == identifier }.map(\.value)
+    }
+
+    public static func name(of identifier: Int) -> String {
+        guard let cName = mosquitto_property_identifier_to_string(Int32(identifier)) else {
+            return "property-0x\(ReasonCode.hex2(identifier))"
+        }
+        return String(cString: cName)
+    }
+
+    // MARK: Well-known properties
+
+    public static let payloadFormatIndicator = Int(MQTT_PROP_PAYLOAD_FORMAT_INDICATOR.rawValue)
+    public static let messageExpiryInterval = Int(MQTT_PROP_MESSAGE_EXPIRY_INTERVAL.rawValue)
+    public static let contentType = Int(MQTT_PROP_CONTENT_TYPE.rawValue)
+    public static let responseTopic = Int(MQTT_PROP_RESPONSE_TOPIC.rawValue)
+    public static let correlationData = Int(MQTT_PROP_CORRELATION_DATA.rawValue)
+    public static let subscriptionIdentifier = Int(MQTT_PROP_SUBSCRIPTION_IDENTIFIER.rawValue)
+    public static let sessionExpiryInterval = Int(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue)
+    public static let assignedClientIdentifier = Int(MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER.rawValue)
+    public static let serverKeepAlive = Int(MQTT_PROP_SERVER_KEEP_ALIVE.rawValue)
+    public static let reasonString = Int(MQTT_PROP_REASON_STRING.rawValue)
+    public static let willDelayInterval = Int(MQTT_PROP_WILL_DELAY_INTERVAL.rawValue)
+    public static let receiveMaximum = Int(MQTT_PROP_RECEIVE_MAXIMUM.rawValue)
+    public static let topicAlias = Int(MQTT_PROP_TOPIC_ALIAS.rawValue)
+    public static let userProperty = Int(MQTT_PROP_USER_PROPERTY.rawValue)
+
+    /// Server Keep Alive from a CONNACK, if the broker imposed one.
+    public var serverKeepAlive: Int? {
+        if case .uint16(let v)? = first(Self.serverKeepAlive) { return Int(v) }
+        return nil
+    }
+
+    public var assignedClientIdentifier: String? {
+        if case .string(let v)? = first(Self.assignedClientIdentifier) { return v }
+        return nil
+    }
+
+    public var reasonString: String? {
+        if case .string(let v)? = first(Self.reasonString) { return v }
+        return nil
+    }
+
+    public var receiveMaximum: Int? {
+        if case .uint16(let v)? = first(Self.receiveMaximum) { return Int(v) }
+        return nil
+    }
+}
+
+// MARK: - Conversion from and to libmosquitto lists
+
+extension MQTTProperties {
+    /// Copies a libmosquitto property list (which the library frees after its callback returns).
+    public init(list: OpaquePointer?) {
+        var current = list
+        while let property = current {
+            let identifier = mosquitto_property_identifier(property)
+            if let value = Self.readValue(property, identifier: identifier) {
+                items.append(Property(identifier: Int(identifier), value: value))
+            }
+            current = mosquitto_property_next(property)
+        }
+    }
+
+    private static func readValue(_ property: OpaquePointer, identifier: Int32) -> Value? {
+        // The readers search from the given element, so reading at `property` reads `property`.
+        switch propertyType(Int(identifier)) {
+        case Int32(MQTT_PROP_TYPE_BYTE.rawValue):
+            var v: UInt8 = 0
+            return mosquitto_property_read_byte(property, identifier, &v, false) != nil ? .byte(v) : nil
+        case Int32(MQTT_PROP_TYPE_INT16.rawValue):
+            var v: UInt16 = 0
+            return mosquitto_property_read_int16(property, identifier, &v, false) != nil ? .uint16(v) : nil
+        case Int32(MQTT_PROP_TYPE_INT32.rawValue):
+            var v: UInt32 = 0
+            return mosquitto_property_read_int32(property, identifier, &v, false) != nil ? .uint32(v) : nil
+        case Int32(MQTT_PROP_TYPE_VARINT.rawValue):
+            var v: UInt32 = 0
+            return mosquitto_property_read_varint(property, identifier, &v, false) != nil ? .varint(v) : nil
+        case Int32(MQTT_PROP_TYPE_BINARY.rawValue):
+            var data: UnsafeMutableRawPointer?
+            var length: UInt16 = 0
+            guard mosquitto_property_read_binary(property, identifier, &data, &length, false) != nil else { return nil }
+            defer { free(data) }
+            guard let data, length > 0 else { return .binary([]) }
+            return .binary(Array(UnsafeRawBufferPointer(start: data, count: Int(length))))
+        case Int32(MQTT_PROP_TYPE_STRING.rawValue):
+            var s: UnsafeMutablePointer<CChar>?
+            guard mosquitto_property_read_string(property, identifier, &s, false) != nil, let s else { return nil }
+            defer { free(s) }
+            return .string(String(cString: s))
+        case Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue):
+            var k: UnsafeMutablePointer<CChar>?
+            var v: UnsafeMutablePointer<CChar>?
+            guard mosquitto_property_read_string_pair(property, identifier, &k, &v, false) != nil else { return nil }
+            defer { free(k); free(v) }
+            return .pair(k.map { String(cString: $0) } ?? "", v.map { String(cString: $0) } ?? "")
+        default:
+            return nil
+        }
+    }
+
+    /// The libmosquitto type (`MQTT_PROP_TYPE_*`) of a property identifier, or -1.
+    static func propertyType(_ identifier: Int) -> Int32 {
+        guard let cName = mosquitto_property_identifier_to_string(Int32(identifier)) else { return -1 }
+        var id: Int32 = 0
+        var type: Int32 = 0
+        guard mosquitto_string_to_property_info(cName, &id, &type) == MOSQ_ERR_SUCCESS.rawValue else { return -1 }
+        return type
+    }
+
+    /// Builds a libmosquitto list. The caller owns it: free it with
+    /// `mosquitto_property_free_all`, or hand it to a call that takes ownership.
+    func makeList() throws(MQTTError) -> OpaquePointer? {
+        var list: OpaquePointer?
+        for item in items {
+            let id = Int32(item.identifier)
+            let rc: Int32
+            switch item.value {
+            case .byte(let v): rc = mosquitto_property_add_byte(&list, id, v)
+            case .uint16(let v): rc = mosquitto_property_add_int16(&list, id, v)
+            case .uint32(let v): rc = mosquitto_property_add_int32(&list, id, v)
+            case .varint(let v): rc = mosquitto_property_add_varint(&list, id, v)
+            case .string(let v): rc = mosquitto_property_add_string(&list, id, v)
+            case .binary(let v):
+                rc = v.withUnsafeBytes { mosquitto_property_add_binary(&list, id, $0.baseAddress, UInt16(clamping: v.count)) }
+            case .pair(let k, let v): rc = mosquitto_property_add_string_pair(&list, id, k, v)
+            }
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                mosquitto_property_free_all(&list)
+                throw MQTTError.library(rc, context: "MQTT 5 property \(item.name)")
+            }
+        }
+        return list
+    }
+
+    /// Runs `body` with a temporary libmosquitto list (nil when empty), freed afterwards.
+    func withList<R>(_ body: (OpaquePointer?) throws(MQTTError) -> R) throws(MQTTError) -> R {
+        if items.isEmpty { return try body(nil) }
+        var list = try makeList()
+        defer { mosquitto_property_free_all(&list) }
+        return try body(list)
+    }
+}
+
+// MARK: - Parsing mosquitto's `-D command name value` syntax
+
+extension MQTTProperties {
+    /// The packet a `-D` property belongs to.
+    public enum Command: String, Sendable, CaseIterable {
+        case connect, publish, subscribe, unsubscribe, disconnect, will
+
+        var mosquittoCommand: Int32 {
+            var cmd: Int32 = 0
+            _ = mosquitto_string_to_command(rawValue, &cmd)
+            return cmd
+        }
+    }
+
+    /// Parses one `-D` occurrence, as `mosquitto_pub -D` does: `command name value`, or
+    /// `command user-property key value`. Throws an `.invalidArgument` error with a
+    /// message naming what is wrong.
+    public static func parse(command: String, name: String, values: [String]) throws(MQTTError) -> (Command, Property) {
+        guard let cmd = Command(rawValue: command) else {
+            throw MQTTError(.invalidArgument, "invalid -D command '\(command)': use one of \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var identifier: Int32 = 0
+        var type: Int32 = 0
+        guard mosquitto_string_to_property_info(name, &identifier, &type) == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError(.invalidArgument, "invalid -D property '\(name)': not an MQTT 5 property name (for example content-type, user-property, message-expiry-interval)")
+        }
+        let check = mosquitto_property_check_command(cmd.mosquittoCommand, identifier)
+        if check != MOSQ_ERR_SUCCESS.rawValue || (cmd == .publish && Int(identifier) == subscriptionIdentifier) {
+            throw MQTTError(.invalidArgument, "-D \(command) \(name): the property '\(name)' is not allowed in a \(command.uppercased()) packet")
+        }
+        let expected = type == Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue) ? 2 : 1
+        guard values.count == expected else {
+            throw MQTTError(.invalidArgument, "-D \(command) \(name) takes \(expected == 2 ? "a key and a value" : "one value")")
+        }
+        let raw = values[0]
+        func number(_ max: UInt32) throws(MQTTError) -> UInt32 {
+            guard let v = UInt32(raw), v <= max else {
+                throw MQTTError(.invalidArgument, "-D \(command) \(name): '\(raw)' is not a number between 0 and \(max)")
+            }
+            return v
+        }
+        let value: Value
+        switch type {
+        case Int32(MQTT_PROP_TYPE_BYTE.rawValue): value = .byte(UInt8(try number(255)))
+        case Int32(MQTT_PROP_TYPE_INT16.rawValue): value = .uint16(UInt16(try number(65535)))
+        case Int32(MQTT_PROP_TYPE_INT32.rawValue): value = .uint32(try number(UInt32.max))
+        case Int32(MQTT_PROP_TYPE_VARINT.rawValue): value = .varint(try number(268_435_455))
+        case Int32(MQTT_PROP_TYPE_BINARY.rawValue):
+            guard raw.utf8.count <= 65535 else {
+                throw MQTTError(.invalidArgument, "-D \(command) \(name): value longer than 65535 bytes")
+            }
+            value = .binary(Array(raw.utf8))
+        case Int32(MQTT_PROP_TYPE_STRING.rawValue):
+            guard raw.utf8.count <= 65535 else {
+                throw MQTTError(.invalidArgument, "-D \(command) \(name): value longer than 65535 bytes")
+            }
+            value = .string(raw)
+        default: value = .pair(raw, values[1])
+        }
+        if Int(identifier) == payloadFormatIndicator, case .byte(let b) = value, b > 1 {
+            throw MQTTError(.invalidArgument, "-D \(command) payload-format-indicator must be 0 (bytes) or 1 (UTF-8)")
+        }
+        return (cmd, Property(identifier: Int(identifier), value: value))
+    }
+
+    /// Whether `name` is a string-pair property (so `-D` takes two values after it).
+    public static func takesTwoValues(_ name: String) -> Bool {
+        var identifier: Int32 = 0
+        var type: Int32 = 0
+        guard mosquitto_string_to_property_info(name, &identifier, &type) == MOSQ_ERR_SUCCESS.rawValue else { return false }
+        return type == Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue)
+    }
+}

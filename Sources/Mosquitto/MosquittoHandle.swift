@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMosquitto
+
+/// What libmosquitto's callbacks are turned into. `MQTTClient` implements it.
+protocol MosquittoEvents: AnyObject {
+    func connackReceived(code: Int, sessionPresent: Bool, properties: OpaquePointer?)
+    func disconnected(code: Int32)
+    func publishCompleted(mid: Int32, reasonCode: Int32)
+    func messageReceived(_ message: UnsafePointer<mosquitto_message>, properties: OpaquePointer?)
+    func subscribed(mid: Int32, granted: UnsafeBufferPointer<Int32>)
+    func unsubscribed(mid: Int32)
+    func logged(level: Int32, message: UnsafePointer<CChar>)
+}
+
+/// Owns one `struct mosquitto *` and makes every call on it. Nothing else in the
+/// package touches the raw handle. The network loop is ours: the handle is put in
+/// libmosquitto's "external thread" mode so that the library never writes on its
+/// own; `loopWrite()` is the only place packets leave.
+final class MosquittoHandle {
+    private let raw: OpaquePointer
+    /// Receives the callbacks. The client owns this handle, so it outlives it.
+    unowned(unsafe) var events: MosquittoEvents
+
+    private static let libraryInitialised: Void = {
+        mosquitto_lib_init()
+    }()
+
+    init(clientID: String?, cleanSession: Bool, events: MosquittoEvents) throws(MQTTError) {
+        _ = Self.libraryInitialised
+        self.events = events
+        guard let raw = mosquitto_new(clientID, cleanSession, nil) else {
+            let e = errno
+            throw e == EINVAL
+                ? MQTTError(.invalidArgument, "a client id is needed when the clean session flag is off (use -i)")
+                : MQTTError(.other, "could not create a libmosquitto client: \(String(cString: strerror(e)))")
+        }
+        self.raw = raw
+        mosquitto_user_data_set(raw, Unmanaged.passUnretained(self).toOpaque())
+        installCallbacks()
+        // External threading: packets are only queued by libmosquitto; we write them.
+        mosquitto_threaded_set(raw, true)
+    }
+
+    deinit {
+        mosquitto_destroy(raw)
+    }
+
+    // MARK: Options
+
+    func setProtocolVersion(_ version: ProtocolVersion) throws(MQTTError) {
+        try check(mosquitto_int_option(raw, MOSQ_OPT_PROTOCOL_VERSION, version.mosquittoValue), "protocol version")
+    }
+
+    func setCredentials(username: String?, password: String?) throws(MQTTError) {
+        try check(mosquitto_username_pw_set(raw, username, password), "username/password")
+    }
+
+    func setWill(_ will: Will) throws(MQTTError) {
+        var list = try will.properties.makeList()
+        let rc = will.payload.withUnsafeBytes { payload in
+            mosquitto_will_set_v5(raw, will.topic, Int32(payload.count), payload.baseAddress, Int32(will.qos), will.retain, list)
+        }
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            // On success libmosquitto owns the list; on failure it is still ours.
+            mosquitto_property_free_all(&list)
+            throw MQTTError.library(rc, context: "will message")
+        }
+    }
+
+    func setMaxInflight(_ count: Int) throws(MQTTError) {
+        try check(mosquitto_int_option(raw, MOSQ_OPT_SEND_MAXIMUM, Int32(clamping: count)), "max inflight")
+    }
+
+    func setReceiveMaximum(_ count: Int) throws(MQTTError) {
+        try check(mosquitto_int_option(raw, MOSQ_OPT_RECEIVE_MAXIMUM, Int32(clamping: count)), "receive maximum")
+    }
+
+    func setTCPNoDelay(_ on: Bool) throws(MQTTError) {
+        try check(mosquitto_int_option(raw, MOSQ_OPT_TCP_NODELAY, on ? 1 : 0), "TCP_NODELAY")
+    }
+
+    func setTLS(_ tls: TLSOptions) throws(MQTTError) {
+        if let psk = tls.psk {
+            try check(mosquitto_tls_psk_set(raw, psk, tls.pskIdentity ?? "", tls.ciphers), "TLS-PSK")
+        } else {
+            if tls.caFile != nil || tls.caPath != nil || tls.certFile != nil {
+                try check(mosquitto_tls_set(raw, tls.caFile, tls.caPath, tls.certFile, tls.keyFile, nil), "TLS")
+            }
+            if tls.useOSCertificates || (tls.caFile == nil && tls.caPath == nil) {
+                try check(mosquitto_int_option(raw, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "--tls-use-os-certs")
+            }
+            if tls.version != nil || tls.ciphers != nil {
+                try check(mosquitto_tls_opts_set(raw, 1, tls.version, tls.ciphers), "TLS version/ciphers")
+            }
+            if tls.insecure {
+                try check(mosquitto_tls_insecure_set(raw, true), "--insecure")
+            }
+        }
+        if let alpn = tls.alpn {
+            try check(mosquitto_string_option(raw, MOSQ_OPT_TLS_ALPN, alpn), "--tls-alpn")
+        }
+    }
+
+    func setLogging(_ enabled: Bool) {
+        // libmosquitto formats a log line per packet only while a callback is set.
+        mosquitto_log_callback_set(raw, enabled ? { _, obj, level, text in
+            guard let obj, let text else { return }
+            MosquittoHandle.from(obj).events.logged(level: level, message: text)
+        } : nil)
+    }
+
+    // MARK: Connection
+
+    /// Blocking TCP connect (interruptible by a signal), then CONNECT is queued.
+    func connect(host: String, port: Int, keepAlive: Int, bindAddress: String?, properties: MQTTProperties) -> Int32 {
+        do {
+            return try properties.withList { list in
+                mosquitto_connect_bind_v5(raw, host, Int32(port), Int32(keepAlive), bindAddress, list)
+            }
+        } catch {
+            return error.libraryCode ?? MOSQ_ERR_INVAL.rawValue
+        }
+    }
+
+    func reconnect() -> Int32 {
+        mosquitto_reconnect(raw)
+    }
+
+    func disconnect(reasonCode: Int, properties: MQTTProperties) -> Int32 {
+        do {
+            return try properties.withList { list in
+                mosquitto_disconnect_v5(raw, Int32(reasonCode), list)
+            }
+        } catch {
+            return error.libraryCode ?? MOSQ_ERR_INVAL.rawValue
+        }
+    }
+
+    var socket: Int32 { mosquitto_socket(raw) }
+    var wantsWrite: Bool { mosquitto_want_write(raw) }
+
+    // MARK: Requests
+
+    func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool, properties: OpaquePointer?) -> (rc: Int32, mid: Int32) {
+        var mid: Int32 = 0
+        let rc = mosquitto_publish_v5(raw, &mid, topic, Int32(payload.count), payload.baseAddress, Int32(qos), retain, properties)
+        return (rc, mid)
+    }
+
+    func subscribe(filters: [String], qos: Int, options: Int32, properties: OpaquePointer?) -> (rc: Int32, mid: Int32) {
+        var mid: Int32 = 0
+        let rc = withCStringArray(filters) { array in
+            mosquitto_subscribe_multiple(raw, &mid, Int32(filters.count), array, Int32(qos), options, properties)
+        }
+        return (rc, mid)
+    }
+
+    func unsubscribe(filters: [String], properties: OpaquePointer?) -> (rc: Int32, mid: Int32) {
+        var mid: Int32 = 0
+        let rc = withCStringArray(filters) { array in
+            mosquitto_unsubscribe_multiple(raw, &mid, Int32(filters.count), array, properties)
+        }
+        return (rc, mid)
+    }
+
+    // MARK: Loop steps (see EventLoop)
+
+    /// Reads what is available. Returns the libmosquitto code and whether the socket
+    /// looked drained (the last read hit EAGAIN), so the caller knows to stop.
+    func loopRead() -> (rc: Int32, drained: Bool) {
+        errno = 0
+        let rc = mosquitto_loop_read(raw, 1)
+        let e = errno
+        return (rc, e == EAGAIN || e == EWOULDBLOCK)
+    }
+
+    func loopWrite() -> Int32 {
+        mosquitto_loop_write(raw, 1)
+    }
+
+    /// Keep-alive bookkeeping: sends PINGREQ when due, drops the connection when a
+    /// PINGRESP is overdue.
+    func loopMisc() -> Int32 {
+        mosquitto_loop_misc(raw)
+    }
+
+    /// Writes a raw PINGREQ (0xC0 0x00) on the connection's socket or TLS session.
+    /// libmosquitto has no call for this. Only valid when nothing is half-written.
+    func writePingRequest() -> Bool {
+        guard socket >= 0, !wantsWrite else { return false }
+        var bytes: (UInt8, UInt8) = (0xC0, 0x00)
+        return withUnsafeBytes(of: &bytes) { buffer -> Bool in
+            if let ssl = mosquitto_ssl_get(raw) {
+                let ssl = OpaquePointer(ssl)
+                // A 2-byte SSL_write is all or nothing; retry briefly on WANT_WRITE.
+                for _ in 0..<1000 {
+                    let n = SSL_write(ssl, buffer.baseAddress, 2)
+                    if n == 2 { return true }
+                    let err = SSL_get_error(ssl, n)
+                    guard err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ else { return false }
+                    usleep(1000)
+                }
+                return false
+            }
+            var offset = 0
+            var attempts = 0
+            while offset < 2 {
+                let n = Glibc.write(socket, buffer.baseAddress! + offset, 2 - offset)
+                if n > 0 { offset += n; continue }
+                attempts += 1
+                if attempts > 1000 || (n < 0 && errno != EAGAIN && errno != EINTR) { return false }
+                usleep(1000)
+            }
+            return true
+        }
+    }
+
+    /// The OpenSSL certificate verification result of the current TLS session, if any.
+    func tlsVerifyResult() -> Int? {
+        guard let ssl = mosquitto_ssl_get(raw) else { return nil }
+        return Int(SSL_get_verify_result(OpaquePointer(ssl)))
+    }
+
+    // MARK: Callbacks
+
+    private static func from(_ obj: UnsafeMutableRawPointer) -> MosquittoHandle {
+        Unmanaged<MosquittoHandle>.fromOpaque(obj).takeUnretainedValue()
+    }
+
+    private func installCallbacks() {
+        mosquitto_connect_v5_callback_set(raw) { _, obj, rc, flags, props in
+            guard let obj else { return }
+            MosquittoHandle.from(obj).events.connackReceived(code: Int(rc), sessionPresent: flags & 1 == 1, properties: props)
+        }
+        mosquitto_disconnect_v5_callback_set(raw) { _, obj, rc, _ in
+            guard let obj else { return }
+            MosquittoHandle.from(obj).events.disconnected(code: rc)
+        }
+        mosquitto_publish_v5_callback_set(raw) { _, obj, mid, reason, _ in
+            guard let obj else { return }
+            MosquittoHandle.from(obj).events.publishCompleted(mid: mid, reasonCode: reason)
+        }
+        mosquitto_message_v5_callback_set(raw) { _, obj, message, props in
+            guard let obj, let message else { return }
+            MosquittoHandle.from(obj).events.messageReceived(message, properties: props)
+        }
+        mosquitto_subscribe_v5_callback_set(raw) { _, obj, mid, count, granted, _ in
+            guard let obj else { return }
+            MosquittoHandle.from(obj).events.subscribed(mid: mid, granted: UnsafeBufferPointer(start: granted, count: Int(max(0, count))))
+        }
+        mosquitto_unsubscribe_v5_callback_set(raw) { _, obj, mid, _ in
+            guard let obj else { return }
+            MosquittoHandle.from(obj).events.unsubscribed(mid: mid)
+        }
+    }
+
+    private func check(_ rc: Int32, _ what: String) throws(MQTTError) {
+        if rc != MOSQ_ERR_SUCCESS.rawValue { throw MQTTError.library(rc, context: what) }
+    }
+}
+
+/// Calls `body` with a C array of C strings that lives for the duration of the call.
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    return copies.withUnsafeBufferPointer { body($0.baseAddress) }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Mosquitto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct MQTTCtl: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "mqttctl",
+        abstract: "A command-line MQTT toolkit: publish, subscribe, ping a broker, probe keep-alive and take-over.",
+        discussion: """
+            pub and sub take the options of mosquitto_pub and mosquitto_sub, never lose a QoS 1/2 \
+            message silently, and say what happened in the exit status.
+
+            EXIT STATUS
+            \(ExitStatus.table)
+            """,
+        version: version,
+        subcommands: [Publish.self, Subscribe.self],
+        helpNames: [.long]
+    )
+
+    func run() throws {
+        throw CommandFailure(.usage, "missing subcommand; see 'mqttctl --help'")
+    }
+
+    /// Our own entry point: argv is preprocessed first, and every error becomes
+    /// one line on stderr plus a documented exit status (ExitStatus).
+    static func main() {
+        let raw = CommandLine.arguments.indices.dropFirst().map { index -> [UInt8] in
+            guard let cString = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }
+        }
+        do {
+            let arguments = try ArgumentPreprocessor.process(raw)
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Glibc.exit(0)
+        } catch {
+            Glibc.exit(report(error, arguments: CommandLine.arguments))
+        }
+    }
+
+    /// Prints `error` the mqttctl way and returns the exit status.
+    static func report(_ error: Error, arguments: [String]) -> Int32 {
+        if let failure = error as? CommandFailure {
+            if !failure.message.isEmpty { Diagnostics.error(failure.message) }
+            return failure.status.rawValue
+        }
+        if let error = error as? MQTTError {
+            return report(CommandFailure(error), arguments: arguments)
+        }
+        if let code = error as? ExitCode {
+            return code.rawValue
+        }
+        // swift-argument-parser: help and --version are clean exits; the rest are usage errors.
+        let code = exitCode(for: error)
+        if code == .success {
+            exit(withError: error)
+        }
+        var message = MQTTCtl.message(for: error)
+        if message.hasPrefix("Error: ") { message.removeFirst(7) }
+        let subcommand = arguments.dropFirst().first { !$0.hasPrefix("-") }
+        let helpCommand = subcommand.map { "mqttctl \($0) --help" } ?? "mqttctl --help"
+        let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
+        Diagnostics.error("\(firstLine.lowercasedFirst) (see '\(helpCommand)')")
+        return ExitStatus.usage.rawValue
+    }
+}
+
+extension String {
+    var lowercasedFirst: String {
+        guard let first, !(dropFirst().first?.isUppercase ?? false) else { return self }
+        return first.lowercased() + dropFirst()
+    }
+}

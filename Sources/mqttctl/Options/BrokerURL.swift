@@ -1,0 +1,124 @@
+/// `-L/--url mqtt(s)://[user[:pass]@]host[:port]/topic`, as mosquitto's clients
+/// take it. Percent-escapes are decoded in the user, password and topic, so a
+/// topic can carry `%23` for `#` and a password `%40` for `@`.
+struct BrokerURL: Equatable {
+    var tls: Bool
+    var username: String?
+    var password: String?
+    var host: String
+    var port: Int?
+    var topic: String?
+
+    /// Parses `text`; throws a message naming what is wrong.
+    init(parsing text: String) throws(CommandFailure) {
+        func fail(_ why: String) -> CommandFailure {
+            .usage("invalid URL '\(Self.redacted(text))': \(why); expected mqtt://[user[:password]@]host[:port]/topic")
+        }
+        var rest = Substring(text)
+        if rest.hasPrefix("mqtt://") {
+            tls = false
+            rest = rest.dropFirst(7)
+        } else if rest.hasPrefix("mqtts://") {
+            tls = true
+            rest = rest.dropFirst(8)
+        } else {
+            throw fail("the scheme must be mqtt:// or mqtts://")
+        }
+        // Authority ends at the first '/'; the topic is everything after it.
+        let authority: Substring
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            let topicText = rest[rest.index(after: slash)...]
+            if !topicText.isEmpty {
+                guard let decoded = Self.percentDecoded(topicText) else { throw fail("bad percent-escape in the topic") }
+                topic = decoded
+            }
+        } else {
+            authority = rest
+        }
+        var hostPort = authority
+        if let at = authority.lastIndex(of: "@") {
+            let userInfo = authority[..<at]
+            hostPort = authority[authority.index(after: at)...]
+            if let colon = userInfo.firstIndex(of: ":") {
+                guard let u = Self.percentDecoded(userInfo[..<colon]),
+                      let p = Self.percentDecoded(userInfo[userInfo.index(after: colon)...]) else {
+                    throw fail("bad percent-escape in the user or password")
+                }
+                username = u
+                password = p
+            } else {
+                guard let u = Self.percentDecoded(userInfo) else { throw fail("bad percent-escape in the user") }
+                username = u
+            }
+            if username?.isEmpty == true { throw fail("empty user name") }
+        }
+        var portText: Substring?
+        if hostPort.hasPrefix("[") {
+            // IPv6 literal: [::1]:1883
+            guard let close = hostPort.firstIndex(of: "]") else { throw fail("unterminated '[' in the host") }
+            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+            let after = hostPort[hostPort.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw fail("unexpected text after ']'") }
+                portText = after.dropFirst()
+            }
+        } else if let colon = hostPort.lastIndex(of: ":") {
+            host = String(hostPort[..<colon])
+            portText = hostPort[hostPort.index(after: colon)...]
+        } else {
+            host = String(hostPort)
+        }
+        if host.isEmpty { throw fail("no host") }
+        if let portText {
+            guard let p = Int(portText), (1...65535).contains(p) else {
+                throw fail("the port must be a number from 1 to 65535")
+            }
+            port = p
+        }
+    }
+
+    /// The URL with any password replaced, for error messages.
+    static func redacted(_ text: String) -> String {
+        let chars = Array(text)
+        // Find "://", then a ':' before the last '@' of the authority.
+        var schemeEnd: Int?
+        for i in 0..<max(0, chars.count - 2) where chars[i] == ":" && chars[i + 1] == "/" && chars[i + 2] == "/" {
+            schemeEnd = i + 3
+            break
+        }
+        guard let start = schemeEnd else { return text }
+        let authorityEnd = chars[start...].firstIndex(of: "/") ?? chars.count
+        guard let at = chars[start..<authorityEnd].lastIndex(of: "@"),
+              let colon = chars[start..<at].firstIndex(of: ":") else { return text }
+        return String(chars[..<colon]) + ":***" + String(chars[at...])
+    }
+
+    static func percentDecoded(_ text: Substring) -> String? {
+        guard text.contains("%") else { return String(text) }
+        let input = Array(text.utf8)
+        var bytes: [UInt8] = []
+        var i = 0
+        while i < input.count {
+            if input[i] == UInt8(ascii: "%") {
+                guard i + 2 < input.count,
+                      let hi = hexValue(input[i + 1]), let lo = hexValue(input[i + 2]) else { return nil }
+                bytes.append(hi << 4 | lo)
+                i += 3
+            } else {
+                bytes.append(input[i])
+                i += 1
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 65...70: return c - 55
+        case 97...102: return c - 87
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Mosquitto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where and how to connect: the options every subcommand shares, spelled as
+/// mosquitto_pub/mosquitto_sub spell them. `--help` is help because `-h` is the host.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: [.customShort("h"), .long], help: "Broker host name or address (default: localhost).")
+    var host: String?
+
+    @Option(name: [.short, .long], help: "Broker port (default: 1883, or 8883 with TLS).")
+    var port: Int?
+
+    @Option(name: [.customShort("L"), .long],
+            help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic.", valueName: "url"))
+    var url: String?
+
+    @Option(name: [.short, .customLong("id")], help: "Client id (default: assigned by the broker).")
+    var id: String?
+
+    @Option(name: [.customShort("I"), .customLong("id-prefix")], help: "Client id prefix; the process id is appended.")
+    var idPrefix: String?
+
+    @Option(name: [.customShort("V"), .customLong("protocol")],
+            help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"))
+    var protocolVersion: String?
+
+    @Flag(name: [.customShort("c"), .customLong("disable-clean-session")],
+          help: "Keep the session after disconnecting (MQTT 5: clean start off, session expiry infinite unless -x). Needs -i.")
+    var disableCleanSession = false
+
+    @Option(name: [.customShort("x"), .customLong("session-expiry")],
+            help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"))
+    var sessionExpiry: String?
+
+    @Option(name: [.short, .long], help: "Username.")
+    var username: String?
+
+    @Option(name: [.customShort("P"), .long],
+            help: "Password. Visible to other local users in the process list; prefer the MQTTCTL_PASSWORD environment variable.")
+    var password: String?
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))
+    var connectTimeout: Double = 10
+
+    @Flag(name: [.short, .long], help: "Show libmosquitto's log (packets sent and received) on stderr.")
+    var debug = false
+
+    func validate() throws {
+        if let port, !(1...65535).contains(port) {
+            throw ValidationError("invalid port \(port): use a number from 1 to 65535")
+        }
+        if let protocolVersion, ProtocolVersion(argument: protocolVersion) == nil {
+            throw ValidationError("invalid protocol version '\(protocolVersion)': use mqttv31, mqttv311 or mqttv5 (or 31, 311, 5)")
+        }
+        if id != nil && idPrefix != nil {
+            throw ValidationError("-i/--id and -I/--id-prefix cannot be used together")
+        }
+        if let id, id.utf8.count > 65535 {
+            throw ValidationError("the client id is longer than 65535 bytes")
+        }
+        if let sessionExpiry, parsedSessionExpiry(sessionExpiry) == nil {
+            throw ValidationError("invalid session expiry '\(sessionExpiry)': use seconds from 0 to 4294967295, or -1/never")
+        }
+        if !(connectTimeout > 0) || connectTimeout > 86400 {
+            throw ValidationError("invalid --connect-timeout \(connectTimeout): use a number of seconds above 0")
+        }
+        if let url { _ = try BrokerURL(parsing: url) }
+    }
+
+    /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
+    func resolvedProtocol(default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false) throws(CommandFailure) -> ProtocolVersion {
+        let chosen = protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        if needsV5 {
+            if let chosen, chosen != .v5 {
+                throw .usage("MQTT 5 properties (-D, --will-delay, -x) need MQTT 5, but -V \(protocolVersion ?? "") was given")
+            }
+            return .v5
+        }
+        return chosen ?? defaultVersion
+    }
+
+    /// Builds the library's connection settings. `keepAlive` comes from the
+    /// subcommand (each has its own rules). Returns the URL's topic too.
+    func makeConnectOptions(keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
+                            properties: ParsedProperties?) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
+        var options = ConnectOptions()
+        var urlTopic: String?
+        if let url {
+            let parsed = try BrokerURL(parsing: url)
+            options.host = parsed.host
+            options.port = parsed.port ?? (parsed.tls ? 8883 : 1883)
+            options.username = parsed.username
+            options.password = parsed.password
+            if parsed.tls { options.tls = TLSOptions() }
+            urlTopic = parsed.topic
+        }
+        if let host { options.host = host }
+        if let port { options.port = port }
+        if let username { options.username = username }
+        if let password { options.password = password }
+        if options.password != nil && options.username == nil && protocolVersion != .v5 {
+            throw .usage("a password needs a username (-u) before MQTT 5")
+        }
+        options.protocolVersion = protocolVersion
+        options.keepAlive = keepAlive
+        options.connectTimeout = connectTimeout
+        if let idPrefix {
+            options.clientID = "\(idPrefix)\(getpid())"
+        } else {
+            options.clientID = id
+        }
+        if let clientID = options.clientID, protocolVersion == .v31, clientID.utf8.count > 23 {
+            throw .usage("MQTT 3.1 allows client ids of at most 23 bytes; '\(clientID)' has \(clientID.utf8.count)")
+        }
+        options.cleanSession = !disableCleanSession
+        if disableCleanSession && options.clientID == nil && protocolVersion != .v5 {
+            throw .usage("-c/--disable-clean-session needs a client id (-i or -I): the broker keeps the session under that id")
+        }
+        if protocolVersion == .v5 {
+            if let sessionExpiry, let seconds = parsedSessionExpiry(sessionExpiry) {
+                options.sessionExpiry = seconds
+            } else if disableCleanSession {
+                options.sessionExpiry = UInt32.max  // as mosquitto's clients: -c means "keep it"
+            }
+        } else if sessionExpiry != nil {
+            throw .usage("-x/--session-expiry needs MQTT 5 (-V 5)")
+        }
+        if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
+        if let properties { options.connectProperties = properties.connect }
+        return (options, urlTopic)
+    }
+
+    private func parsedSessionExpiry(_ text: String) -> UInt32? {
+        switch text.lowercased() {
+        case "-1", "never", "∞", "infinite", "inf": return UInt32.max
+        default: return UInt32(text)
+        }
+    }
+}
+
+/// `-k/--keepalive` for the subcommands that hold one connection.
+struct KeepAliveOption: ParsableArguments {
+    @Option(name: [.short, .customLong("keepalive")],
+            help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535.", valueName: "seconds"))
+    var keepAlive: Int = 60
+
+    func validate() throws {
+        if keepAlive != 0 && !(5...65535).contains(keepAlive) {
+            throw ValidationError("invalid keep-alive \(keepAlive): use 0 (off) or 5 to 65535 seconds (libmosquitto's range)")
+        }
+    }
+}

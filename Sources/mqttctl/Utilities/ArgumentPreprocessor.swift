@@ -1,0 +1,51 @@
+import Mosquitto
+
+/// Rewrites argv before swift-argument-parser sees it:
+/// - every argument must be valid UTF-8 (a topic or message that is not would
+///   otherwise be silently "repaired" into U+FFFD and published wrong);
+/// - mosquitto's `-D command name value` (four words for user-property) becomes
+///   one `--property` argument, since an option of variable arity cannot be
+///   declared directly.
+enum ArgumentPreprocessor {
+    static func process(_ rawArguments: [[UInt8]]) throws(CommandFailure) -> [String] {
+        var arguments: [String] = []
+        for (index, bytes) in rawArguments.enumerated() {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                let shown = String(decoding: bytes, as: UTF8.self)
+                throw .usage("argument \(index + 1) ('\(shown)') is not valid UTF-8; topics must be UTF-8, and binary payloads can come from -f FILE or -s")
+            }
+            arguments.append(text)
+        }
+        return try joinPropertyOptions(arguments)
+    }
+
+    static func joinPropertyOptions(_ arguments: [String]) throws(CommandFailure) -> [String] {
+        var result: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            if argument == "--" {
+                result.append(contentsOf: arguments[i...])
+                break
+            }
+            guard argument == "-D" || argument == "--property" else {
+                result.append(argument)
+                i += 1
+                continue
+            }
+            let available = arguments.count - (i + 1)
+            guard available >= 3 else {
+                throw .usage("-D needs a command, a property name and a value, e.g. -D publish content-type text/plain")
+            }
+            let width = MQTTProperties.takesTwoValues(arguments[i + 2]) ? 4 : 3
+            guard available >= width else {
+                throw .usage("-D \(arguments[i + 1]) \(arguments[i + 2]) needs a key and a value")
+            }
+            let words = arguments[(i + 1)...(i + width)]
+            result.append("--property")
+            result.append(words.joined(separator: String(PropertyOptions.separator)))
+            i += 1 + width
+        }
+        return result
+    }
+}
