@@ -1,0 +1,150 @@
+import Foundation
+
+/// Runs the built `mqttctl` as a user would: real argv, stdin, stdout, stderr,
+/// exit status. Output goes to files (no pipe can fill up and block the child).
+struct RunResult: CustomStringConvertible {
+    let status: Int32
+    let stdoutData: Data
+    let stderr: String
+    let timedOut: Bool
+
+    var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
+    var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(String.init) }
+    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+
+    var description: String {
+        "status \(status)\(timedOut ? " (killed after timeout)" : "")\n--- stdout ---\n\(stdout.prefix(4000))\n--- stderr ---\n\(stderr.prefix(4000))"
+    }
+}
+
+/// The binary under test: $MQTTCTL_BINARY, else `mqttctl` next to the test bundle.
+func mqttctlPath() -> String {
+    if let override = ProcessInfo.processInfo.environment["MQTTCTL_BINARY"] { return override }
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var directory = exe.deletingLastPathComponent()
+    // swift-testing on Linux runs `.build/<triple>/debug/<Package>PackageTests.xctest`.
+    if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
+    return directory.appendingPathComponent("mqttctl").path
+}
+
+/// A running `mqttctl`. Killed on deinit if still running.
+final class RunningCommand: @unchecked Sendable {
+    let process = Process()
+    let stdoutFile: URL
+    let stderrFile: URL
+    private let stdinPipe: Pipe?
+    private let directory: URL
+
+    init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        stdoutFile = directory.appendingPathComponent("stdout")
+        stderrFile = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: mqttctlPath())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        // Tests must not pick up a developer's defaults.
+        env["XDG_CONFIG_HOME"] = directory.appendingPathComponent("config").path
+        for key in env.keys where key.hasPrefix("MQTTCTL_") && key != "MQTTCTL_BINARY" { env[key] = nil }
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        if keepStdinOpen {
+            let pipe = Pipe()
+            stdinPipe = pipe
+            process.standardInput = pipe
+        } else if let stdin {
+            stdinPipe = nil
+            let stdinFile = directory.appendingPathComponent("stdin")
+            try stdin.write(to: stdinFile)
+            process.standardInput = try FileHandle(forReadingFrom: stdinFile)
+        } else {
+            stdinPipe = nil
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    func writeStdin(_ text: String) {
+        stdinPipe?.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    func closeStdin() {
+        try? stdinPipe?.fileHandleForWriting.close()
+    }
+
+    func signal(_ sig: Int32) {
+        kill(process.processIdentifier, sig)
+    }
+
+    /// Waits for the process to end; kills it after `timeout` seconds.
+    func wait(timeout: Double = 60) -> RunResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while process.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                break
+            }
+            usleep(5_000)
+        }
+        process.waitUntilExit()
+        let out = (try? Data(contentsOf: stdoutFile)) ?? Data()
+        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut)
+    }
+
+    /// Waits until `condition` holds for (stdout, stderr). False on timeout or exit.
+    @discardableResult
+    func waitFor(timeout: Double = 10, _ condition: (String, String) -> Bool) -> Bool {
+        waitUntil(timeout: timeout) { condition(stdout, stderr) || !process.isRunning }
+            && condition(stdout, stderr)
+    }
+}
+
+/// Runs `mqttctl` to completion.
+func mqttctl(_ arguments: [String], stdin: Data? = nil, timeout: Double = 60, environment: [String: String] = [:]) throws -> RunResult {
+    try RunningCommand(arguments, stdin: stdin, environment: environment).wait(timeout: timeout)
+}
+
+func mqttctl(_ arguments: String..., stdin: String? = nil, timeout: Double = 60) throws -> RunResult {
+    try mqttctl(arguments, stdin: stdin.map { Data($0.utf8) }, timeout: timeout)
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes.
+func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
+
+/// A fresh topic prefix per test, so tests sharing a broker never see each other.
+func uniqueTopic(_ name: String = #function) -> String {
+    let clean = name.filter { $0.isLetter || $0.isNumber }
+    return "test/\(clean)/\(UUID().uuidString.prefix(8))"
+}
+
+/// Starts `mqttctl sub` and returns once its subscription is acknowledged (it
+/// runs with -d and we wait for libmosquitto's "received SUBACK" line).
+func startSubscriber(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningCommand {
+    let command = try RunningCommand(["sub", "-d"] + arguments, environment: environment)
+    guard command.waitFor(timeout: 15, { _, err in err.contains("received SUBACK") }) else {
+        throw BrokerError("subscriber did not get SUBACK: \(command.stderr)")
+    }
+    return command
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Synchronization
+
+/// A real mosquitto for the tests, on a free 127.0.0.1 port with a generated
+/// config. It runs under a small shell watchdog that holds a pipe from the test
+/// process: when the tests end (or crash) the pipe closes and the broker is
+/// killed, so no broker outlives the test run.
+final class TestBroker: Sendable {
+    let port: Int
+    let directory: URL
+    let logFile: URL
+    private let process: Process
+    private let lifeline: Pipe
+
+    /// Brokers shared by the whole run, one per configuration name.
+    private static let shared = Mutex<[String: TestBroker]>([:])
+
+    /// The default broker (anonymous, no persistence).
+    static func standard() throws -> TestBroker {
+        try named("standard", config: "")
+    }
+
+    /// A broker with `max_keepalive 10`, which imposes Server Keep Alive on MQTT 5 clients.
+    static func maxKeepAlive10() throws -> TestBroker {
+        try named("max_keepalive_10", config: "max_keepalive 10\n")
+    }
+
+    /// A shared broker with extra configuration lines.
+    static func named(_ name: String, config: String, listenerConfig: String = "") throws -> TestBroker {
+        try shared.withLock { brokers in
+            if let broker = brokers[name] { return broker }
+            let broker = try TestBroker(name: name, extraConfig: config, listenerConfig: listenerConfig)
+            brokers[name] = broker
+            return broker
+        }
+    }
+
+    /// A broker of its own (for tests that stop or restart it).
+    init(name: String, extraConfig: String = "", listenerConfig: String = "", port fixedPort: Int? = nil) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-test-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        logFile = directory.appendingPathComponent("mosquitto.log")
+        var lastError: Error?
+        for _ in 0..<5 {
+            let port = try fixedPort ?? Self.freePort()
+            let config = """
+                listener \(port) 127.0.0.1
+                \(listenerConfig)
+                allow_anonymous true
+                persistence false
+                log_dest file \(logFile.path)
+                log_type error
+                log_type warning
+                log_type notice
+                log_type information
+                connection_messages true
+                max_queued_messages 0
+                \(extraConfig)
+                """
+            let configFile = directory.appendingPathComponent("mosquitto.conf")
+            try config.write(to: configFile, atomically: true, encoding: .utf8)
+            let lifeline = Pipe()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            // The watchdog: run mosquitto, wait for our end of the pipe to close, kill it.
+            process.arguments = ["-c", "\(Self.mosquittoPath()) -c \"$1\" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid", "sh", configFile.path]
+            process.standardInput = lifeline
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            if Self.waitForListener(port: port, process: process) {
+                self.port = port
+                self.process = process
+                self.lifeline = lifeline
+                return
+            }
+            try? lifeline.fileHandleForWriting.close()
+            process.waitUntilExit()
+            lastError = BrokerError("mosquitto did not start on port \(port); log: \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+        }
+        throw lastError ?? BrokerError("mosquitto did not start")
+    }
+
+    /// Stops the broker (used by tests that need it to go away).
+    func stop() {
+        try? lifeline.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    deinit {
+        try? lifeline.fileHandleForWriting.close()
+    }
+
+    var log: String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    static func mosquittoPath() -> String {
+        for candidate in ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return "mosquitto"
+    }
+
+    /// A port that was free a moment ago (bind to port 0 and ask the kernel).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BrokerError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw BrokerError("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    private static func waitForListener(port: Int, process: Process) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if canConnect(port: port) { return true }
+            if !process.isRunning { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+}
+
+struct BrokerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
