@@ -53,7 +53,7 @@ final class RunningCommand: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         if keepStdinOpen {
-            let pipe = Pipe()
+            let pipe = makePipe()
             stdinPipe = pipe
             process.standardInput = pipe
         } else if let stdin {
@@ -147,4 +147,14 @@ func startSubscriber(_ arguments: [String], environment: [String: String] = [:])
         throw BrokerError("subscriber did not get SUBACK: \(command.stderr)")
     }
     return command
+}
+
+/// A Pipe whose ends are not inherited by other children. Tests run in parallel
+/// and spawn processes all the time; an inherited write end keeps the reader
+/// from ever seeing EOF (a stdin that never ends, a broker that never stops).
+func makePipe() -> Pipe {
+    let pipe = Pipe()
+    _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+    _ = fcntl(pipe.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
+    return pipe
 }

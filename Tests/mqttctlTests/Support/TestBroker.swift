@@ -59,7 +59,8 @@ final class TestBroker: Sendable {
                 """
             let configFile = directory.appendingPathComponent("mosquitto.conf")
             try config.write(to: configFile, atomically: true, encoding: .utf8)
-            let lifeline = Pipe()
+            // Only the watchdog may hold the write end (see makePipe).
+            let lifeline = makePipe()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             // The watchdog: run mosquitto, wait for our end of the pipe to close, kill it.

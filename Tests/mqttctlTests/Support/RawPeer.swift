@@ -1,0 +1,97 @@
+import Foundation
+
+/// A TCP server on a free 127.0.0.1 port that speaks just enough MQTT to
+/// misbehave on purpose (things mosquitto never does): accept and say nothing,
+/// or accept the connection and then never acknowledge a publish.
+/// Runs in a background thread; closed when the object goes away.
+final class RawPeer: @unchecked Sendable {
+    enum Behaviour {
+        /// Accept TCP, never send anything (no CONNACK).
+        case silent
+        /// CONNACK (accepted), then read and ignore everything (no PUBACK, no SUBACK).
+        case connackThenIgnore
+    }
+
+    let port: Int
+    private let listener: Int32
+    private let behaviour: Behaviour
+    private var connections: [Int32] = []
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(_ behaviour: Behaviour) throws {
+        self.behaviour = behaviour
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(listener, pointer, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, pointer, &length) == 0
+            }
+        }
+        guard ok else { throw BrokerError("RawPeer: cannot listen") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        start()
+    }
+
+    private func start() {
+        Thread { [weak self] in self?.acceptLoop() }.start()
+    }
+
+    deinit {
+        close()
+    }
+
+    func close() {
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        let open = connections
+        connections = []
+        lock.unlock()
+        guard !wasStopped else { return }
+        shutdown(listener, Int32(SHUT_RDWR))
+        Glibc.close(listener)
+        for fd in open {
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+        }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let fd = accept(listener, nil, nil)
+            if fd < 0 { return }
+            lock.lock()
+            if stopped {
+                lock.unlock()
+                Glibc.close(fd)
+                return
+            }
+            connections.append(fd)
+            lock.unlock()
+            let behaviour = self.behaviour
+            Thread { RawPeer.serve(fd, behaviour) }.start()
+        }
+    }
+
+    private static func serve(_ fd: Int32, _ behaviour: Behaviour) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var answered = false
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { return }
+            if case .connackThenIgnore = behaviour, !answered, buffer[0] & 0xF0 == 0x10 {
+                answered = true
+                let isV5 = buffer.prefix(n).count > 8 && buffer[8] == 5
+                let connack: [UInt8] = isV5 ? [0x20, 0x03, 0x00, 0x00, 0x00] : [0x20, 0x02, 0x00, 0x00]
+                _ = connack.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+}
