@@ -102,30 +102,31 @@ final class FormatRenderer: MessageRenderer {
                 var field = Field()
                 if i < f.count && f[i] == 45 { field.leftAlign = true; i += 1 }  // -
                 if i < f.count && f[i] == 48 { field.zeroPad = true; i += 1 }    // 0
-                var width = 0
-                while i < f.count, (48...57).contains(f[i]) {
-                    width = width * 10 + Int(f[i] - 48)
-                    if width > Self.maximumWidth {
-                        throw fail("field width in '\(character(at: start))...' is too large (at most \(Self.maximumWidth))")
+                /// Reads digits; nil when the number is above `maximumWidth`.
+                func number() -> Int? {
+                    var value = 0
+                    var tooLarge = false
+                    while i < f.count, (48...57).contains(f[i]) {
+                        value = value * 10 + Int(f[i] - 48)
+                        if value > Self.maximumWidth { tooLarge = true; value = 0 }
+                        i += 1
                     }
-                    i += 1
+                    return tooLarge ? nil : value
+                }
+                guard let width = number() else {
+                    throw fail("field width in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))")
                 }
                 field.width = width
                 if i < f.count && f[i] == 46 {  // .
                     i += 1
-                    var precision = 0
-                    while i < f.count, (48...57).contains(f[i]) {
-                        precision = precision * 10 + Int(f[i] - 48)
-                        if precision > Self.maximumWidth {
-                            throw fail("precision in '\(character(at: start))...' is too large (at most \(Self.maximumWidth))")
-                        }
-                        i += 1
+                    guard let precision = number() else {
+                        throw fail("precision in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))")
                     }
                     field.precision = precision
                 }
                 guard i < f.count else {
                     let spec = String(decoding: f[start...], as: UTF8.self)
-                    throw fail("incomplete format specifier '\(spec)' at the end (a letter must follow; '%%' prints a percent sign)")
+                    throw fail("incomplete specifier '\(spec)' at the end ('%%' prints a percent sign)")
                 }
                 switch f[i] {
                 case 37: literal(37)
@@ -150,12 +151,12 @@ final class FormatRenderer: MessageRenderer {
                 case 120: tokens.append(.payload(field, hex: 1))       // x
                 case 88: tokens.append(.payload(field, hex: 2))        // X
                 default:
-                    throw fail("unknown format specifier '%\(character(at: i))' (use %t %p %q %r %l %m %x %X %j %J %I %U %A %C %D %E %F %P %R %S or %%)")
+                    throw fail("unknown specifier '%\(character(at: i))'")
                 }
                 i += 1
             case 64:  // @
                 guard i + 1 < f.count else {
-                    throw fail("incomplete time specifier '@' at the end (a strftime letter must follow; '@@' prints an at sign)")
+                    throw fail("'@' at the end needs a strftime letter ('@@' prints an at sign)")
                 }
                 let conversion = f[i + 1]
                 switch conversion {
@@ -168,7 +169,7 @@ final class FormatRenderer: MessageRenderer {
                 i += 2
             case 92:  // backslash
                 guard i + 1 < f.count else {
-                    throw fail("incomplete escape '\\' at the end (use \\\\ for a backslash)")
+                    throw fail("'\\' at the end starts no escape ('\\\\' prints a backslash)")
                 }
                 switch f[i + 1] {
                 case 92: literal(92)
@@ -180,7 +181,7 @@ final class FormatRenderer: MessageRenderer {
                 case 116: literal(9)
                 case 118: literal(11)
                 default:
-                    throw fail("unknown escape '\\\(character(at: i + 1))' (use \\\\ \\0 \\a \\e \\n \\r \\t or \\v)")
+                    throw fail("unknown escape '\\\(character(at: i + 1))' (escapes: \\\\ \\0 \\a \\e \\n \\r \\t \\v)")
                 }
                 i += 2
             default:
