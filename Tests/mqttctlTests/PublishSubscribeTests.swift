@@ -30,7 +30,7 @@ import Testing
     @Test func lineModeSendsEveryLineIncludingEmptyAndUnterminatedOnes() throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
-        let sub = try startSubscriber(["-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "4", "-F", "[%p]"])
+        let sub = try startSubscriber(["-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "4", "-N", "-F", "[%p]"])
         let pub = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-l"], stdin: Data("one\n\nthree\nlast without newline".utf8))
         #expect(pub.status == 0, "\(pub)")
         let result = sub.wait(timeout: 10)

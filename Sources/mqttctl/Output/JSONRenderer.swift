@@ -8,7 +8,13 @@ final class JSONRenderer: MessageRenderer {
     func render(_ message: ReceivedMessage, into output: OutputBuffer) {
         let receivedAt = WallClock.now()
         output.append("{\"topic\":" as StaticString)
-        JSON.appendQuoted(utf8: message.topic, to: output)
+        if UTF8Check.isValid(message.topic) {
+            JSON.appendQuoted(utf8: message.topic, to: output)
+        } else {
+            // mosquitto refuses such topics, other brokers may not: U+FFFD keeps the line JSON.
+            var repaired = message.topicString
+            repaired.withUTF8 { JSON.appendQuoted(utf8: UnsafeRawBufferPointer($0), to: output) }
+        }
         output.append(",\"payload\":" as StaticString)
         if UTF8Check.isValid(message.payload) {
             JSON.appendQuoted(utf8: message.payload, to: output)
@@ -40,12 +46,23 @@ final class JSONRenderer: MessageRenderer {
 /// ("content-type", "message-expiry-interval"...). User properties become
 /// "user-properties": [{"key":..,"value":..}] (duplicates kept; `from_entries`
 /// in jq turns it into an object). Binary values are strings when UTF-8, else
-/// base64 under the name with "-base64" appended.
+/// base64 under the name with "-base64" appended. Keys are unique: a property
+/// that repeats keeps its first value, and several Subscription Identifiers (a
+/// message matching more than one subscription) are all listed in
+/// "subscription-identifiers": [..] besides "subscription-identifier" (the first).
 enum PropertiesJSON {
     static func object(_ properties: MQTTProperties) -> JSON {
         var members: [(String, JSON)] = []
         var userProperties: [JSON] = []
+        var seen: Set<Int> = []
+        var subscriptionIdentifiers: [JSON] = []
         for property in properties.items {
+            if property.identifier == MQTTProperties.subscriptionIdentifier, case .varint(let v) = property.value {
+                subscriptionIdentifiers.append(.int(Int(v)))
+            }
+            if property.identifier != MQTTProperties.userProperty {
+                guard seen.insert(property.identifier).inserted else { continue }
+            }
             switch property.value {
             case .byte(let v): members.append((property.name, .int(Int(v))))
             case .uint16(let v): members.append((property.name, .int(Int(v))))
@@ -61,6 +78,7 @@ enum PropertiesJSON {
                 userProperties.append(.object([("key", .string(key)), ("value", .string(value))]))
             }
         }
+        if subscriptionIdentifiers.count > 1 { members.append(("subscription-identifiers", .array(subscriptionIdentifiers))) }
         if !userProperties.isEmpty { members.append(("user-properties", .array(userProperties))) }
         return .object(members)
     }

@@ -15,10 +15,12 @@ struct Subscribe: ParsableCommand {
             a closed pipe ends the command quietly with status 0. When the broker goes away \
             the command exits with status 7, unless --reconnect is given.
 
-            -F FORMAT takes mosquitto_sub's specifiers: %t topic, %p payload, %q QoS, %r retain, \
+            -F FORMAT prints exactly as mosquitto_sub -F: %t topic, %p payload, %q QoS, %r retain, \
             %l payload length, %m message id, %x/%X payload in hex, %j/%J JSON, %I ISO-8601 time, \
             %U Unix time with nanoseconds, %A %C %D %E %F %P %R %S MQTT 5 properties, %% a percent \
-            sign; @ followed by a strftime(3) letter, @N nanoseconds, @@ an at sign; \\n \\t \\e \\\\ escapes.
+            sign, with %[-][0][width][.precision]; @ followed by a strftime(3) letter (local time), \
+            @N nanoseconds, @@ an at sign; \\n \\t \\r \\e \\a \\v \\0 \\\\ escapes. A newline \
+            follows each message unless -N.
 
             --json prints {"topic", "payload" (with "encoding":"base64" when the payload is not \
             UTF-8), "qos", "retain", "mid", "received_at" (UTC, milliseconds), "properties" (MQTT 5)}.
@@ -152,7 +154,7 @@ struct Subscribe: ParsableCommand {
         if json {
             renderer = JSONRenderer()
         } else if let format {
-            renderer = try FormatRenderer(format: format)
+            renderer = try FormatRenderer(format: format, endOfLine: !noEndOfLine)
         } else {
             renderer = PlainRenderer(verbose: verbose, endOfLine: !noEndOfLine)
         }
