@@ -40,14 +40,25 @@ struct ConnectionOptions: ParsableArguments {
     var username: String?
 
     @Option(name: [.customShort("P"), .long],
-            help: "Password. Visible to other local users in the process list; prefer the MQTTCTL_PASSWORD environment variable.")
+            help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
     var password: String?
+
+    @Option(name: .customLong("password-file"),
+            help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; MQTTCTL_PASSWORD is the next choice.", valueName: "file"))
+    var passwordFile: String?
 
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))
     var connectTimeout: Double = 10
 
     @Flag(name: [.short, .long], help: "Show libmosquitto's log (packets sent and received) on stderr.")
     var debug = false
+
+    @Flag(name: .customLong("no-config"),
+          help: "Ignore the config file ($XDG_CONFIG_HOME/mqttctl/config or ~/.config/mqttctl/config). MQTTCTL_* environment variables still apply.")
+    var noConfig = false
+
+    /// TLS options: part of the connection options so every subcommand has them.
+    @OptionGroup var tls: TLSOptionGroup
 
     func validate() throws {
         if let port, !(1...65535).contains(port) {
@@ -89,19 +100,28 @@ struct ConnectionOptions: ParsableArguments {
                             properties: ParsedProperties?) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
         var options = ConnectOptions()
         var urlTopic: String?
+        var urlTLS = false
+        var urlPort: Int?
         if let url {
             let parsed = try BrokerURL(parsing: url)
             options.host = parsed.host
-            options.port = parsed.port ?? (parsed.tls ? 8883 : 1883)
+            urlPort = parsed.port
             options.username = parsed.username
             options.password = parsed.password
-            if parsed.tls { options.tls = TLSOptions() }
+            urlTLS = parsed.tls
             urlTopic = parsed.topic
         }
+        options.tls = tls.makeTLSOptions(urlTLS: urlTLS)
+        options.port = port ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
         if let host { options.host = host }
-        if let port { options.port = port }
         if let username { options.username = username }
-        if let password { options.password = password }
+        // The password: -P (or the -L URL's), else --password-file, else MQTTCTL_PASSWORD, which
+        // Defaults turns into --password unless -P or --password-file is on the command line.
+        if let password {
+            options.password = password
+        } else if options.password == nil, let passwordFile {
+            options.password = try Credentials.readPasswordFile(passwordFile)
+        }
         if options.password != nil && options.username == nil && protocolVersion != .v5 {
             throw .usage("a password needs a username (-u) before MQTT 5")
         }
@@ -131,6 +151,9 @@ struct ConnectionOptions: ParsableArguments {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
+        if options.tls?.insecure == true {
+            Diagnostics.warning("--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted")
+        }
         return (options, urlTopic)
     }
 
