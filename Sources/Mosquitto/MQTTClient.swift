@@ -428,7 +428,13 @@ public final class MQTTClient: MosquittoEvents {
             updateLogging()
             onConnect?(ack)
         } else {
-            fail(MQTTError.connack(code, protocolVersion: options.protocolVersion))
+            var error = MQTTError.connack(code, protocolVersion: options.protocolVersion)
+            if error.kind == .notAuthorized {
+                error.message += options.username == nil && options.password == nil
+                    ? "; the broker wants credentials: -u USER with -P, --password-file or MQTTCTL_PASSWORD"
+                    : "; check the username and password"
+            }
+            fail(error)
         }
     }
 

@@ -8,10 +8,10 @@ import Glibc
 /// Where and how to connect: the options every subcommand shares, spelled as
 /// mosquitto_pub/mosquitto_sub spell them. `--help` is help because `-h` is the host.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: [.customShort("h"), .long], help: "Broker host name or address (default: localhost).")
+    @Option(name: [.customShort("h"), .long], help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
     var host: String?
 
-    @Option(name: [.short, .long], help: "Broker port (default: 1883, or 8883 with TLS).")
+    @Option(name: [.short, .long], help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).")
     var port: Int?
 
     @Option(name: [.customShort("L"), .long],
@@ -36,7 +36,7 @@ struct ConnectionOptions: ParsableArguments {
             help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"))
     var sessionExpiry: String?
 
-    @Option(name: [.short, .long], help: "Username.")
+    @Option(name: [.short, .long], help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
 
     @Option(name: [.customShort("P"), .long],
@@ -44,7 +44,7 @@ struct ConnectionOptions: ParsableArguments {
     var password: String?
 
     @Option(name: .customLong("password-file"),
-            help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; MQTTCTL_PASSWORD is the next choice.", valueName: "file"))
+            help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.", valueName: "file"))
     var passwordFile: String?
 
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))

@@ -55,6 +55,20 @@ struct TLSOptionGroup: ParsableArguments {
 
     static let versions = ["tlsv1.3", "tlsv1.2", "tlsv1.1"]
 
+    /// The TLS section of `mqttctl --help` (and so of the man page).
+    static let helpText = """
+        TLS
+        -L mqtts://... or any TLS option turns TLS on (libmosquitto's TLS over OpenSSL); the \
+        port then defaults to 8883. The broker's certificate must chain to --cafile/--capath \
+        (or to the system's CAs with --tls-use-os-certs or mqtts:// alone) and name the host \
+        connected to (--insecure skips only that check). Failures exit with status 6 and say \
+        what happened: unknown CA, self-signed, expired, hostname mismatch, client certificate \
+        required or rejected, PSK mismatch, handshake failure, a TLS client on a plain port. A \
+        plain client on a TLS port only sees the connection closed: status 3, with a hint. The \
+        handshake counts against --connect-timeout (status 27).
+
+        """
+
     /// Whether any TLS option was given.
     var isEnabled: Bool {
         caFile != nil || caPath != nil || useOSCertificates || certFile != nil || keyFile != nil || insecure
