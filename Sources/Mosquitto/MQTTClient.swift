@@ -303,15 +303,9 @@ public final class MQTTClient: MosquittoEvents {
                 closeAfterLoopError(rc)
                 return
             }
+            guard observeTLSHandshake() else { return }
             if state == .connecting, options.tls != nil, !tlsHandshakeDone {
-                if handle.tlsHandshakeFinished == true {
-                    tlsHandshakeDone = true
-                    if let problem = checkHandshake() {
-                        // Before CONNECT (and the password) is written.
-                        fail(problem)
-                        return
-                    }
-                } else if readErrno != 0, !drained, readErrno != EINTR {
+                if readErrno != 0, !drained, readErrno != EINTR {
                     // libmosquitto treats SSL_ERROR_SYSCALL during the handshake as "try
                     // again" (lib/net_mosq.c), so a reset connection would spin until the
                     // connect timeout: end it here.
@@ -331,6 +325,7 @@ public final class MQTTClient: MosquittoEvents {
 
     func writePending() {
         guard !silent, state != .closed, handle.socket >= 0, handle.wantsWrite else { return }
+        guard observeTLSHandshake() else { return }
         let rc = handle.loopWrite()
         lastWriteAt = MonotonicClock.now()
         if rc != MOSQ_ERR_SUCCESS.rawValue { closeAfterLoopError(rc) }
@@ -385,6 +380,22 @@ public final class MQTTClient: MosquittoEvents {
             return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)", libraryCode: rc)
         }
         return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
+    }
+
+    /// Notices the end of the TLS handshake, which can happen in any libmosquitto
+    /// call that reads (even inside the connect call, on a busy machine), and checks
+    /// it before the first write. False when the connection was failed.
+    private func observeTLSHandshake() -> Bool {
+        guard state == .connecting, options.tls != nil, !tlsHandshakeDone, handle.tlsHandshakeFinished == true else {
+            return true
+        }
+        tlsHandshakeDone = true
+        if let problem = checkHandshake() {
+            // Before CONNECT (and the password) is written.
+            fail(problem)
+            return false
+        }
+        return true
     }
 
     /// Checks a just-completed TLS handshake. With --psk, OpenSSL (TLS 1.3) falls back
