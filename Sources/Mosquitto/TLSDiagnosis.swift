@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CMosquitto
 
 /// Turns what libmosquitto and OpenSSL leave behind after a failed TLS

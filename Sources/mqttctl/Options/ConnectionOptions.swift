@@ -82,6 +82,8 @@ struct ConnectionOptions: ParsableArguments {
         if let url { _ = try BrokerURL(parsing: url) }
     }
 
+    nonisolated(unsafe) private static var insecureWarningShown = false
+
     /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
     func resolvedProtocol(default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false) throws(CommandFailure) -> ProtocolVersion {
         let chosen = protocolVersion.flatMap(ProtocolVersion.init(argument:))
@@ -151,7 +153,9 @@ struct ConnectionOptions: ParsableArguments {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
-        if options.tls?.insecure == true {
+        if options.tls?.insecure == true && !Self.insecureWarningShown {
+            // Once per run, however many connections a subcommand opens.
+            Self.insecureWarningShown = true
             Diagnostics.warning("--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted")
         }
         return (options, urlTopic)
