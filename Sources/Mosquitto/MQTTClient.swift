@@ -99,7 +99,10 @@ public final class MQTTClient: MosquittoEvents {
     private var connectDeadline: UInt64 = .max
     private var disconnectRequested = false
     private var lastErrorLog: String?
-    private var tlsVerifyError: Int?
+    /// What went wrong with TLS during the current connection attempt.
+    private var tlsDiagnosis = TLSDiagnosis()
+    /// Our side of the TLS handshake completed (libmosquitto frees the session on close).
+    private var tlsHandshakeDone = false
 
     public init(options: ConnectOptions) throws(MQTTError) {
         self.options = options
@@ -123,6 +126,8 @@ public final class MQTTClient: MosquittoEvents {
     public func connect() throws(MQTTError) {
         Signals.install()
         state = .connecting
+        tlsDiagnosis.reset()
+        tlsHandshakeDone = false
         connectStartedAt = MonotonicClock.now()
         connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
         updateLogging()
@@ -149,6 +154,9 @@ public final class MQTTClient: MosquittoEvents {
         closeReason = nil
         closedAt = nil
         disconnectRequested = false
+        tlsDiagnosis.reset()
+        tlsHandshakeDone = false
+        lastErrorLog = nil
         connectStartedAt = MonotonicClock.now()
         connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
         updateLogging()
@@ -290,10 +298,21 @@ public final class MQTTClient: MosquittoEvents {
         // Read packet by packet until the socket is drained; bounded for fairness.
         for _ in 0..<256 {
             guard state != .closed, handle.socket >= 0 else { return }
-            let (rc, drained) = handle.loopRead()
+            let (rc, drained, readErrno) = handle.loopRead()
             if rc != MOSQ_ERR_SUCCESS.rawValue {
                 closeAfterLoopError(rc)
                 return
+            }
+            guard observeTLSHandshake() else { return }
+            if state == .connecting, options.tls != nil, !tlsHandshakeDone {
+                if readErrno != 0, !drained, readErrno != EINTR {
+                    // libmosquitto treats SSL_ERROR_SYSCALL during the handshake as "try
+                    // again" (lib/net_mosq.c), so a reset connection would spin until the
+                    // connect timeout: end it here.
+                    tlsDiagnosis.handshakeErrno = readErrno
+                    fail(tlsError(MOSQ_ERR_TLS.rawValue))
+                    return
+                }
             }
             if handle.socket < 0 {
                 // A server DISCONNECT returns success with the socket already closed.
@@ -306,6 +325,7 @@ public final class MQTTClient: MosquittoEvents {
 
     func writePending() {
         guard !silent, state != .closed, handle.socket >= 0, handle.wantsWrite else { return }
+        guard observeTLSHandshake() else { return }
         let rc = handle.loopWrite()
         lastWriteAt = MonotonicClock.now()
         if rc != MOSQ_ERR_SUCCESS.rawValue { closeAfterLoopError(rc) }
@@ -313,6 +333,10 @@ public final class MQTTClient: MosquittoEvents {
 
     func tick(now: UInt64) {
         if state == .connecting && now >= connectDeadline {
+            if options.tls != nil && handle.tlsHandshakeFinished != true {
+                fail(MQTTError(.timeout, "the TLS handshake with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it a TLS port?"))
+                return
+            }
             let what = connAck == nil ? "no CONNACK from \(options.endpoint)" : "no answer from \(options.endpoint)"
             fail(MQTTError(.timeout, "\(what) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it an MQTT broker\(options.tls == nil ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"))
             return
@@ -327,7 +351,10 @@ public final class MQTTClient: MosquittoEvents {
 
     private func closeAfterLoopError(_ rc: Int32) {
         guard state != .closed else { return }
-        if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue {
+        if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue
+            || (state == .connecting && options.tls != nil && !tlsDiagnosis.isEmpty) {
+            // The last case: the broker refused us at the TLS level after the handshake
+            // (TLS 1.3 "certificate required"), which libmosquitto reports as a lost connection.
             fail(tlsError(rc))
         } else {
             fail(lostError(rc))
@@ -337,7 +364,15 @@ public final class MQTTClient: MosquittoEvents {
     private func lostError(_ rc: Int32) -> MQTTError {
         if state == .connecting {
             if options.tls == nil {
-                return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK; is it an MQTT broker, or a TLS port (try mqtts:// or --cafile)?", libraryCode: rc)
+                return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: it looks like a TLS port (use mqtts:// or --cafile), or it is not an MQTT broker", libraryCode: rc)
+            }
+            if let tls = options.tls, tlsHandshakeDone {
+                // With TLS 1.3 the broker checks the client certificate after our side
+                // of the handshake is done; its alert is often lost in the reset.
+                let why = tls.certFile == nil
+                    ? "it probably requires a client certificate (use --cert and --key)"
+                    : "it probably rejected the client certificate (--cert)"
+                return MQTTError(.tls, "TLS error with \(options.endpoint): the broker closed the connection after the TLS handshake, before CONNACK: \(why)", libraryCode: rc)
             }
             return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
         }
@@ -347,11 +382,37 @@ public final class MQTTClient: MosquittoEvents {
         return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
     }
 
-    func tlsError(_ rc: Int32) -> MQTTError {
-        var detail = lastErrorLog ?? MQTTError.libraryMessage(rc)
-        if let verify = tlsVerifyError, verify != 0 {
-            detail = "certificate verification failed: \(String(cString: X509_verify_cert_error_string(verify)))"
+    /// Notices the end of the TLS handshake, which can happen in any libmosquitto
+    /// call that reads (even inside the connect call, on a busy machine), and checks
+    /// it before the first write. False when the connection was failed.
+    private func observeTLSHandshake() -> Bool {
+        guard state == .connecting, options.tls != nil, !tlsHandshakeDone, handle.tlsHandshakeFinished == true else {
+            return true
         }
+        tlsHandshakeDone = true
+        if let problem = checkHandshake() {
+            // Before CONNECT (and the password) is written.
+            fail(problem)
+            return false
+        }
+        return true
+    }
+
+    /// Checks a just-completed TLS handshake. With --psk, OpenSSL (TLS 1.3) falls back
+    /// to a certificate the broker presents when it does not take the PSK, and
+    /// libmosquitto verifies no certificate in PSK mode: refuse that connection.
+    private func checkHandshake() -> MQTTError? {
+        if options.tls?.psk != nil && handle.tlsPeerPresentedCertificate {
+            return MQTTError(.tls, "TLS error with \(options.endpoint): the broker did not use the pre-shared key (--psk) and presented a certificate instead; it is not a TLS-PSK listener (use --cafile for certificate-based TLS)", libraryCode: MOSQ_ERR_TLS.rawValue)
+        }
+        return nil
+    }
+
+    func tlsError(_ rc: Int32) -> MQTTError {
+        if tlsDiagnosis.isEmpty, options.tls == nil {
+            return MQTTError(.tls, "TLS error with \(options.endpoint): \(lastErrorLog ?? MQTTError.libraryMessage(rc))", libraryCode: rc)
+        }
+        let detail = tlsDiagnosis.describe(host: options.host, options: options.tls)
         return MQTTError(.tls, "TLS error with \(options.endpoint): \(detail)", libraryCode: rc)
     }
 
@@ -378,7 +439,13 @@ public final class MQTTClient: MosquittoEvents {
             updateLogging()
             onConnect?(ack)
         } else {
-            fail(MQTTError.connack(code, protocolVersion: options.protocolVersion))
+            var error = MQTTError.connack(code, protocolVersion: options.protocolVersion)
+            if error.kind == .notAuthorized {
+                error.message += options.username == nil && options.password == nil
+                    ? "; the broker wants credentials: -u USER with -P, --password-file or MQTTCTL_PASSWORD"
+                    : "; check the username and password"
+            }
+            fail(error)
         }
     }
 
@@ -423,8 +490,11 @@ public final class MQTTClient: MosquittoEvents {
         guard onLog != nil || level == MOSQ_LOG_ERR else { return }
         let line = String(cString: message)
         if level == MOSQ_LOG_ERR {
-            if line.hasPrefix("OpenSSL Error"), let verify = handle.tlsVerifyResult(), verify != 0 {
-                tlsVerifyError = verify
+            if state == .connecting && options.tls != nil {
+                tlsDiagnosis.record(logLine: line)
+                if line.hasPrefix("OpenSSL Error"), let verify = handle.tlsVerifyResult(), verify != 0 {
+                    tlsDiagnosis.verifyResult = verify
+                }
             }
             lastErrorLog = line
         }

@@ -84,9 +84,18 @@ final class MosquittoHandle {
     func setTLS(_ tls: TLSOptions) throws(MQTTError) {
         if let psk = tls.psk {
             try check(mosquitto_tls_psk_set(raw, psk, tls.pskIdentity ?? "", tls.ciphers), "TLS-PSK")
+            if tls.version != nil {
+                try check(mosquitto_tls_opts_set(raw, 1, tls.version, tls.ciphers), "TLS version/ciphers")
+            }
         } else {
-            if tls.caFile != nil || tls.caPath != nil || tls.certFile != nil {
-                try check(mosquitto_tls_set(raw, tls.caFile, tls.caPath, tls.certFile, tls.keyFile, nil), "TLS")
+            var caPath = tls.caPath
+            if tls.certFile != nil && tls.caFile == nil && caPath == nil {
+                // mosquitto_tls_set needs a CA file or directory to take a client
+                // certificate; with neither, trust the system's (as with no certificate).
+                caPath = String(cString: X509_get_default_cert_dir())
+            }
+            if tls.caFile != nil || caPath != nil {
+                try check(mosquitto_tls_set(raw, tls.caFile, caPath, tls.certFile, tls.keyFile, nil), "TLS")
             }
             if tls.useOSCertificates || (tls.caFile == nil && tls.caPath == nil) {
                 try check(mosquitto_int_option(raw, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "--tls-use-os-certs")
@@ -169,11 +178,11 @@ final class MosquittoHandle {
 
     /// Reads what is available. Returns the libmosquitto code and whether the socket
     /// looked drained (the last read hit EAGAIN), so the caller knows to stop.
-    func loopRead() -> (rc: Int32, drained: Bool) {
+    func loopRead() -> (rc: Int32, drained: Bool, errno: Int32) {
         errno = 0
         let rc = mosquitto_loop_read(raw, 1)
         let e = errno
-        return (rc, e == EAGAIN || e == EWOULDBLOCK)
+        return (rc, e == EAGAIN || e == EWOULDBLOCK, e)
     }
 
     func loopWrite() -> Int32 {
@@ -215,6 +224,19 @@ final class MosquittoHandle {
             }
             return true
         }
+    }
+
+    /// Whether the TLS handshake has completed; nil without TLS (or before the TLS session exists).
+    var tlsHandshakeFinished: Bool? {
+        guard let ssl = mosquitto_ssl_get(raw) else { return nil }
+        return SSL_is_init_finished(OpaquePointer(ssl)) == 1
+    }
+
+    /// Whether the broker sent a certificate in the current TLS session.
+    var tlsPeerPresentedCertificate: Bool {
+        guard let ssl = mosquitto_ssl_get(raw), let cert = SSL_get1_peer_certificate(OpaquePointer(ssl)) else { return false }
+        X509_free(cert)
+        return true
     }
 
     /// The OpenSSL certificate verification result of the current TLS session, if any.

@@ -16,6 +16,8 @@ struct MQTTCtl: ParsableCommand {
             pub and sub take the options of mosquitto_pub and mosquitto_sub, never lose a QoS 1/2 \
             message silently, and say what happened in the exit status.
 
+            \(TLSOptionGroup.helpText)
+            \(Defaults.helpText)
             EXIT STATUS
             \(ExitStatus.table)
             """,
@@ -36,7 +38,7 @@ struct MQTTCtl: ParsableCommand {
             return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }
         }
         do {
-            let arguments = try ArgumentPreprocessor.process(raw)
+            let arguments = try Defaults.apply(to: ArgumentPreprocessor.process(raw))
             var command = try parseAsRoot(arguments)
             try command.run()
             Glibc.exit(0)

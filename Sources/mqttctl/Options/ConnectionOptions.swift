@@ -8,10 +8,10 @@ import Glibc
 /// Where and how to connect: the options every subcommand shares, spelled as
 /// mosquitto_pub/mosquitto_sub spell them. `--help` is help because `-h` is the host.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: [.customShort("h"), .long], help: "Broker host name or address (default: localhost).")
+    @Option(name: [.customShort("h"), .long], help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
     var host: String?
 
-    @Option(name: [.short, .long], help: "Broker port (default: 1883, or 8883 with TLS).")
+    @Option(name: [.short, .long], help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).")
     var port: Int?
 
     @Option(name: [.customShort("L"), .long],
@@ -36,18 +36,29 @@ struct ConnectionOptions: ParsableArguments {
             help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"))
     var sessionExpiry: String?
 
-    @Option(name: [.short, .long], help: "Username.")
+    @Option(name: [.short, .long], help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
 
     @Option(name: [.customShort("P"), .long],
-            help: "Password. Visible to other local users in the process list; prefer the MQTTCTL_PASSWORD environment variable.")
+            help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
     var password: String?
+
+    @Option(name: .customLong("password-file"),
+            help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.", valueName: "file"))
+    var passwordFile: String?
 
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))
     var connectTimeout: Double = 10
 
     @Flag(name: [.short, .long], help: "Show libmosquitto's log (packets sent and received) on stderr.")
     var debug = false
+
+    @Flag(name: .customLong("no-config"),
+          help: "Ignore the config file ($XDG_CONFIG_HOME/mqttctl/config or ~/.config/mqttctl/config). MQTTCTL_* environment variables still apply.")
+    var noConfig = false
+
+    /// TLS options: part of the connection options so every subcommand has them.
+    @OptionGroup var tls: TLSOptionGroup
 
     func validate() throws {
         if let port, !(1...65535).contains(port) {
@@ -71,6 +82,8 @@ struct ConnectionOptions: ParsableArguments {
         if let url { _ = try BrokerURL(parsing: url) }
     }
 
+    nonisolated(unsafe) private static var insecureWarningShown = false
+
     /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
     func resolvedProtocol(default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false) throws(CommandFailure) -> ProtocolVersion {
         let chosen = protocolVersion.flatMap(ProtocolVersion.init(argument:))
@@ -89,19 +102,28 @@ struct ConnectionOptions: ParsableArguments {
                             properties: ParsedProperties?) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
         var options = ConnectOptions()
         var urlTopic: String?
+        var urlTLS = false
+        var urlPort: Int?
         if let url {
             let parsed = try BrokerURL(parsing: url)
             options.host = parsed.host
-            options.port = parsed.port ?? (parsed.tls ? 8883 : 1883)
+            urlPort = parsed.port
             options.username = parsed.username
             options.password = parsed.password
-            if parsed.tls { options.tls = TLSOptions() }
+            urlTLS = parsed.tls
             urlTopic = parsed.topic
         }
+        options.tls = tls.makeTLSOptions(urlTLS: urlTLS)
+        options.port = port ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
         if let host { options.host = host }
-        if let port { options.port = port }
         if let username { options.username = username }
-        if let password { options.password = password }
+        // The password: -P (or the -L URL's), else --password-file, else MQTTCTL_PASSWORD, which
+        // Defaults turns into --password unless -P or --password-file is on the command line.
+        if let password {
+            options.password = password
+        } else if options.password == nil, let passwordFile {
+            options.password = try Credentials.readPasswordFile(passwordFile)
+        }
         if options.password != nil && options.username == nil && protocolVersion != .v5 {
             throw .usage("a password needs a username (-u) before MQTT 5")
         }
@@ -131,6 +153,11 @@ struct ConnectionOptions: ParsableArguments {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
+        if options.tls?.insecure == true && !Self.insecureWarningShown {
+            // Once per run, however many connections a subcommand opens.
+            Self.insecureWarningShown = true
+            Diagnostics.warning("--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted")
+        }
         return (options, urlTopic)
     }
 

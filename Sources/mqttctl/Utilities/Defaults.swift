@@ -1,0 +1,422 @@
+import ArgumentParser
+import Mosquitto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Defaults for the connection options, from the config file and the MQTTCTL_*
+/// environment variables. They become ordinary arguments inserted right after the
+/// subcommand name, before the user's own arguments:
+///
+///     mqttctl pub <config file options> <environment options> <command line>
+///
+/// swift-argument-parser keeps the last value of a repeated option, so the command
+/// line wins over the environment, which wins over the file. Options that stand
+/// for the same setting are resolved as a group: a password given one way on the
+/// command line (-P or --password-file) drops every password from the
+/// environment and the file, `-i` drops a default `-I`, certificates drop a
+/// default `--psk` and the reverse, and `-L` drops default host and port (plus
+/// the credentials it carries, and all TLS defaults for a plain mqtt:// URL).
+///
+/// The config file is `$XDG_CONFIG_HOME/mqttctl/config`, else `~/.config/mqttctl/config`:
+/// one option per line as the command line spells it (`-h broker`, `--port 8883`,
+/// `--insecure`), the value after the first space (it may contain spaces; no
+/// quoting), `#` comments and blank lines. Only connection options are allowed;
+/// one that the subcommand being run does not have (`-k` for a subcommand without
+/// keep-alive) is skipped. `--no-config` on the command line ignores the file.
+enum Defaults {
+    enum Kind {
+        case flag, text, path, port, keepAlive, seconds, protocolVersion, tlsVersion, hex
+    }
+
+    /// Which option group declares an option (a subcommand has it if it includes the group).
+    enum Owner {
+        case connection, keepAlive
+    }
+
+    struct Spec {
+        let long: String
+        let short: Character?
+        let kind: Kind
+        let owner: Owner
+    }
+
+    /// The DEFAULTS and PASSWORDS sections of `mqttctl --help` (and so of the man page).
+    static let helpText = """
+        DEFAULTS
+        Connection options take defaults from the environment (MQTTCTL_HOST, MQTTCTL_PORT, \
+        MQTTCTL_USERNAME, MQTTCTL_PASSWORD) and from the config file \
+        $XDG_CONFIG_HOME/mqttctl/config (else ~/.config/mqttctl/config). The command line \
+        wins over the environment, which wins over the file; --no-config ignores the file. \
+        The file has one option per line, spelled as on the command line (-h broker.example, \
+        --port 8883, --cafile ~/ca.pem, --insecure); the value is the rest of the line after \
+        the first space (spaces allowed, no quoting); lines starting with # are comments. Only \
+        these options are accepted: \(allowedList). A subcommand without one of them (-k) \
+        ignores it. Anything else is an error naming the file and line. Options that set the \
+        same thing are overridden together: -P or --password-file replaces every default \
+        password, -i a default -I, --psk default certificates and the reverse, and -L the \
+        default host and port (and its credentials, and with mqtt:// all TLS defaults).
+
+        PASSWORDS
+        The password is taken from -P, else --password-file FILE (its first line; refused \
+        when other users can read FILE), else MQTTCTL_PASSWORD. A -P on the command line is \
+        visible to other local users (ps); the other two are not. The password goes only to \
+        the broker: it is never printed, not even by --debug.
+
+        """
+
+    /// The options a config file may set.
+    static let specs: [Spec] = [
+        Spec(long: "--host", short: "h", kind: .text, owner: .connection),
+        Spec(long: "--port", short: "p", kind: .port, owner: .connection),
+        Spec(long: "--username", short: "u", kind: .text, owner: .connection),
+        Spec(long: "--password", short: "P", kind: .text, owner: .connection),
+        Spec(long: "--password-file", short: nil, kind: .path, owner: .connection),
+        Spec(long: "--id-prefix", short: "I", kind: .text, owner: .connection),
+        Spec(long: "--protocol", short: "V", kind: .protocolVersion, owner: .connection),
+        Spec(long: "--connect-timeout", short: nil, kind: .seconds, owner: .connection),
+        Spec(long: "--keepalive", short: "k", kind: .keepAlive, owner: .keepAlive),
+        Spec(long: "--cafile", short: nil, kind: .path, owner: .connection),
+        Spec(long: "--capath", short: nil, kind: .path, owner: .connection),
+        Spec(long: "--tls-use-os-certs", short: nil, kind: .flag, owner: .connection),
+        Spec(long: "--cert", short: nil, kind: .path, owner: .connection),
+        Spec(long: "--key", short: nil, kind: .path, owner: .connection),
+        Spec(long: "--insecure", short: nil, kind: .flag, owner: .connection),
+        Spec(long: "--tls-version", short: nil, kind: .tlsVersion, owner: .connection),
+        Spec(long: "--ciphers", short: nil, kind: .text, owner: .connection),
+        Spec(long: "--tls-alpn", short: nil, kind: .text, owner: .connection),
+        Spec(long: "--psk", short: nil, kind: .hex, owner: .connection),
+        Spec(long: "--psk-identity", short: nil, kind: .text, owner: .connection),
+    ]
+
+    /// The environment variables and the option each one stands for.
+    static let environment: [(variable: String, option: String)] = [
+        ("MQTTCTL_HOST", "--host"),
+        ("MQTTCTL_PORT", "--port"),
+        ("MQTTCTL_USERNAME", "--username"),
+        ("MQTTCTL_PASSWORD", "--password"),
+    ]
+
+    /// One default: an option (long name), its value, and where it came from.
+    struct Entry {
+        let option: String
+        let value: String?
+        let origin: String
+
+        var argument: String { value.map { "\(option)=\($0)" } ?? option }
+        /// For `--debug`: the value, except a password.
+        var shown: String {
+            guard let value else { return option }
+            return option == "--password" ? "\(option) ***" : "\(option) \(value)"
+        }
+    }
+
+    // MARK: Entry point
+
+    /// `arguments` without the program name, after `ArgumentPreprocessor`.
+    static func apply(to arguments: [String]) throws(CommandFailure) -> [String] {
+        guard let subcommandName = arguments.first,
+              let subcommand = MQTTCtl.configuration.subcommands.first(where: { $0._commandName == subcommandName }) else {
+            return arguments
+        }
+        let user = Array(arguments.dropFirst())
+        let scan = scanCommandLine(user)
+        if scan.help { return arguments }
+        let owners = declaredOwners(of: subcommand)
+        guard owners.contains(.connection) else { return arguments }
+
+        let envEntries = try environmentEntries()
+        var fileEntries: [Entry] = []
+        if !scan.noConfig, let path = configFilePath() {
+            fileEntries = try readConfigFile(path) ?? []
+        }
+
+        // Resolve the layers: command line > environment > file.
+        let userDrop = superseded(by: scan.options, url: scan.url)
+        let keptEnv = envEntries.filter { !userDrop.contains($0.option) }
+        let envDrop = superseded(by: Set(keptEnv.map(\.option)), url: nil)
+        let keptFile = fileEntries.filter { entry in
+            guard !userDrop.contains(entry.option), !envDrop.contains(entry.option) else { return false }
+            // An option this subcommand does not have is skipped for it.
+            guard let spec = spec(named: entry.option) else { return false }
+            return owners.contains(spec.owner)
+        }
+        let applied = keptFile + keptEnv
+        if scan.debug {
+            for entry in applied {
+                Diagnostics.note("default from \(entry.origin): \(entry.shown)")
+            }
+        }
+        return [subcommandName] + applied.map(\.argument) + scan.rewritten
+    }
+
+    // MARK: The command line
+
+    struct CommandLineScan {
+        /// Long names of the connection options given (`-P` → `--password`...).
+        var options: Set<String> = []
+        var url: BrokerURL?
+        var noConfig = false
+        var help = false
+        var debug = false
+        /// The arguments with `-P VALUE` joined into `--password=VALUE`, so that a
+        /// password starting with '-' is taken as a value and never shown in an error.
+        var rewritten: [String] = []
+    }
+
+    static func scanCommandLine(_ arguments: [String]) -> CommandLineScan {
+        var scan = CommandLineScan()
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            if argument == "--" {
+                scan.rewritten.append(contentsOf: arguments[i...])
+                break
+            }
+            var name = argument
+            var inlineValue: String?
+            if argument.hasPrefix("--"), let eq = argument.firstIndex(of: "=") {
+                name = String(argument[..<eq])
+                inlineValue = String(argument[argument.index(after: eq)...])
+            }
+            switch name {
+            case "--no-config": scan.noConfig = true
+            case "--help": scan.help = true
+            case "-d", "--debug": scan.debug = true
+            case "-i", "--id": scan.options.insert("--id")
+            case "-L", "--url":
+                let value = inlineValue ?? (i + 1 < arguments.count ? arguments[i + 1] : nil)
+                if let value { scan.url = try? BrokerURL(parsing: value) }
+                scan.options.insert("--url")
+            default:
+                if let spec = spec(named: name) {
+                    scan.options.insert(spec.long)
+                }
+            }
+            if (name == "-P" || name == "--password") && inlineValue == nil && i + 1 < arguments.count {
+                scan.rewritten.append("--password=\(arguments[i + 1])")
+                i += 2
+                continue
+            }
+            scan.rewritten.append(argument)
+            // Skip the value of an option that takes one, so it is not read as an option.
+            if inlineValue == nil, takesValue(name), i + 1 < arguments.count {
+                scan.rewritten.append(arguments[i + 1])
+                i += 2
+                continue
+            }
+            i += 1
+        }
+        return scan
+    }
+
+    /// Whether `name` is a connection option with a value, or another option known
+    /// to take one whose value could look like an option (-m -h, -t -p...).
+    static func takesValue(_ name: String) -> Bool {
+        if let spec = spec(named: name) { return spec.kind != .flag }
+        return ["-L", "--url", "-i", "--id", "-m", "--message", "-t", "--topic", "-T", "--filter-out",
+                "-U", "--unsubscribe", "-F", "--format", "-f", "--file", "-x", "--session-expiry",
+                "--will-topic", "--will-payload"].contains(name)
+    }
+
+    /// The options of lower layers that an option given in a higher layer replaces.
+    static func superseded(by options: Set<String>, url: BrokerURL?) -> Set<String> {
+        let passwords: Set<String> = ["--password", "--password-file"]
+        let psk: Set<String> = ["--psk", "--psk-identity"]
+        let certificates: Set<String> = ["--cafile", "--capath", "--tls-use-os-certs", "--cert", "--key", "--insecure"]
+        var drop = options
+        for option in options {
+            switch option {
+            case "--password", "--password-file": drop.formUnion(passwords)
+            case "--id", "--id-prefix": drop.formUnion(["--id", "--id-prefix"])
+            case "--psk", "--psk-identity": drop.formUnion(psk.union(certificates))
+            case "--cert", "--key": drop.formUnion(psk.union(["--cert", "--key"]))
+            case "--cafile", "--capath", "--tls-use-os-certs", "--insecure": drop.formUnion(psk)
+            default: break
+            }
+        }
+        if let url {
+            drop.formUnion(["--host", "--port"])
+            if url.username != nil { drop.insert("--username") }
+            if url.password != nil { drop.formUnion(passwords) }
+            if !url.tls {
+                // mqtt:// says "plain": no TLS from the defaults.
+                drop.formUnion(psk.union(certificates).union(["--tls-version", "--ciphers", "--tls-alpn"]))
+            }
+        }
+        return drop
+    }
+
+    // MARK: Environment
+
+    static func environmentEntries() throws(CommandFailure) -> [Entry] {
+        var entries: [Entry] = []
+        for (variable, option) in environment {
+            guard let raw = getenv(variable) else { continue }
+            let value = String(cString: raw)
+            if value.isEmpty { continue }
+            if let spec = spec(named: option), let problem = problem(with: value, kind: spec.kind) {
+                throw .usage("\(variable): \(problem)")
+            }
+            entries.append(Entry(option: option, value: value, origin: variable))
+        }
+        return entries
+    }
+
+    // MARK: Config file
+
+    /// `$XDG_CONFIG_HOME/mqttctl/config`, else `$HOME/.config/mqttctl/config`.
+    static func configFilePath() -> String? {
+        if let xdg = getenv("XDG_CONFIG_HOME"), xdg.pointee != 0 {
+            return String(cString: xdg) + "/mqttctl/config"
+        }
+        if let home = getenv("HOME"), home.pointee != 0 {
+            return String(cString: home) + "/.config/mqttctl/config"
+        }
+        return nil
+    }
+
+    /// The file's entries; nil when there is no such file.
+    static func readConfigFile(_ path: String) throws(CommandFailure) -> [Entry]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            if e == ENOENT || e == ENOTDIR { return nil }
+            throw .usage("cannot read the config file '\(path)': \(String(cString: strerror(e))) (use --no-config to ignore it)")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR else {
+            throw .usage("cannot read the config file '\(path)': it is a directory (use --no-config to ignore it)")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try InputReading.readAll(fd)
+        } catch {
+            throw .usage("cannot read the config file '\(path)': \(String(cString: strerror(error.code)))")
+        }
+        let entries = try parseConfig(bytes, path: path)
+        if entries.contains(where: { $0.option == "--password" }) {
+            try Credentials.checkPrivate(path: path, mode: st.st_mode, what: "config file (it holds a password)")
+        }
+        return entries
+    }
+
+    /// Parses the file's lines; errors name the file and the line.
+    static func parseConfig(_ bytes: [UInt8], path: String) throws(CommandFailure) -> [Entry] {
+        var entries: [Entry] = []
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (index, rawLine) in lines.enumerated() {
+            let where_ = "\(path):\(index + 1)"
+            func fail(_ message: String) -> CommandFailure {
+                .usage("\(where_): \(message)")
+            }
+            guard let text = String(validating: rawLine, as: UTF8.self) else {
+                throw fail("not valid UTF-8")
+            }
+            let line = trimmed(text)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            var name: String
+            var value: String?
+            if let space = line.firstIndex(where: { $0 == " " || $0 == "\t" }) {
+                name = String(line[..<space])
+                value = trimmed(String(line[space...]))
+            } else {
+                name = line
+            }
+            if name.hasPrefix("--"), let eq = name.firstIndex(of: "="), value == nil {
+                value = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            }
+            guard name.hasPrefix("-") else {
+                throw fail("expected an option such as '--port 8883', found '\(name)'")
+            }
+            guard let spec = spec(named: name) else {
+                if name == "--no-config" {
+                    throw fail("'--no-config' belongs on the command line")
+                }
+                throw fail("'\(name)' is not accepted in the config file, which takes only connection options: \(allowedList)")
+            }
+            if spec.kind == .flag {
+                if value != nil { throw fail("'\(name)' takes no value") }
+            } else {
+                guard var given = value, !given.isEmpty else { throw fail("'\(name)' needs a value") }
+                if let problem = problem(with: given, kind: spec.kind) { throw fail(problem) }
+                if spec.kind == .path { given = expandingTilde(given) }
+                value = given
+            }
+            entries.append(Entry(option: spec.long, value: value, origin: where_))
+        }
+        return entries
+    }
+
+    static var allowedList: String {
+        specs.map { spec in spec.short.map { "-\($0)/\(spec.long)" } ?? spec.long }.joined(separator: ", ")
+    }
+
+    // MARK: Helpers
+
+    static func spec(named name: String) -> Spec? {
+        if name.hasPrefix("--") { return specs.first { $0.long == name } }
+        if name.count == 2, name.hasPrefix("-"), let letter = name.last { return specs.first { $0.short == letter } }
+        return nil
+    }
+
+    /// Why `value` is not acceptable for an option of this kind (nil if it is).
+    static func problem(with value: String, kind: Kind) -> String? {
+        switch kind {
+        case .flag, .text, .path:
+            return nil
+        case .port:
+            guard let port = Int(value), (1...65535).contains(port) else {
+                return "invalid port '\(value)': use a number from 1 to 65535"
+            }
+        case .keepAlive:
+            guard let seconds = Int(value), seconds == 0 || (5...65535).contains(seconds) else {
+                return "invalid keep-alive '\(value)': use 0 (off) or 5 to 65535 seconds"
+            }
+        case .seconds:
+            guard let seconds = Double(value), seconds > 0, seconds <= 86400 else {
+                return "invalid --connect-timeout '\(value)': use a number of seconds above 0"
+            }
+        case .protocolVersion:
+            guard ProtocolVersion(argument: value) != nil else {
+                return "invalid protocol version '\(value)': use mqttv31, mqttv311 or mqttv5 (or 31, 311, 5)"
+            }
+        case .tlsVersion:
+            guard TLSOptionGroup.versions.contains(value) else {
+                return "invalid --tls-version '\(value)': use tlsv1.3, tlsv1.2 or tlsv1.1"
+            }
+        case .hex:
+            guard value.utf8.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }) else {
+                return "invalid --psk: use the key in hexadecimal digits"
+            }
+        }
+        return nil
+    }
+
+    static func trimmed(_ text: String) -> String {
+        var s = Substring(text)
+        while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
+        while let last = s.last, last == " " || last == "\t" || last == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+
+    /// `~/x` → `$HOME/x` (no shell expands the file's paths).
+    static func expandingTilde(_ path: String) -> String {
+        guard path.hasPrefix("~/"), let home = getenv("HOME") else { return path }
+        return String(cString: home) + path.dropFirst()
+    }
+
+    /// The option groups a subcommand includes (looked up once per run by reflection,
+    /// so subcommands added later need no registration).
+    static func declaredOwners(of command: ParsableCommand.Type) -> Set<Owner> {
+        var owners: Set<Owner> = []
+        for child in Mirror(reflecting: command.init()).children {
+            if child.value is OptionGroup<ConnectionOptions> { owners.insert(.connection) }
+            if child.value is OptionGroup<KeepAliveOption> { owners.insert(.keepAlive) }
+        }
+        return owners
+    }
+}
