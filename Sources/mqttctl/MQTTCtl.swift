@@ -20,7 +20,7 @@ struct MQTTCtl: ParsableCommand {
             \(ExitStatus.table)
             """,
         version: version,
-        subcommands: [Publish.self, Subscribe.self, Ping.self],
+        subcommands: [Publish.self, Subscribe.self, Ping.self, Probe.self],
         helpNames: [.long]
     )
 

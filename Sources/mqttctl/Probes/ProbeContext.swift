@@ -10,6 +10,8 @@ struct ProbeContext {
     let base: ConnectOptions
     let debug: Bool
     let progress: Progress
+    /// --json: notes go into the document, not to stderr.
+    let quiet: Bool
 
     var endpoint: String { base.endpoint }
 
@@ -59,8 +61,8 @@ protocol ProbeTask: AnyObject {
     var isFinished: Bool { get }
     /// A failure that ends the whole command (cannot connect, connection lost...).
     var failure: CommandFailure? { get }
-    /// What the probe is waiting for now, for the progress line; nil if nothing.
-    func status(now: UInt64) -> String?
+    /// What the probe is waiting for now, for the progress line.
+    func status(now: UInt64) -> [ProgressItem]
     /// Ends every connection at once with DISCONNECT (so no will is published).
     func stop()
     /// Every client the probe made, to wait for their DISCONNECT to go out.
@@ -74,8 +76,7 @@ enum ProbeRunner {
         let loop = context.loop
         context.progress.attach(to: loop) {
             let now = MonotonicClock.now()
-            let parts = tasks.compactMap { $0.isFinished ? nil : $0.status(now: now) }
-            return parts.isEmpty ? nil : parts.joined(separator: " | ")
+            return ProgressItem.line(tasks.flatMap { $0.isFinished ? [] : $0.status(now: now) })
         }
         defer { context.progress.detach() }
 

@@ -77,3 +77,27 @@ final class Progress {
         return 80
     }
 }
+
+/// One thing a probe waits for: "keep-alive K=5 s" for MQTT "3.1.1":
+/// "silent 7.2 s, limit 8.5 s, max 17 s".
+struct ProgressItem: Equatable {
+    let what: String
+    let version: String
+    let detail: String
+
+    /// Items that differ only in the protocol version are shown once
+    /// ("keep-alive K=5 s (3.1.1, 5): silent 7.2 s, ..."), so that `probe`
+    /// running both versions side by side still fits one line.
+    static func line(_ items: [ProgressItem]) -> String? {
+        var groups: [(what: String, detail: String, versions: [String])] = []
+        for item in items {
+            if let i = groups.firstIndex(where: { $0.what == item.what && $0.detail == item.detail }) {
+                groups[i].versions.append(item.version)
+            } else {
+                groups.append((item.what, item.detail, [item.version]))
+            }
+        }
+        guard !groups.isEmpty else { return nil }
+        return groups.map { "\($0.what) (MQTT \($0.versions.joined(separator: ", "))): \($0.detail)" }.joined(separator: " | ")
+    }
+}
