@@ -72,7 +72,7 @@ enum ProbeReport {
         var rows = probe.subjects.map(row)
         if let control = probe.control {
             rows.append(Row(label: "negative control", verdict: control.passed ? "pass" : "fail",
-                            lines: [controlText(control)]))
+                            lines: [control.willPublished ? "will PUBLISHED after a clean DISCONNECT (it must not be)" : "no will after a clean DISCONNECT"]))
         }
         out += render(rows, indent: "")
         for note in probe.notes { out += "note: \(note)\n" }

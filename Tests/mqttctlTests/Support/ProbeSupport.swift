@@ -22,10 +22,29 @@ extension Dictionary where Key == String, Value == Any {
     func hasKeys(_ keys: [String]) -> Bool { keys.allSatisfy { self[$0] != nil } }
 }
 
+/// Runs `mqttctl` to completion without blocking a thread of the test pool
+/// (which has one thread per core): probe tests wait tens of seconds each and
+/// must all wait at the same time.
+func runAsync(_ arguments: [String], timeout: Double = 60) async throws -> RunResult {
+    let command = try RunningCommand(arguments)
+    return await command.finish(timeout: timeout)
+}
+
+extension RunningCommand {
+    /// `wait(timeout:)` that sleeps asynchronously.
+    func finish(timeout: Double = 60) async -> RunResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return wait(timeout: 0)
+    }
+}
+
 /// Runs `body` and also returns how long it took (monotonic, seconds).
-func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
     let start = DispatchTime.now().uptimeNanoseconds
-    let value = try body()
+    let value = try await body()
     return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
 }
 
@@ -36,7 +55,7 @@ func uniqueID(_ prefix: String) -> String {
 
 /// Runs `mqttctl` under a pseudo-terminal (util-linux script(1)), so that stderr
 /// is a terminal. Returns everything the terminal showed.
-func mqttctlOnTerminal(_ arguments: [String], timeout: Double = 60) throws -> RunResult {
+func mqttctlOnTerminal(_ arguments: [String], timeout: Double = 60) async throws -> RunResult {
     let command = ([mqttctlPath()] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
@@ -58,7 +77,7 @@ func mqttctlOnTerminal(_ arguments: [String], timeout: Double = 60) throws -> Ru
             process.terminate()
             break
         }
-        usleep(10_000)
+        try? await Task.sleep(nanoseconds: 10_000_000)
     }
     process.waitUntilExit()
     let data = (try? Data(contentsOf: out)) ?? Data()
