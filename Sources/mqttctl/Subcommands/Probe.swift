@@ -18,7 +18,9 @@ struct Probe: ParsableCommand {
             (under --topic-prefix), so the whole report takes about as long as the slowest \
             probe (with -k 5 against mosquitto 2.0: about 15 s). See 'mqttctl probe keepalive \
             --help' and 'mqttctl probe takeover --help' for what is measured, the verdicts and \
-            the specification behind them.
+            the specification behind them, and 'mqttctl probe all --help' for the options \
+            (connection options, -k, --backoff, --max-wait, --grace, --topic-prefix, --strict, \
+            --json).
 
             The report has one line per probe: what was measured and the verdict (pass, early, \
             late, never, inconclusive, refused, fail). While it waits, a status line on stderr \
@@ -40,7 +42,17 @@ struct Probe: ParsableCommand {
               mqttctl probe keepalive -k 5 -k 10 --will-topic probe/gone
               mqttctl probe takeover -V 5 -c --will-topic probe/gone
             """,
-        subcommands: [ProbeKeepAlive.self, ProbeTakeover.self]
+        subcommands: [ProbeAll.self, ProbeKeepAlive.self, ProbeTakeover.self],
+        defaultSubcommand: ProbeAll.self
+    )
+}
+
+/// `mqttctl probe` and `mqttctl probe all`: every probe at once.
+struct ProbeAll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "Run every probe at once, for MQTT 3.1.1 and 5 (the default of 'probe').",
+        discussion: Probe.configuration.discussion
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
@@ -50,12 +62,13 @@ struct Probe: ParsableCommand {
     @Flag(name: .customLong("strict"), help: "MQTT 5 take-over: fail when the old connection gets no DISCONNECT 0x8E.")
     var strict = false
 
-    func run() throws {
-        // Checked here, not in validate(): the subcommands share these option
-        // names, and a parent's validate() runs for them too.
+    func validate() throws {
         if connection.disableCleanSession || connection.sessionExpiry != nil {
-            throw CommandFailure.usage("'probe' runs clean and persistent sessions itself; -c and -x apply to 'probe takeover'")
+            throw ValidationError("'probe' runs clean and persistent sessions itself; -c and -x apply to 'probe takeover'")
         }
+    }
+
+    func run() throws {
         let started = MonotonicClock.now()
         let versions: [ProtocolVersion]
         var explicit = false
