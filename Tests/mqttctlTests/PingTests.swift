@@ -79,6 +79,8 @@ import Testing
         #expect(document.int("sent") == 3)
         #expect(document.int("received") == 0)
         #expect(document.number("loss_percent") == 100)
+        let rtt = try #require(document.object("rtt_ms"))
+        #expect(["min", "avg", "max", "stddev"].allSatisfy { rtt.isNull($0) }, "no reply in time, no statistics: \(rtt)")
         let replies = document.objects("replies")
         let seqs = replies.compactMap { $0.int("seq") }
         #expect(seqs.starts(with: [1, 2]), "\(replies)")
@@ -122,6 +124,18 @@ import Testing
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("mqtt ping statistics"), "\(result)")
         #expect(result.stdout.contains(" received, 0% loss"), "\(result)")
+    }
+
+    /// The broker going away mid-run: statistics, then status 7 (not a hang, not 11).
+    @Test func lostConnectionEndsWithStatisticsAndStatus7() async throws {
+        let peer = try ScriptedBroker()
+        let command = try RunningCommand(["ping", "-p", "\(peer.port)", "--interval", "0.05"])
+        #expect(command.waitFor(timeout: 15) { out, _ in out.contains("seq=2 ") })
+        peer.stop()
+        let result = await command.finish(timeout: 15)
+        #expect(result.status == 7, "\(result)")
+        #expect(result.stdout.contains("mqtt ping statistics"), "\(result)")
+        #expect(result.stderr.contains("lost"), "\(result)")
     }
 
     @Test(arguments: [

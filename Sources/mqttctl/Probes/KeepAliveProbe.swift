@@ -116,8 +116,9 @@ final class KeepAliveProbe: ProbeTask {
         if let limit = subject.limit, subject.maxWait < limit {
             let note = "K=\(subject.plan.keepAlive) s\(subject.serverKeepAlive.map { " (Server Keep Alive \($0) s)" } ?? ""): the drop window closes only after \(Numbers.short(limit)) s, but --max-wait is \(Numbers.short(subject.maxWait)) s: unless the broker drops earlier the verdict is inconclusive"
             notes.append(note)
-            context.progress.clear()
-            if !context.quiet { Diagnostics.note(note) }
+            // Said at once only when the default wait is what falls short: the
+            // user is about to wait minutes for an answer that cannot come.
+            if plan.maxWait == nil && !context.quiet { context.progress.note(note) }
         }
         subject.timer = context.loop.schedule(at: lastWrite &+ UInt64(subject.maxWait * 1e9)) { [unowned self] in
             giveUp(subject)

@@ -115,7 +115,7 @@ struct Ping: ParsableCommand {
         let clientID = client.connAck?.properties.assignedClientIdentifier ?? options.clientID ?? ""
         let session = PingSession(client: client, loop: loop, count: count, interval: interval, timeout: timeout)
         if let serverKeepAlive = client.connAck?.properties.serverKeepAlive, serverKeepAlive > 0,
-           Double(serverKeepAlive) * 1.5 < interval {
+           Double(serverKeepAlive) < interval {
             Diagnostics.warning("the broker imposed a keep-alive of \(serverKeepAlive) s (Server Keep Alive), shorter than the interval: it may close the connection between PINGREQs")
         }
         if !json {

@@ -52,7 +52,12 @@ struct ProbeAll: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
         abstract: "Run every probe at once, for MQTT 3.1.1 and 5 (the default of 'probe').",
-        discussion: Probe.configuration.discussion
+        discussion: """
+            What 'mqttctl probe' runs when no subcommand is given: 'probe keepalive' with a will \
+            and its negative control, and 'probe takeover' with a clean and a persistent \
+            session, for each protocol version, all at once. See 'mqttctl probe --help' for the \
+            report, the JSON document and the exit status.
+            """
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
