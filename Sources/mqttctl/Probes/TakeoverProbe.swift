@@ -70,7 +70,7 @@ final class TakeoverProbe: ProbeTask {
         observer.onReady = { [unowned self] in
             do throws(CommandFailure) { try connectA() } catch { ownFailure = error }
         }
-        observer.onArrival = { [unowned self] topic in
+        observer.onArrival = { [unowned self, unowned observer] topic in
             guard topic == plan.will?.topic, willArrivedAt == nil, phase == .measuring else { return }
             willArrivedAt = observer.arrivals[topic]
             // Once it came there is nothing more to learn about it.
@@ -115,7 +115,7 @@ final class TakeoverProbe: ProbeTask {
         client.onSubscribe = { [unowned self] _, granted in
             guard phase == .subscribingA else { return }
             if granted.contains(where: { $0 >= 0x80 }) {
-                ownFailure = CommandFailure(.subscriptionRefused, "the broker refused A's subscription to '\(plan.carryTopic)' (use --topic for the carry-over check)")
+                ownFailure = CommandFailure(.subscriptionRefused, "the broker refused A's subscription to '\(plan.carryTopic)' (use --topic-prefix for the carry-over check)")
                 return
             }
             startB()
