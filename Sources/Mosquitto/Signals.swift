@@ -35,6 +35,12 @@ public enum Signals {
         }
         setHandler(SIGALRM) { _ in alarmFired = 1 }
         signal(SIGPIPE, SIG_IGN)
+        // A parent may hand us these signals blocked (a test runner's worker
+        // thread, some supervisors); then a handler alone would never run.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for sig in [SIGINT, SIGTERM, SIGALRM] { sigaddset(&mask, sig) }
+        sigprocmask(SIG_UNBLOCK, &mask, nil)
     }
 
     private static func setHandler(_ sig: Int32, _ handler: @convention(c) (Int32) -> Void) {

@@ -22,7 +22,7 @@ struct MQTTCtl: ParsableCommand {
             \(ExitStatus.table)
             """,
         version: version,
-        subcommands: [Publish.self, Subscribe.self],
+        subcommands: [Publish.self, Subscribe.self, Ping.self, Probe.self],
         helpNames: [.long]
     )
 
@@ -66,11 +66,25 @@ struct MQTTCtl: ParsableCommand {
         }
         var message = MQTTCtl.message(for: error)
         if message.hasPrefix("Error: ") { message.removeFirst(7) }
-        let subcommand = arguments.dropFirst().first { !$0.hasPrefix("-") }
-        let helpCommand = subcommand.map { "mqttctl \($0) --help" } ?? "mqttctl --help"
+        let helpCommand = helpCommand(for: arguments)
         let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
         Diagnostics.error("\(firstLine.lowercasedFirst) (see '\(helpCommand)')")
         return ExitStatus.usage.rawValue
+    }
+}
+
+extension MQTTCtl {
+    /// "mqttctl probe keepalive --help" for the (nested) subcommand named at the
+    /// start of `arguments`, so a usage error points at the right help.
+    static func helpCommand(for arguments: [String]) -> String {
+        var words = ["mqttctl"]
+        var candidates = configuration.subcommands
+        for word in arguments.dropFirst() {
+            guard let match = candidates.first(where: { $0.configuration.commandName == word }) else { break }
+            words.append(word)
+            candidates = match.configuration.subcommands
+        }
+        return words.joined(separator: " ") + " --help"
     }
 }
 

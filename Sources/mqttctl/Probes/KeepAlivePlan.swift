@@ -1,0 +1,48 @@
+import Mosquitto
+
+/// What `probe keepalive` does for one protocol version.
+struct KeepAlivePlan {
+    struct Subject {
+        let keepAlive: Int
+        let clientID: String
+        /// Where this connection's will goes (nil: no will).
+        let willTopic: String?
+    }
+
+    /// A client that connects with a will and disconnects cleanly: its will must not appear.
+    struct Control {
+        let clientID: String
+        let willTopic: String
+    }
+
+    var protocolVersion: ProtocolVersion
+    var subjects: [Subject]
+    /// The will template (payload, QoS, retain, delay); each connection gets its own topic.
+    var will: Will?
+    var control: Control?
+    var observerID: String
+    var backoff: Double
+    var grace: Double
+    /// --max-wait; nil: the default per keep-alive (see `defaultWait`).
+    var maxWait: Double?
+
+    /// How long a will may take after the drop (beyond its will delay) before we say it did not come.
+    static let willWait = 5.0
+    /// How long the negative control is watched after its DISCONNECT (beyond the will delay).
+    static let controlWait = 3.0
+    /// The default --max-wait never exceeds this: a Server Keep Alive of 65535 s
+    /// would otherwise mean waiting 27 hours.
+    static let defaultWaitCap = 300.0
+    /// The default --max-wait for keep-alive 0 (nothing to time out).
+    static let zeroKeepAliveWait = 20.0
+
+    /// Twice the limit (at most 5 minutes); for K = 0 20 s, or as long as the
+    /// longest other keep-alive of the sweep is watched anyway.
+    func defaultWait(effectiveKeepAlive k: Int) -> Double {
+        if let limit = KeepAliveVerdict.limit(keepAlive: k, backoff: backoff, grace: grace) {
+            return min(2 * limit, Self.defaultWaitCap)
+        }
+        let others = subjects.filter { $0.keepAlive > 0 }.map { defaultWait(effectiveKeepAlive: $0.keepAlive) }
+        return max(Self.zeroKeepAliveWait, others.max() ?? 0)
+    }
+}

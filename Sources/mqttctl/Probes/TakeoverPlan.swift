@@ -1,0 +1,44 @@
+import Mosquitto
+
+/// What `probe takeover` does: connection A, then B with the same client id.
+struct TakeoverPlan {
+    var protocolVersion: ProtocolVersion
+    var clientID: String
+    var observerID: String
+    /// A's clean session / clean start flag.
+    var cleanStart: Bool
+    /// A's (and B's) MQTT 5 session expiry; nil: not sent (0).
+    var sessionExpiry: UInt32?
+    /// B starts clean even when A kept its session.
+    var newCleanStart: Bool
+    /// A's will, with its topic.
+    var will: Will?
+    /// A subscribes here when its session can outlive the connection; the
+    /// observer publishes here after the take-over; B must receive it unsubscribed.
+    var carryTopic: String
+    var keepAlive: Int
+    var strict: Bool
+    var grace: Double
+    /// How long A may take to be closed after B's CONNECT (--max-wait).
+    var closeWait: Double
+    /// "clean" or "persistent", for reports.
+    var sessionName: String
+
+    /// How long a will may take after A's close (beyond its will delay).
+    static let willWait = 3.0
+    /// How long the carried-over message may take after B's CONNACK.
+    static let carryWait = 3.0
+    static let defaultCloseWait = 5.0
+
+    var bCleanStart: Bool { newCleanStart || cleanStart }
+
+    /// Whether A's session can outlive A's connection (then we check it carries over).
+    var aSessionSurvives: Bool {
+        protocolVersion == .v5 ? (sessionExpiry ?? 0) > 0 : !cleanStart
+    }
+
+    var expectation: TakeoverExpectation {
+        TakeoverExpectation.expect(version: protocolVersion, aCleanStart: cleanStart, aSessionExpiry: sessionExpiry ?? 0,
+                                   bCleanStart: bCleanStart, hasWill: will != nil, willDelay: will?.delayInterval ?? 0)
+    }
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Mosquitto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Ping: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ping",
+        abstract: "Time real PINGREQ/PINGRESP round trips, like ping(8).",
+        discussion: """
+            Connects once, then sends an MQTT PINGREQ every --interval seconds and times the \
+            broker's PINGRESP with the monotonic clock: the broker's own answer, with no topic \
+            routing, ACL or subscriber involved (a publish loopback measures those too). \
+            libmosquitto's automatic keep-alive pings are off, so every PINGRESP answers one of \
+            ours; replies are matched in order (TCP keeps it), so a late reply is reported as \
+            late for the request it belongs to. The keep-alive sent in CONNECT is -k, by default \
+            60 s or twice the interval, whichever is larger; our PINGREQs keep the connection \
+            alive.
+
+            A reply that does not come within -W seconds is reported as "no reply": the broker \
+            is unresponsive, or the connection is half-open (the other end is gone without a \
+            FIN). The command never waits longer than -W for a reply. Without -C it runs until \
+            interrupted: SIGINT stops sending, waits for the replies still in flight (a second \
+            SIGINT: not even that) and prints the statistics, as ping(8) does.
+
+            Output (as iputils ping):
+              PING localhost:1883 (MQTT 3.1.1, client id mqttctl-ping-3fa2c1)
+              PINGRESP from localhost:1883: seq=1 time=0.213 ms
+              seq=2 no reply within 5 s (unresponsive broker or half-open connection)
+              PINGRESP from localhost:1883: seq=2 time=5210.448 ms (late: after the 5 s timeout)
+              --- localhost:1883 mqtt ping statistics ---
+              3 sent, 2 received, 1 late, 33.3% loss, time 2004 ms
+              rtt min/avg/max/stddev = 0.201/0.207/0.213/0.006 ms
+            The statistics count only replies within -W; late replies are listed but are loss.
+
+            --json prints one JSON document at the end instead: {"host", "port", "protocol", \
+            "client_id", "keepalive", "interval_s", "timeout_s", "sent", "received", "late", \
+            "loss_percent", "time_ms", "rtt_ms": {"min", "avg", "max", "stddev"} (null without \
+            replies), "replies": [{"seq", "rtt_ms", "late"}], "unanswered": [seq...]}.
+
+            Exit status: 0 when every PINGREQ got its PINGRESP within -W (also after SIGINT); \
+            11 when one did not; 7 when the connection was lost; 3 to 6 for connection \
+            failures, 2 for usage errors; 143 after SIGTERM (statistics printed first).
+
+            Examples:
+              mqttctl ping -h broker.example                 # until Ctrl-C
+              mqttctl ping -C 5 --interval 0.2 -W 1          # for scripts
+              mqttctl ping -C 10 --json | jq .rtt_ms.avg
+            """
+    )
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    @Option(name: [.short, .customLong("keepalive")],
+            help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
+    var keepAlive: Int?
+
+    @Option(name: [.customShort("C"), .customLong("count")], help: "Stop after this many PINGREQs (default: until interrupted).")
+    var count: Int?
+
+    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
+    var interval: Double = 1
+
+    @Option(name: [.customShort("W"), .customLong("timeout")],
+            help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
+    var timeout: Double = 5
+
+    @Flag(name: .customLong("json"), help: "Print one JSON document with the results instead of lines.")
+    var json = false
+
+    func validate() throws {
+        if let count, count < 1 {
+            throw ValidationError("invalid -C \(count): use 1 or more")
+        }
+        if !(interval >= 0.01) || interval > 86400 {
+            throw ValidationError("invalid --interval \(interval): use 0.01 to 86400 seconds")
+        }
+        if !(timeout > 0) || timeout > 86400 {
+            throw ValidationError("invalid -W \(timeout): use a number of seconds above 0")
+        }
+        if let keepAlive {
+            if keepAlive != 0 && !(5...65535).contains(keepAlive) {
+                throw ValidationError("invalid keep-alive \(keepAlive): use 0 (off) or 5 to 65535 seconds (libmosquitto's range)")
+            }
+            if keepAlive != 0 && Double(keepAlive) < interval {
+                throw ValidationError("-k \(keepAlive) is shorter than --interval \(formatSeconds(interval)): the broker would drop the connection between PINGREQs")
+            }
+        }
+    }
+
+    /// The keep-alive we announce: the user's, or long enough that our own
+    /// PINGREQs always come in time.
+    var effectiveKeepAlive: Int {
+        if let keepAlive { return keepAlive }
+        return Int(min(65535, max(60, (2 * interval).rounded(.up))))
+    }
+
+    func run() throws {
+        let version = try connection.resolvedProtocol(needsV5: connection.sessionExpiry != nil)
+        var (options, _) = try connection.makeConnectOptions(
+            keepAlive: effectiveKeepAlive, protocolVersion: version, will: nil, properties: nil)
+        if options.clientID == nil { options.clientID = "mqttctl-ping-\(RunID.make())" }
+
+        let loop = EventLoop()
+        let client = try ClientSession.makeClient(options, debug: connection.debug)
+        // libmosquitto must not send PINGREQs of its own: every PINGRESP is ours.
+        client.keepAliveEnabled = false
+        try ClientSession.connect(client, on: loop)
+
+        let output = OutputBuffer()
+        loop.beforeWaiting = { output.flush() }
+        let endpoint = options.endpoint
+        let clientID = client.connAck?.properties.assignedClientIdentifier ?? options.clientID ?? ""
+        let session = PingSession(client: client, loop: loop, count: count, interval: interval, timeout: timeout)
+        if let serverKeepAlive = client.connAck?.properties.serverKeepAlive, serverKeepAlive > 0,
+           Double(serverKeepAlive) < interval {
+            Diagnostics.warning("the broker imposed a keep-alive of \(serverKeepAlive) s (Server Keep Alive), shorter than the interval: it may close the connection between PINGREQs")
+        }
+        if !json {
+            output.append("PING \(endpoint) (MQTT \(version), client id \(clientID))\n")
+            session.onReply = { reply in
+                let lateText = reply.late ? " (late: after the \(formatSeconds(timeout)) s timeout)" : ""
+                output.append("PINGRESP from \(endpoint): seq=\(reply.seq) time=\(Numbers.fixed(reply.rtt, 3)) ms\(lateText)\n")
+            }
+            session.onTimeout = { seq, written in
+                if written {
+                    output.append("seq=\(seq) no reply within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)\n")
+                } else {
+                    output.append("seq=\(seq) PINGREQ could not be written within \(formatSeconds(timeout)) s (the connection is not taking data)\n")
+                }
+            }
+            session.onUnexpectedReply = {
+                output.append("PINGRESP from \(endpoint) that answers no PINGREQ of ours (ignored)\n")
+            }
+        }
+        session.start()
+
+        // Runs until done, the connection closes, or a signal. The first SIGINT
+        // stops sending and still waits for replies in flight; a second one ends it.
+        var signal: Int32?
+        while true {
+            let stop = loop.run { session.isDone || client.state == .closed }
+            guard case .signal(let sig) = stop else { break }
+            if signal != nil || sig != SIGINT { signal = sig; break }
+            signal = sig
+            session.stopSending()
+        }
+        session.stopSending()
+        let endedAt = MonotonicClock.now()
+        let lost = client.state == .closed ? ClientSession.failure(for: client) : nil
+        loop.beforeWaiting = nil
+        ClientSession.disconnect(client, on: loop)
+
+        let elapsed = session.firstSentAt.map { MonotonicClock.milliseconds($0, endedAt) } ?? 0
+        if json {
+            output.append(PingReport.jsonDocument(session, endpoint: options, clientID: clientID, version: version,
+                                            keepAlive: effectiveKeepAlive, elapsed: elapsed).serialized())
+            output.append("\n")
+        } else {
+            output.append(PingReport.summary(session, endpoint: endpoint, elapsed: elapsed))
+        }
+        output.flush()
+
+        if let lost {
+            throw CommandFailure(lost.status, "\(lost.message) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
+        }
+        if let signal, signal != SIGINT {
+            throw CommandFailure(ExitStatus(signal: signal), "")
+        }
+        let missing = session.sent - session.received
+        if missing > 0 {
+            throw CommandFailure(.noReply,
+                "\(missing) of \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s") got no PINGRESP within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Mosquitto
+
+struct ProbeKeepAlive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keepalive",
+        abstract: "Measure when and how the broker drops a client that goes silent.",
+        discussion: """
+            For each -k value (all at once, each on its own connection and client id) the probe \
+            connects with that keep-alive, reads CONNACK and then goes fully silent: no packet of \
+            any kind leaves the connection, not even an acknowledgement. It measures, with the \
+            monotonic clock, the time from the last byte we wrote (the CONNECT) to the broker \
+            closing the connection, and whether an MQTT 5 DISCONNECT with a reason code (0x8D \
+            Keep Alive timeout) came first or the socket simply closed.
+
+            The effective keep-alive K is what the broker enforces: its Server Keep Alive when \
+            the MQTT 5 CONNACK carries one (a broker with max_keepalive 10 turns -k 60 into 10), \
+            else -k. MQTT says a server that hears nothing for 1.5 × K MUST close the connection; \
+            a client may be silent for K. So the limit is K × --backoff × 2 (default backoff 0.75: \
+            1.5 × K) plus --grace (default 1 s, for brokers that count whole seconds).
+
+            VERDICTS
+              pass          dropped after at least K s and at most the limit (K=0: not dropped)
+              early         dropped before K s (K=0: dropped at all)
+              late          dropped after the limit
+              never         not dropped, and we watched past the limit
+              inconclusive  not dropped, but --max-wait ended before the limit: nothing is proven
+              refused       the broker refused this keep-alive in CONNACK
+            Only pass passes. --max-wait defaults to twice the limit, at most 300 s, and 20 s for \
+            K=0 (or as long as the sweep's other values are watched). A Server Keep Alive of \
+            65535 (what mosquitto gives an MQTT 5 client asking for 0) would need 27 hours: \
+            expect inconclusive there. Brokers that check keep-alive on a coarse timer drop late: \
+            mosquitto 2.0 checks every 6 s and drops between ⌊1.5 K⌋ and ⌊1.5 K⌋ + 7 s, so \
+            "late" for small K against it is a true finding, not a fault of the probe.
+
+            WILL
+            With --will-topic every silent client gets a will (one -k: on that topic; several: \
+            on TOPIC/k<K>), and an observer connection, subscribed before the silent clients \
+            connect, reports whether each will arrived and how long after the drop (waiting up \
+            to the will delay + 5 s + grace). The broker MUST publish it after a keep-alive \
+            drop: a missing will fails. A negative control connects with a will on \
+            TOPIC/control and disconnects cleanly; that will must never appear.
+
+            JSON (--json): {"probe": "keepalive", "host", "port", "protocol", "backoff", \
+            "grace_s", "results": [{"client_id", "keepalive", "effective_keepalive", \
+            "server_keepalive" (null when absent), "connack_code", "dropped", "dropped_after_s" \
+            (null when not dropped), "ratio" (dropped_after_s / effective K), "expected_min_s", \
+            "expected_limit_s" (null for K=0), "watched_s", "max_wait_s", "closed_by" \
+            ("disconnect" or "socket"), "disconnect_reason" (MQTT 5 reason code or null), \
+            "will_topic", "will_published" (null without a will or a drop), \
+            "will_after_drop_s", "verdict", "pass"}], "negative_control": {"client_id", \
+            "will_topic", "will_published", "pass"} or null, "notes": [...], "pass"}. \
+            Times in seconds with millisecond precision, from the monotonic clock; drop times \
+            include one network round trip.
+
+            Exit status: 0 when every verdict passes; 10 when one does not; 3 to 7 for \
+            connection failures (the observer's included), 9 when the will observer's \
+            subscription is refused, 2 for usage errors, 130/143 on SIGINT/SIGTERM (every \
+            connection is closed with DISCONNECT first, so no will is published).
+
+            Examples:
+              mqttctl probe keepalive -k 5 -k 10 -k 30
+              mqttctl probe keepalive -V 5 -k 60 --will-topic probe/gone --json
+              mqttctl probe keepalive -k 10 --backoff 1 --grace 0      # limit exactly 2 × K
+            """
+    )
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Keep-alive") var sweep: KeepAliveSweepOptions
+    @OptionGroup(title: "Probe") var probe: ProbeOptions
+    @OptionGroup(title: "Will") var will: WillOptions
+
+    func validate() throws {
+        if connection.disableCleanSession || connection.sessionExpiry != nil {
+            throw ValidationError("probe keepalive uses clean sessions; -c and -x apply to 'probe takeover'")
+        }
+    }
+
+    func run() throws {
+        let version = try connection.resolvedProtocol(needsV5: will.needsV5)
+        let setup = try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: nil)
+        let template = try will.makeWill(protocolVersion: version, properties: nil)
+        let values = sweep.values
+        let subjects = values.map { k in
+            KeepAlivePlan.Subject(
+                keepAlive: k,
+                clientID: values.count == 1 && setup.userGaveID ? setup.baseID : "\(setup.baseID)-k\(k)",
+                willTopic: template.map { values.count == 1 ? $0.topic : "\($0.topic)/k\(k)" })
+        }
+        let plan = KeepAlivePlan(
+            protocolVersion: version, subjects: subjects, will: template,
+            control: template.map { KeepAlivePlan.Control(clientID: "\(setup.baseID)-ctl", willTopic: "\($0.topic)/control") },
+            observerID: "\(setup.baseID)-obs", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait)
+        let task = KeepAliveProbe(plan: plan, context: setup.context)
+        try ProbeRunner.run([task], context: setup.context)
+
+        setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
+        if !task.passed {
+            let failed = task.subjects.filter { !$0.passed }.map { "K=\($0.plan.keepAlive) s: \($0.verdict?.rawValue ?? "-")\($0.willPublished == false ? ", no will" : "")" }
+                + (task.control?.passed == false ? ["negative control: will published after a clean DISCONNECT"] : [])
+            throw CommandFailure(.verdictFailed, "probe keepalive did not pass (\(failed.joined(separator: "; ")))")
+        }
+    }
+}
