@@ -18,19 +18,22 @@ let package = Package(
             providers: [.apt(["libmosquitto-dev", "libssl-dev"])]
         ),
         // The Swift wrapper: one type owns the `mosquitto *`, an event loop drives it.
-        .target(name: "Mosquitto", dependencies: ["CMosquitto"]),
+        .target(name: "Mosquitto", dependencies: ["CMosquitto"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(
             name: "mqttctl",
             dependencies: [
                 "Mosquitto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["Subcommands/README.md", "Options/README.md", "Output/README.md",
+                      "Utilities/README.md", "Probes/README.md"]
         ),
         // Tests run the built `mqttctl` against a real mosquitto they start themselves.
         .testTarget(
             name: "mqttctlTests",
-            dependencies: ["Mosquitto", "mqttctl"]
+            dependencies: ["Mosquitto", "mqttctl"],
+            exclude: ["README.md"]
         ),
     ]
 )

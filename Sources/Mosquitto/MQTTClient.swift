@@ -98,6 +98,9 @@ public final class MQTTClient: MosquittoEvents {
     private var handle: MosquittoHandle!
     private var connectDeadline: UInt64 = .max
     private var disconnectRequested = false
+    /// Set by `stopAfterThisMessage`: DISCONNECT properties, and whether every
+    /// acknowledgement up to the last message had been written at that point.
+    private var stopAfterDelivery: (properties: MQTTProperties, flushed: Bool)?
     private var lastErrorLog: String?
     /// What went wrong with TLS during the current connection attempt.
     private var tlsDiagnosis = TLSDiagnosis()
@@ -154,6 +157,8 @@ public final class MQTTClient: MosquittoEvents {
         closeReason = nil
         closedAt = nil
         disconnectRequested = false
+        ending = nil
+        stopAfterDelivery = nil
         tlsDiagnosis.reset()
         tlsHandshakeDone = false
         lastErrorLog = nil
@@ -250,14 +255,88 @@ public final class MQTTClient: MosquittoEvents {
         return mid
     }
 
-    /// Queues DISCONNECT; the event loop writes it and the connection then closes
-    /// with `.requested`. Does nothing if the connection is already closed.
+    /// Ends the connection cleanly: what libmosquitto has queued (acknowledgements,
+    /// publishes) is written first, then our DISCONNECT; then we half-close and read
+    /// (and discard) until the broker closes, because closing with unread data
+    /// would be a TCP reset that can make the broker drop our last packets. The
+    /// connection then closes with `.requested`. Does nothing if already closed.
     public func disconnect(reasonCode: Int = 0, properties: MQTTProperties = MQTTProperties()) {
-        guard state == .connecting || state == .connected else { return }
+        guard state == .connecting || state == .connected, ending == nil else { return }
         disconnectRequested = true
         silent = false
-        let rc = handle.disconnect(reasonCode: reasonCode, properties: properties)
-        if rc != MOSQ_ERR_SUCCESS.rawValue { close(.requested) }
+        if state == .connecting && connAck == nil {
+            // Nothing to say goodbye to yet.
+            handle.shutdownSocket()
+            close(.requested)
+            return
+        }
+        ending = .flushing(DisconnectPacket.encode(version: options.protocolVersion, reasonCode: reasonCode, properties: properties))
+        advanceEnding()
+    }
+
+    /// Makes the message being delivered the last one (call it from `onMessage`).
+    /// Its acknowledgement and all earlier ones go out; nothing after it is
+    /// acknowledged, so a broker keeps later messages (QoS 1/2, persistent
+    /// session) for next time; then DISCONNECT ends the connection cleanly.
+    /// `sub -C N` relies on this to hand over exactly N messages.
+    public func stopAfterThisMessage(disconnectProperties: MQTTProperties = MQTTProperties()) {
+        guard state == .connected, stopAfterDelivery == nil, ending == nil else { return }
+        // Only acknowledgements are queued here (sub sends nothing else before it
+        // stops), and writing those runs no callback, so writing from inside the
+        // message callback is safe.
+        if !silent { _ = handle.loopWrite() }
+        stopAfterDelivery = (disconnectProperties, flushed: !handle.wantsWrite)
+    }
+
+    /// Called once libmosquitto's read returns after `stopAfterThisMessage`.
+    /// Packets after the last message may have been read in the same batch, with
+    /// their acknowledgements queued: those must never be written, so our
+    /// DISCONNECT goes out directly, around libmosquitto's queue.
+    private func endAfterLastDelivery() {
+        guard let stop = stopAfterDelivery, state == .connected else { return }
+        disconnectRequested = true
+        guard stop.flushed else {
+            // A half-written packet: DISCONNECT cannot be slipped in. Ending abruptly
+            // loses nothing (unacknowledged messages stay with the broker).
+            handle.shutdownSocket()
+            close(.requested)
+            return
+        }
+        sendDisconnect(DisconnectPacket.encode(version: options.protocolVersion, reasonCode: 0, properties: stop.properties))
+    }
+
+    /// How a requested end proceeds (see `disconnect`).
+    private enum Ending {
+        /// Writing libmosquitto's queue; then these DISCONNECT bytes.
+        case flushing([UInt8])
+        /// DISCONNECT sent, write side closed: discarding input until the broker closes.
+        case draining(until: UInt64)
+    }
+    private var ending: Ending?
+
+    private func advanceEnding() {
+        guard case .flushing(let packet)? = ending else { return }
+        if handle.wantsWrite {
+            let rc = handle.loopWrite()
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                closeAfterLoopError(rc)
+                return
+            }
+            lastWriteAt = MonotonicClock.now()
+        }
+        guard !handle.wantsWrite else { return }  // the loop calls again on POLLOUT
+        sendDisconnect(packet)
+    }
+
+    private func sendDisconnect(_ packet: [UInt8]) {
+        guard handle.writeRaw(packet) else {
+            handle.shutdownSocket()
+            close(.requested)
+            return
+        }
+        lastWriteAt = MonotonicClock.now()
+        handle.shutdownWrite()
+        ending = .draining(until: MonotonicClock.after(seconds: 2))
     }
 
     /// Closes the connection at once, without DISCONNECT (an abnormal end: the
@@ -288,16 +367,31 @@ public final class MQTTClient: MosquittoEvents {
 
     var socket: Int32 { state == .closed ? -1 : handle.socket }
 
-    var wantsWrite: Bool { !silent && handle.wantsWrite }
+    var wantsWrite: Bool {
+        switch ending {
+        case .flushing?: return true
+        case .draining?: return false
+        case nil: return !silent && handle.wantsWrite
+        }
+    }
 
-    var deadline: UInt64 { state == .connecting ? connectDeadline : .max }
+    var deadline: UInt64 {
+        if case .draining(let until)? = ending { return until }
+        return state == .connecting ? connectDeadline : .max
+    }
 
-    var needsTicks: Bool { state == .connected && keepAliveEnabled && !silent && options.keepAlive > 0 }
+    var needsTicks: Bool { state == .connected && ending == nil && keepAliveEnabled && !silent && options.keepAlive > 0 }
 
     func readAvailable() {
+        if case .draining? = ending {
+            if !handle.discardIncoming() { close(.requested) }
+            return
+        }
         // Read packet by packet until the socket is drained; bounded for fairness.
         for _ in 0..<256 {
             guard state != .closed, handle.socket >= 0 else { return }
+            // Once we are ending, libmosquitto must not process (and acknowledge) more.
+            guard ending == nil, stopAfterDelivery == nil else { return }
             let (rc, drained, readErrno) = handle.loopRead()
             if rc != MOSQ_ERR_SUCCESS.rawValue {
                 closeAfterLoopError(rc)
@@ -319,11 +413,19 @@ public final class MQTTClient: MosquittoEvents {
                 if state != .closed { close(disconnectRequested ? .requested : .failed(lostError(MOSQ_ERR_CONN_LOST.rawValue))) }
                 return
             }
+            if stopAfterDelivery != nil {
+                endAfterLastDelivery()
+                return
+            }
             if drained { return }
         }
     }
 
     func writePending() {
+        if ending != nil {
+            advanceEnding()
+            return
+        }
         guard !silent, state != .closed, handle.socket >= 0, handle.wantsWrite else { return }
         guard observeTLSHandshake() else { return }
         let rc = handle.loopWrite()
@@ -332,6 +434,12 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     func tick(now: UInt64) {
+        if case .draining(let until)? = ending, now >= until, state != .closed {
+            // The broker did not close within the grace period; our part is done.
+            handle.shutdownSocket()
+            close(.requested)
+            return
+        }
         if state == .connecting && now >= connectDeadline {
             if options.tls != nil && handle.tlsHandshakeFinished != true {
                 fail(MQTTError(.timeout, "the TLS handshake with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it a TLS port?"))

@@ -137,16 +137,6 @@ final class MosquittoHandle {
         mosquitto_reconnect(raw)
     }
 
-    func disconnect(reasonCode: Int, properties: MQTTProperties) -> Int32 {
-        do {
-            return try properties.withList { list in
-                mosquitto_disconnect_v5(raw, Int32(reasonCode), list)
-            }
-        } catch {
-            return error.libraryCode ?? MOSQ_ERR_INVAL.rawValue
-        }
-    }
-
     var socket: Int32 { mosquitto_socket(raw) }
     var wantsWrite: Bool { mosquitto_want_write(raw) }
 
@@ -198,15 +188,24 @@ final class MosquittoHandle {
     /// Writes a raw PINGREQ (0xC0 0x00) on the connection's socket or TLS session.
     /// libmosquitto has no call for this. Only valid when nothing is half-written.
     func writePingRequest() -> Bool {
-        guard socket >= 0, !wantsWrite else { return false }
-        var bytes: (UInt8, UInt8) = (0xC0, 0x00)
-        return withUnsafeBytes(of: &bytes) { buffer -> Bool in
+        guard !wantsWrite else { return false }
+        return writeRaw([0xC0, 0x00])
+    }
+
+    /// Writes a small packet (PINGREQ, DISCONNECT) straight to the socket or TLS
+    /// session, around libmosquitto's queue. Only valid when libmosquitto has no
+    /// packet half-written (checked by the callers).
+    func writeRaw(_ bytes: [UInt8]) -> Bool {
+        guard socket >= 0, !bytes.isEmpty else { return false }
+        return bytes.withUnsafeBytes { buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
             if let ssl = mosquitto_ssl_get(raw) {
                 let ssl = OpaquePointer(ssl)
-                // A 2-byte SSL_write is all or nothing; retry briefly on WANT_WRITE.
+                // libmosquitto sets no partial writes: SSL_write is all or nothing;
+                // retry briefly (same buffer, as OpenSSL requires) on WANT_WRITE.
                 for _ in 0..<1000 {
-                    let n = SSL_write(ssl, buffer.baseAddress, 2)
-                    if n == 2 { return true }
+                    let n = SSL_write(ssl, base, Int32(buffer.count))
+                    if n == Int32(buffer.count) { return true }
                     let err = SSL_get_error(ssl, n)
                     guard err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ else { return false }
                     usleep(1000)
@@ -215,8 +214,8 @@ final class MosquittoHandle {
             }
             var offset = 0
             var attempts = 0
-            while offset < 2 {
-                let n = Glibc.write(socket, buffer.baseAddress! + offset, 2 - offset)
+            while offset < buffer.count {
+                let n = Glibc.write(socket, base + offset, buffer.count - offset)
                 if n > 0 { offset += n; continue }
                 attempts += 1
                 if attempts > 1000 || (n < 0 && errno != EAGAIN && errno != EINTR) { return false }
@@ -224,6 +223,33 @@ final class MosquittoHandle {
             }
             return true
         }
+    }
+
+    /// Half-closes: no more bytes from us (TCP FIN), the broker's still arrive.
+    func shutdownWrite() {
+        let fd = socket
+        if fd >= 0 { shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Reads and discards what the broker sent, without libmosquitto. Returns
+    /// false once the broker has closed (or the connection failed).
+    func discardIncoming() -> Bool {
+        let fd = socket
+        guard fd >= 0 else { return false }
+        var scratch = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return true }
+            return false
+        }
+    }
+
+    /// Ends the TCP connection without going through libmosquitto (which keeps
+    /// its fd until the handle is destroyed).
+    func shutdownSocket() {
+        let fd = socket
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     /// Whether the TLS handshake has completed; nil without TLS (or before the TLS session exists).

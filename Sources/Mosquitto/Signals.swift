@@ -56,6 +56,13 @@ public enum Signals {
         lastSignal == 0 ? nil : lastSignal
     }
 
+    /// Puts a signal that a short, inner wait (sending DISCONNECT) took from the
+    /// loop back, so that the outer loop still sees it and stops.
+    public static func repost(_ sig: Int32) {
+        lastSignal = sig
+        pendingSignal = sig
+    }
+
     /// A signal not yet reported by the event loop; clears it. The loop reports
     /// each signal once, so a command can still run the loop to send DISCONNECT.
     static func takePending() -> Int32? {

@@ -39,13 +39,13 @@ import Testing
         #expect(Date().timeIntervalSince(start) >= 1.0, "two delays of 0.5 s between three messages")
     }
 
-    @Test(arguments: [1, 2])
-    func countHandsOverExactlyNFromAPersistentSession(qos: Int) throws {
+    @Test(arguments: [(1, "311"), (1, "5"), (2, "5")])
+    func countHandsOverExactlyNFromAPersistentSession(qos: Int, version: String) throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let id = "exact-\(qos)-\(UUID().uuidString.prefix(8))"
         // Create the persistent session, then queue 20 messages while it is offline.
-        let create = try mqttctl(["sub", "-p", "\(broker.port)", "-c", "-i", id, "-q", "\(qos)", "-t", topic, "-E"])
+        let create = try mqttctl(["sub", "-p", "\(broker.port)", "-V", version, "-c", "-i", id, "-q", "\(qos)", "-t", topic, "-E"])
         #expect(create.status == 0, "\(create)")
         let input = (1...20).map(String.init).joined(separator: "\n")
         let pub = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-l"], stdin: Data(input.utf8))
@@ -53,7 +53,7 @@ import Testing
         // Take 3, then 5, then the rest: nothing lost, nothing twice.
         var received: [String] = []
         for count in [3, 5, 12] {
-            let part = try mqttctl(["sub", "-p", "\(broker.port)", "-c", "-i", id, "-q", "\(qos)", "-t", topic,
+            let part = try mqttctl(["sub", "-p", "\(broker.port)", "-V", version, "-c", "-i", id, "-q", "\(qos)", "-t", topic,
                                     "-C", "\(count)", "-W", "10"])
             #expect(part.status == 0, "\(part)")
             #expect(part.stdoutLines.count == count, "\(part)")
@@ -61,7 +61,7 @@ import Testing
         }
         #expect(received == (1...20).map(String.init))
         // The session is empty now.
-        let rest = try mqttctl(["sub", "-p", "\(broker.port)", "-c", "-i", id, "-q", "\(qos)", "-t", topic, "-W", "1"])
+        let rest = try mqttctl(["sub", "-p", "\(broker.port)", "-V", version, "-c", "-i", id, "-q", "\(qos)", "-t", topic, "-W", "1"])
         #expect(rest.status == 27)
         #expect(rest.stdout.isEmpty, "\(rest)")
     }
@@ -75,7 +75,7 @@ import Testing
         #expect(result.status == 8, "\(result)")
         #expect(result.stderr.contains("5 of 5 messages were not acknowledged"), "\(result)")
         #expect(result.stderrLines.count == 1, "\(result)")
-        #expect(Date().timeIntervalSince(start) < 20)
+        #expect(Date().timeIntervalSince(start) < 60)
     }
 
     @Test func lostConnectionDuringLineModeSaysHowManyWereNotAcknowledged() throws {

@@ -341,10 +341,8 @@ import Testing
     // MARK: Drop-in compatibility with mosquitto_sub
 
     /// A broker that logs subscriptions, so we know when mosquitto_sub has subscribed.
-    /// (`user root`: started as root, mosquitto otherwise becomes user mosquitto and
-    /// cannot write its log into our directory; not root, the line does nothing.)
     private static func loggingBroker() throws -> TestBroker {
-        try TestBroker.named("format-compare", config: "log_type subscribe\nuser root\n")
+        try TestBroker.named("format-compare", config: "log_type subscribe\n")
     }
 
     static let deterministicFormats: [(String, String)] = [

@@ -53,13 +53,12 @@ import Testing
 
     @Test func peerThatNeverAnswersExits11WithoutHanging() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(pings: .ignore))
-        let (result, seconds) = try await timed {
-            try await runAsync(["ping", "-p", "\(peer.port)", "-C", "3", "--interval", "0.2", "-W", "1"], timeout: 30)
-        }
+        let result = try await runAsync(["ping", "-p", "\(peer.port)", "-C", "3", "--interval", "0.2", "-W", "1"], timeout: 30)
+        let seconds = result.runtime
         #expect(!result.timedOut)
         #expect(result.status == 11, "\(result)")
         // Three sends 0.2 s apart, then one timeout of 1 s: about 1.4 s, far below the bound.
-        #expect(seconds < 15, "took \(seconds) s")
+        #expect(seconds < 20, "took \(seconds) s")
         for seq in 1...3 {
             #expect(result.stdoutLines.contains("seq=\(seq) no reply within 1 s (unresponsive broker or half-open connection)"), "\(result)")
         }

@@ -7,9 +7,8 @@ import Testing
     /// as long as the slowest probe (the keep-alive drop), not the sum.
     @Test func bothVersionsConcurrentlyAgainstMosquitto() async throws {
         let broker = try TestBroker.standard()
-        let (result, seconds) = try await timed {
-            try await runAsync(["probe", "-p", "\(broker.port)", "--json"], timeout: 90)
-        }
+        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--json"], timeout: 90)
+        let seconds = result.runtime
         let d = try jsonDocument(result)
         #expect(d.string("probe") == "all")
         #expect(d.hasKeys(["keepalive", "takeover", "skipped", "elapsed_s", "pass"]))
@@ -42,10 +41,13 @@ import Testing
         #expect(result.status == 10, "\(result)")
         // Concurrent: the slowest probe plus start-up and windows, far less than
         // the two keep-alive drops and four take-overs (each ≥ 1 s) one after another.
+        // Measured by the command's own monotonic clock: wall time on a loaded
+        // 2-core machine says little more than "it ended".
         let slowest = drops.max() ?? 0
-        #expect(seconds < slowest + 6, "took \(seconds) s, slowest drop \(slowest) s")
-        #expect(seconds < drops.reduce(0, +) + 4, "took \(seconds) s: not concurrent")
-        #expect(abs((d.number("elapsed_s") ?? 0) - seconds) < 2)
+        let elapsed = try #require(d.number("elapsed_s"))
+        #expect(elapsed < slowest + 6, "took \(elapsed) s, slowest drop \(slowest) s")
+        #expect(elapsed < drops.reduce(0, +) + 4, "took \(elapsed) s: not concurrent")
+        #expect(seconds < 90 && elapsed <= seconds)
     }
 
     /// A peer that does everything by the book passes every probe; the human
@@ -105,8 +107,9 @@ import Testing
     /// SIGINT ends every connection with DISCONNECT (so no will is published) and exits 130.
     @Test func sigintStopsCleanly() async throws {
         let broker = try TestBroker.standard()
-        let command = try RunningCommand(["probe", "-p", "\(broker.port)"])
-        try await Task.sleep(nanoseconds: 1_500_000_000)
+        let command = try RunningCommand(["probe", "-p", "\(broker.port)", "-d"])
+        // Wait until the probes are under way (their clients connected), not a fixed time.
+        #expect(command.waitFor(timeout: 30) { _, err in err.components(separatedBy: "received CONNACK").count > 4 })
         command.signal(SIGINT)
         let result = await command.finish(timeout: 15)
         #expect(result.status == 130, "\(result)")

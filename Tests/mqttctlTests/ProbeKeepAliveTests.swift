@@ -147,15 +147,15 @@ import Testing
     @Test(arguments: [("10", "never"), ("3", "inconclusive")])
     func noDropIsNeverOrInconclusive(maxWait: String, verdict: String) async throws {
         let peer = try ScriptedBroker()
-        let (result, seconds) = try await timed {
-            try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--max-wait", maxWait, "--json"], timeout: 60)
-        }
+        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--max-wait", maxWait, "--json"], timeout: 60)
+        let seconds = result.runtime
         #expect(result.status == 10, "\(result)")
         let r = try #require(try jsonDocument(result).objects("results").first)
         #expect(r.string("verdict") == verdict, "\(r)")
         #expect(r.bool("dropped") == false)
         #expect((r.number("watched_s") ?? 0) >= Double(maxWait) ?? 0)
-        #expect(seconds < (Double(maxWait) ?? 0) + 10, "took \(seconds) s")
+        // Bounded (spawn to exit): the point is "no hang", with room for a loaded machine.
+        #expect(seconds < (Double(maxWait) ?? 0) + 20, "took \(seconds) s")
     }
 
     /// A sweep runs concurrently: K=5 and K=10 dropped at 6 s and 12 s take about
@@ -163,9 +163,8 @@ import Testing
     @Test func sweepRunsConcurrentlyWithOwnClientIDsAndWills() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2))
         let topic = uniqueTopic("sweep")
-        let (result, seconds) = try await timed {
-            try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "-k", "10", "--will-topic", topic, "--json"], timeout: 60)
-        }
+        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "-k", "10", "--will-topic", topic, "--json"], timeout: 60)
+        let seconds = result.runtime
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
         let results = document.objects("results")
@@ -174,7 +173,12 @@ import Testing
         #expect(results.map { $0.string("will_topic") } == ["\(topic)/k5", "\(topic)/k10"])
         #expect(results.allSatisfy { $0.bool("will_published") == true && $0.string("verdict") == "pass" }, "\(results)")
         #expect(document.object("negative_control")?.bool("will_published") == false)
-        #expect(seconds < 17, "took \(seconds) s: the sweep did not run concurrently")
+        // Concurrent: the run (by its own monotonic clock) lasts about as long as the
+        // slower drop (12 s), not the sum (18 s). Wall time only proves it ended.
+        let elapsed = try #require(document.number("elapsed_s"))
+        let slower = results.compactMap { $0.number("dropped_after_s") }.max() ?? 0
+        #expect(elapsed < slower + 4, "took \(elapsed) s, slower drop \(slower) s: the sweep did not run concurrently")
+        #expect(seconds < 60, "took \(seconds) s")
     }
 
     /// Server Keep Alive from the CONNACK is what the broker enforces.

@@ -151,15 +151,14 @@ import Testing
     /// A broker that leaves the old connection open fails, within --max-wait.
     @Test func oldConnectionLeftOpenFails() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(takeover: .keepOld))
-        let (result, seconds) = try await timed {
-            try await runAsync(["probe", "takeover", "-p", "\(peer.port)", "--max-wait", "1", "--json"], timeout: 30)
-        }
+        let result = try await runAsync(["probe", "takeover", "-p", "\(peer.port)", "--max-wait", "1", "--json"], timeout: 30)
+        let seconds = result.runtime
         #expect(result.status == 10, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.bool("old_closed") == false)
         #expect(d.isNull("closed_after_ms"))
         #expect(d.string("verdict") == "fail")
-        #expect(seconds < 15, "took \(seconds) s")
+        #expect(seconds < 20, "took \(seconds) s")
     }
 
     @Test(arguments: [["--new-clean"], ["-V", "311", "-x", "10"], ["--max-wait", "-1"], ["-i", "a+b"]])

@@ -11,7 +11,7 @@ import Testing
         let result = try mqttctl(["sub", "-p", "\(broker.port)", "-t", topic, "-W", "1"])
         #expect(result.status == 27, "\(result)")
         #expect(result.stderr.contains("timed out after 1 s"), "\(result)")
-        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(Date().timeIntervalSince(start) < 60)
     }
 
     @Test func countBeatsTimeout() throws {

@@ -2,7 +2,8 @@ import Mosquitto
 
 /// The `probe keepalive` report: JSON document and text.
 extension ProbeReport {
-    static func json(_ probe: KeepAliveProbe) -> JSON {
+    /// `elapsed`: seconds the whole command measured (monotonic), for a stand-alone run.
+    static func json(_ probe: KeepAliveProbe, elapsed: Double? = nil) -> JSON {
         let plan = probe.plan
         let control: JSON = probe.control.map { control in
             .object([
@@ -22,6 +23,7 @@ extension ProbeReport {
             ("results", .array(probe.subjects.map(json))),
             ("negative_control", control),
             ("notes", .array(probe.notes.map(JSON.string))),
+        ] + (elapsed.map { [("elapsed_s", JSON.rounded($0))] } ?? []) + [
             ("pass", .bool(probe.passed)),
         ])
     }

@@ -42,7 +42,7 @@ enum ProbeReport {
     static func json(keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe], skipped: [Skipped], elapsed: Double, pass: Bool) -> JSON {
         .object([
             ("probe", .string("all")),
-            ("keepalive", .array(keepAlive.map(json))),
+            ("keepalive", .array(keepAlive.map { json($0) })),
             ("takeover", .array(takeover.map(json))),
             ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
             ("elapsed_s", JSON.rounded(elapsed)),

@@ -59,7 +59,9 @@ enum ProbeRunner {
         let deadline = MonotonicClock.after(seconds: 2)
         let open = { tasks.flatMap(\.clients).contains { $0.state == .connecting || $0.state == .connected } }
         while open() {
-            if loop.run(deadline: deadline, until: { !open() }) != .finished { break }
+            let stop = loop.run(deadline: deadline, until: { !open() })
+            if case .signal(let sig) = stop { Signals.repost(sig) }
+            if stop != .finished { break }
         }
     }
 }

@@ -92,9 +92,11 @@ struct ProbeKeepAlive: ParsableCommand {
             control: template.map { KeepAlivePlan.Control(clientID: "\(setup.baseID)-ctl", willTopic: "\($0.topic)/control") },
             observerID: "\(setup.baseID)-obs", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait)
         let task = KeepAliveProbe(plan: plan, context: setup.context)
+        let started = MonotonicClock.now()
         try ProbeRunner.run([task], context: setup.context)
+        let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
 
-        setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
+        setup.print(probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
         if !task.passed {
             let failed = task.subjects.filter { !$0.passed }.map { "K=\($0.plan.keepAlive) s: \($0.verdict?.rawValue ?? "-")\($0.willPublished == false ? ", no will" : "")" }
                 + (task.control?.passed == false ? ["negative control: will published after a clean DISCONNECT"] : [])

@@ -256,9 +256,9 @@ final class PublishJob {
         }
         if client.state == .closed {
             if let failure = lostConnectionFailure() { throw failure }
-            return
+        } else {
+            ClientSession.disconnect(client, on: loop, properties: disconnectProperties)
         }
-        ClientSession.disconnect(client, on: loop, properties: disconnectProperties)
         if rejected > 0 {
             let reason = firstRejection.map { ReasonCode.describe(Int($0)) } ?? "unknown"
             throw CommandFailure(.notAcknowledged, "the broker rejected \(rejected) of \(published) messages (\(reason))")

@@ -25,6 +25,12 @@ struct Subscribe: ParsableCommand {
             --json prints {"topic", "payload" (with "encoding":"base64" when the payload is not \
             UTF-8), "qos", "retain", "mid", "received_at" (UTC, milliseconds), "properties" (MQTT 5)}.
 
+            -C N hands exactly N messages over: at QoS 1 and 2 nothing after the N-th is \
+            acknowledged, so a persistent session (-c) keeps the rest for the next run. (With \
+            MQTT 3.1.1 at QoS 2, libmosquitto acknowledges messages in flight beyond the N-th \
+            before they can be printed; use -V 5, where mqttctl asks the broker for one \
+            message in flight at a time.)
+
             Examples:
               mqttctl sub -t 'sensors/#' -v
               mqttctl sub -t jobs/done -C 1 -W 30      # wait at most 30 s for one message
@@ -130,8 +136,14 @@ struct Subscribe: ParsableCommand {
         try parsed.requireOnly([.connect, .subscribe, .unsubscribe, .disconnect, .will], in: "sub")
         let version = try connection.resolvedProtocol(
             needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil || needsV5)
-        let (options, urlTopic) = try connection.makeConnectOptions(
+        var (options, urlTopic) = try connection.makeConnectOptions(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
+        if count != nil && qos == 2 && version == .v5 {
+            // libmosquitto sends PUBREC as soon as a QoS 2 message arrives but hands it
+            // over only at PUBREL; a message PUBREC'd after the N-th would be the
+            // broker's no longer and never printed. One in flight at a time prevents that.
+            options.receiveMaximum = 1
+        }
         var filters = topics
         if let urlTopic {
             if let problem = Topic.problemWithFilter(urlTopic) { throw CommandFailure.usage("invalid topic filter in -L: \(problem)") }
@@ -278,7 +290,7 @@ final class SubscribeJob {
         }
         if settings.ignoreRetained && message.retain { return }
         if settings.retainedOnly && !message.retain {
-            finish()
+            finish(insideMessage: true)
             return
         }
         if settings.removeRetained && message.retain && !message.payload.isEmpty {
@@ -294,23 +306,26 @@ final class SubscribeJob {
         renderer.render(message, into: output)
         printed += 1
         if output.closed {
-            finish()
+            finish(insideMessage: true)
         } else if let failed = output.failure {
             failure = CommandFailure(.failure, "cannot write to stdout: \(String(cString: strerror(failed)))")
         } else if let count = settings.count, printed >= count {
-            finish()
+            finish(insideMessage: true)
         }
     }
 
-    /// Stops taking messages. DISCONNECT is queued right here, inside the message
-    /// callback, so that acknowledgements for messages after the last one we
-    /// printed are never written: with -C N exactly N messages leave the broker's
-    /// queue (the rest stay in a persistent session).
-    private func finish() {
+    /// Stops taking messages. Called from inside the message callback, it makes
+    /// that message the last one acknowledged (`stopAfterThisMessage`): with -C N
+    /// exactly N messages leave the broker's queue, the rest stay in a persistent
+    /// session. With --remove-retained the removals' acknowledgements are awaited first.
+    private func finish(insideMessage: Bool = false) {
         guard !finished else { return }
         finished = true
         output.flush()
-        if pendingRemovals == 0 {
+        guard pendingRemovals == 0 else { return }  // onPublishComplete disconnects
+        if insideMessage {
+            client.stopAfterThisMessage(disconnectProperties: properties.disconnect)
+        } else {
             client.disconnect(properties: properties.disconnect)
         }
     }

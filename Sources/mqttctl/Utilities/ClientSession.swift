@@ -30,7 +30,10 @@ enum ClientSession {
         if case .signal(let sig) = stop {
             throw CommandFailure(ExitStatus(signal: sig), "")
         }
-        if client.state == .closed {
+        // A connection that was accepted may already be over (a persistent session's
+        // queued messages can arrive with CONNACK and end `sub -C` at once): that is
+        // for the caller to judge. Only a connection that never got going fails here.
+        if client.state == .closed && client.connAck?.code != 0 {
             throw failure(for: client)
         }
     }
@@ -56,6 +59,7 @@ enum ClientSession {
         let deadline = MonotonicClock.after(seconds: timeout)
         while client.state != .closed {
             let stop = loop.run(deadline: deadline) { client.state == .closed }
+            if case .signal(let sig) = stop { Signals.repost(sig) }
             if stop != .finished { break }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the built `mqttctl` as a user would: real argv, stdin, stdout, stderr,
 /// exit status. Output goes to files (no pipe can fill up and block the child).
@@ -7,6 +8,9 @@ struct RunResult: CustomStringConvertible {
     let stdoutData: Data
     let stderr: String
     let timedOut: Bool
+    /// Seconds from spawn to exit, taken by the process's own termination
+    /// handler: not inflated when busy tests keep the test pool from noticing.
+    var runtime: Double = 0
 
     var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
     var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(String.init) }
@@ -33,9 +37,12 @@ final class RunningCommand: @unchecked Sendable {
     let stdoutFile: URL
     let stderrFile: URL
     private let stdinPipe: Pipe?
+    private let startedAt = DispatchTime.now().uptimeNanoseconds
+    private let endedAt = ExitStamp()
     private let directory: URL
 
     init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:]) throws {
+        ignoreSIGPIPE
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutFile = directory.appendingPathComponent("stdout")
@@ -65,7 +72,15 @@ final class RunningCommand: @unchecked Sendable {
             stdinPipe = nil
             process.standardInput = FileHandle.nullDevice
         }
+        let stamp = endedAt
+        process.terminationHandler = { _ in stamp.mark() }
         try process.run()
+    }
+
+    /// Spawn-to-exit time, once it has exited.
+    var runtime: Double {
+        let end = endedAt.value ?? DispatchTime.now().uptimeNanoseconds
+        return Double(end - startedAt) / 1e9
     }
 
     deinit {
@@ -77,7 +92,8 @@ final class RunningCommand: @unchecked Sendable {
     var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
     func writeStdin(_ text: String) {
-        stdinPipe?.fileHandleForWriting.write(Data(text.utf8))
+        // The command may already have exited (EPIPE): that is for the test to judge.
+        try? stdinPipe?.fileHandleForWriting.write(contentsOf: Data(text.utf8))
     }
 
     func closeStdin() {
@@ -103,7 +119,7 @@ final class RunningCommand: @unchecked Sendable {
         }
         process.waitUntilExit()
         let out = (try? Data(contentsOf: stdoutFile)) ?? Data()
-        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut)
+        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime)
     }
 
     /// Waits until `condition` holds for (stdout, stderr). False on timeout or exit.
@@ -157,4 +173,17 @@ func makePipe() -> Pipe {
     _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
     _ = fcntl(pipe.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
     return pipe
+}
+
+/// Writing to the stdin of a command that already ended must be an error the
+/// test sees (EPIPE), not a SIGPIPE that kills the whole test run.
+let ignoreSIGPIPE: Void = {
+    signal(SIGPIPE, SIG_IGN)
+}()
+
+/// When a process exited (monotonic nanoseconds), set from its termination handler.
+final class ExitStamp: Sendable {
+    private let time = Mutex<UInt64?>(nil)
+    func mark() { time.withLock { $0 = DispatchTime.now().uptimeNanoseconds } }
+    var value: UInt64? { time.withLock { $0 } }
 }

@@ -39,6 +39,10 @@ final class ScriptedBroker: @unchecked Sendable {
         /// false: answer an MQTT 5 CONNECT as an MQTT 3.1.1-only broker does (CONNACK 1) and close.
         var acceptV5 = true
         var takeover: Takeover = .close
+        /// Refuse every subscription whose filter starts with this prefix: SUBACK
+        /// 0x80 (MQTT 3.1.1) or 0x87 Not authorized (MQTT 5). mosquitto 2.0.11's
+        /// ACL file never refuses a subscription, so only this peer can.
+        var refuseFiltersWithPrefix: String?
     }
 
     let port: Int
@@ -288,6 +292,10 @@ private final class Loop {
         while !r.atEnd {
             let filter = r.string()
             let options = r.byte()
+            if let prefix = behaviour.refuseFiltersWithPrefix, filter.hasPrefix(prefix) {
+                granted.append(connection.version == 5 ? 0x87 : 0x80)
+                continue
+            }
             sessions[connection.clientID, default: []].append(filter)
             granted.append(min(options & 0x03, 1))
         }

@@ -9,11 +9,15 @@ final class TestBroker: Sendable {
     let port: Int
     let directory: URL
     let logFile: URL
-    private let process: Process
+    private let process: SpawnedProcess
     private let lifeline: Pipe
 
-    /// Brokers shared by the whole run, one per configuration name.
-    private static let shared = Mutex<[String: TestBroker]>([:])
+    /// Brokers shared by the whole run, one per configuration name. Each name has
+    /// its own slot, so starting one broker never holds up tests that need another.
+    private final class Slot: Sendable {
+        let broker = Mutex<TestBroker?>(nil)
+    }
+    private static let slots = Mutex<[String: Slot]>([:])
 
     /// The default broker (anonymous, no persistence).
     static func standard() throws -> TestBroker {
@@ -27,11 +31,17 @@ final class TestBroker: Sendable {
 
     /// A shared broker with extra configuration lines.
     static func named(_ name: String, config: String, listenerConfig: String = "") throws -> TestBroker {
-        try shared.withLock { brokers in
-            if let broker = brokers[name] { return broker }
-            let broker = try TestBroker(name: name, extraConfig: config, listenerConfig: listenerConfig)
-            brokers[name] = broker
-            return broker
+        let slot = slots.withLock { slots in
+            if let slot = slots[name] { return slot }
+            let slot = Slot()
+            slots[name] = slot
+            return slot
+        }
+        return try slot.broker.withLock { broker in
+            if let broker { return broker }
+            let started = try TestBroker(name: name, extraConfig: config, listenerConfig: listenerConfig)
+            broker = started
+            return started
         }
     }
 
@@ -45,6 +55,8 @@ final class TestBroker: Sendable {
             let port = try fixedPort ?? Self.freePort()
             let config = """
                 listener \(port) 127.0.0.1
+                # Run as root, mosquitto would switch to user mosquitto and could not write its log here.
+                user root
                 \(listenerConfig)
                 allow_anonymous true
                 persistence false
@@ -61,14 +73,13 @@ final class TestBroker: Sendable {
             try config.write(to: configFile, atomically: true, encoding: .utf8)
             // Only the watchdog may hold the write end (see makePipe).
             let lifeline = makePipe()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            // The watchdog: run mosquitto, wait for our end of the pipe to close, kill it.
-            process.arguments = ["-c", "\(Self.mosquittoPath()) -c \"$1\" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid", "sh", configFile.path]
-            process.standardInput = lifeline
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try process.run()
+            // The watchdog: run mosquitto; when our end of the pipe closes (the tests
+            // ended or crashed), kill it. fd 3 carries the pipe into the background
+            // job (whose own stdin sh sets to /dev/null). The shell ends when
+            // mosquitto does, so a broker that fails to start is seen at once.
+            let script = "exec 3<&0; \(Self.mosquittoPath()) -c \"$1\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
+            let process = try SpawnedProcess("/bin/sh", ["-c", script, "sh", configFile.path],
+                                             stdin: lifeline.fileHandleForReading.fileDescriptor)
             if Self.waitForListener(port: port, process: process) {
                 self.port = port
                 self.process = process
@@ -139,7 +150,7 @@ final class TestBroker: Sendable {
         }
     }
 
-    private static func waitForListener(port: Int, process: Process) -> Bool {
+    private static func waitForListener(port: Int, process: SpawnedProcess) -> Bool {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if canConnect(port: port) { return true }
