@@ -29,6 +29,36 @@ import Testing
         #expect(result.stdout == "\(topic) over tls\n")
     }
 
+    /// ping's own PINGREQs go through libmosquitto's TLS session (SSL_write).
+    @Test func pingOverTLS() throws {
+        let certs = try TestCertificates.get()
+        let broker = try SecureBrokers.tls()
+        let result = try mqttctl(["ping", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                                  "-C", "3", "--interval", "0.1", "--json"], timeout: 30)
+        #expect(result.status == 0, "\(result)")
+        let document = try jsonDocument(result)
+        #expect(document.int("sent") == 3 && document.int("received") == 3, "\(result)")
+    }
+
+    /// Every probe works over TLS: take-over and keep-alive, both protocol versions.
+    @Test(arguments: ["311", "5"])
+    func probesOverTLS(version: String) async throws {
+        let certs = try TestCertificates.get()
+        let broker = try SecureBrokers.tls()
+        let tls = ["-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-V", version]
+        async let takeover = runAsync(["probe", "takeover"] + tls + ["--json"], timeout: 60)
+        async let keepAlive = runAsync(["probe", "keepalive"] + tls + ["-k", "5", "--json"], timeout: 60)
+        let takeoverResult = try await takeover
+        let takeoverDocument = try jsonDocument(takeoverResult)
+        #expect(takeoverDocument.bool("old_closed") == true, "\(takeoverResult)")
+        let keepAliveResult = try await keepAlive
+        let keepAliveDocument = try jsonDocument(keepAliveResult)
+        let measured = try #require(keepAliveDocument.objects("results").first)
+        // A silent TLS client is dropped like a plain one (the window mosquitto documents).
+        let dropped = try #require(measured.number("dropped_after_s"), "\(keepAliveResult)")
+        #expect(ProbeKeepAliveTests.mosquittoWindow(5).contains(dropped), "\(measured)")
+    }
+
     @Test func mqttsURLSelectsTLS() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()

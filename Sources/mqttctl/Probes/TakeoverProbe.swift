@@ -242,9 +242,15 @@ final class TakeoverProbe: ProbeTask {
         if !oldClosed {
             failures.append("A was not closed within \(Numbers.short(plan.closeWait)) s of B's CONNECT (MQTT \(version) \(version == .v5 ? "[MQTT-3.1.4-3]" : "[MQTT-3.1.4-2]"): the server MUST close it)")
         }
-        if version == .v5, let aEnd, aEnd.reasonCode != ReasonCode.sessionTakenOver {
-            let text = aEnd.reasonCode.map { "A got DISCONNECT \(ReasonCode.describe($0)) instead of Session taken over (0x8E) [MQTT-3.1.4-3]" }
-                ?? "A got no DISCONNECT Session taken over (0x8E) [MQTT-3.1.4-3], only a closed socket"
+        // (Written plainly: Swift 6.3's optimizer crashed on an `if let` + `map` form here.)
+        let aReason: Int? = aEnd?.reasonCode
+        if version == .v5, aEnd != nil, aReason != ReasonCode.sessionTakenOver {
+            let text: String
+            if let code = aReason {
+                text = "A got DISCONNECT \(ReasonCode.describe(code)) instead of Session taken over (0x8E) [MQTT-3.1.4-3]"
+            } else {
+                text = "A got no DISCONNECT Session taken over (0x8E) [MQTT-3.1.4-3], only a closed socket"
+            }
             if plan.strict {
                 failures.append(text + " (--strict)")
             } else {
