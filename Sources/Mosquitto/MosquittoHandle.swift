@@ -172,7 +172,26 @@ final class MosquittoHandle {
         errno = 0
         let rc = mosquitto_loop_read(raw, 1)
         let e = errno
-        return (rc, e == EAGAIN || e == EWOULDBLOCK, e)
+        var drained = e == EAGAIN || e == EWOULDBLOCK
+        if drained, rc == MOSQ_ERR_SUCCESS.rawValue {
+            // The EAGAIN may not be the socket's: every packet libmosquitto queues (a
+            // PUBACK for each QoS 1 message) writes a wake-up byte to its internal
+            // socketpair, which nobody reads in our loop, so once that pair is full
+            // the write fails with EAGAIN. Ask the socket itself; otherwise a backlog
+            // would drain one poll per message.
+            drained = !hasBufferedInput()
+        }
+        return (rc, drained, e)
+    }
+
+    /// Whether a read would find data now: bytes TLS has already decrypted, or
+    /// bytes waiting on the socket. One non-blocking peek, no data consumed.
+    private func hasBufferedInput() -> Bool {
+        let fd = socket
+        guard fd >= 0 else { return false }
+        if let ssl = mosquitto_ssl_get(raw), SSL_pending(OpaquePointer(ssl)) > 0 { return true }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     func loopWrite() -> Int32 {

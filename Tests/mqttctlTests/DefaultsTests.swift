@@ -1,5 +1,7 @@
+import ArgumentParser
 import Foundation
 import Testing
+@testable import mqttctl
 
 /// Defaults from MQTTCTL_* variables and the config file; precedence command
 /// line > environment > file; --no-config; errors naming file and line.
@@ -168,5 +170,33 @@ import Testing
         try scratch.write(".config/mqttctl/config", "-h 127.0.0.1\n-p \(broker.port)\n")
         let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x"], environment: ["XDG_CONFIG_HOME": "", "HOME": scratch.url.path])
         #expect(result.status == 0, "\(result)")
+    }
+
+    @Test func pingAndTheProbesTakeDefaultsToo() throws {
+        let broker = try TestBroker.standard()
+        let environment = ["MQTTCTL_HOST": "127.0.0.1", "MQTTCTL_PORT": "\(broker.port)"]
+        let ping = try mqttctl(["ping", "-C", "1", "--json"], environment: environment)
+        #expect(ping.status == 0, "\(ping)")
+        let takeover = try mqttctl(["probe", "takeover", "--json"], environment: environment)
+        #expect(takeover.status == 0, "\(takeover)")
+        #expect(takeover.stdout.contains("\"old_closed\": true") || takeover.stdout.contains("\"old_closed\":true"), "\(takeover)")
+    }
+
+    /// Each subcommand declares which defaulted option groups it has (so no
+    /// reflection runs at start-up); reflection here checks the declarations.
+    @Test func declaredOptionGroupsMatchTheCommands() {
+        func reflectedOwners(of command: ParsableCommand.Type) -> Set<Defaults.Owner> {
+            var owners: Set<Defaults.Owner> = []
+            for child in Mirror(reflecting: command.init()).children {
+                if child.value is OptionGroup<ConnectionOptions> { owners.insert(.connection) }
+                if child.value is OptionGroup<KeepAliveOption> { owners.insert(.keepAlive) }
+            }
+            return owners
+        }
+        func check(_ command: ParsableCommand.Type) {
+            #expect(Defaults.declaredOwners(of: command) == reflectedOwners(of: command), "\(command)")
+            command.configuration.subcommands.forEach(check)
+        }
+        MQTTCtl.configuration.subcommands.forEach(check)
     }
 }

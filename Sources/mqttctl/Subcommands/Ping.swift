@@ -176,3 +176,7 @@ struct Ping: ParsableCommand {
         }
     }
 }
+
+extension Ping: DefaultsAccepting {
+    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+}

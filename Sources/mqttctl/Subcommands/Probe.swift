@@ -199,3 +199,7 @@ struct ProbeSetup {
         output.flush()
     }
 }
+
+extension ProbeAll: DefaultsAccepting {
+    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+}

@@ -104,3 +104,7 @@ struct ProbeKeepAlive: ParsableCommand {
         }
     }
 }
+
+extension ProbeKeepAlive: DefaultsAccepting {
+    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+}

@@ -100,3 +100,7 @@ struct ProbeTakeover: ParsableCommand {
         }
     }
 }
+
+extension ProbeTakeover: DefaultsAccepting {
+    static let defaultOwners: Set<Defaults.Owner> = [.connection,.keepAlive]
+}

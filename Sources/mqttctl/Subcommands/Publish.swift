@@ -352,3 +352,7 @@ final class PublishJob {
 func formatSeconds(_ seconds: Double) -> String {
     seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
 }
+
+extension Publish: DefaultsAccepting {
+    static let defaultOwners: Set<Defaults.Owner> = [.connection,.keepAlive]
+}

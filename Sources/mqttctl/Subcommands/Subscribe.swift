@@ -349,3 +349,7 @@ final class SubscribeJob {
         }
     }
 }
+
+extension Subscribe: DefaultsAccepting {
+    static let defaultOwners: Set<Defaults.Owner> = [.connection,.keepAlive]
+}
