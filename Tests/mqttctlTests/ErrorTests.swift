@@ -61,12 +61,10 @@ import Testing
 
     @Test func invalidUTF8InAnArgumentIsRejected() throws {
         let command = "\(mqttctlPath()) pub -t \"$(printf 'a\\377')\" -m x"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
         let errors = makePipe()
-        process.standardError = errors
-        try process.run()
+        let process = try ChildProcess("/bin/sh", ["-c", command], environment: ProcessInfo.processInfo.environment,
+                                       stdin: nil, stdout: nil, stderr: errors.fileHandleForWriting.fileDescriptor)
+        try errors.fileHandleForWriting.close()
         process.waitUntilExit()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationStatus == 2)

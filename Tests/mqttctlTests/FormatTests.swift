@@ -427,7 +427,7 @@ import Testing
 /// Another program (mosquitto_sub) run like `RunningCommand` runs mqttctl: output to
 /// files, killed if still running at the end.
 final class ExternalCommand: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     private let directory: URL
     private let stdoutFile: URL
     private let stderrFile: URL
@@ -437,18 +437,16 @@ final class ExternalCommand: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutFile = directory.appendingPathComponent("stdout")
         stderrFile = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let out = open(stdoutFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let err = open(stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer { close(out); close(err) }
+        guard out >= 0, err >= 0 else { throw BrokerError("cannot create output files in \(directory.path)") }
+        process = try ChildProcess(path, arguments, environment: ProcessInfo.processInfo.environment,
+                                   stdin: nil, stdout: out, stderr: err)
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { kill(process.pid, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -462,7 +460,7 @@ final class ExternalCommand: @unchecked Sendable {
 
     func wait(timeout: Double) -> (status: Int32, stdout: Data, stderr: String) {
         if !waitUntil(timeout: timeout, { !process.isRunning }) {
-            kill(process.processIdentifier, SIGKILL)
+            kill(process.pid, SIGKILL)
         }
         process.waitUntilExit()
         let r = result()

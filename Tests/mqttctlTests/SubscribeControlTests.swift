@@ -67,14 +67,13 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let script = "\(mqttctlPath()) sub -p \(broker.port) -t '\(topic)' -q 1 | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
         let out = makePipe()
         let err = makePipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let process = try ChildProcess("/bin/bash", ["-c", script], environment: ProcessInfo.processInfo.environment,
+                                       stdin: nil, stdout: out.fileHandleForWriting.fileDescriptor,
+                                       stderr: err.fileHandleForWriting.fileDescriptor)
+        try out.fileHandleForWriting.close()
+        try err.fileHandleForWriting.close()
         // Keep publishing until the pipeline ends (head exits after one line, the next write hits EPIPE).
         let deadline = Date().addingTimeInterval(20)
         while process.isRunning && Date() < deadline {

@@ -33,12 +33,11 @@ func mqttctlPath() -> String {
 
 /// A running `mqttctl`. Killed on deinit if still running.
 final class RunningCommand: @unchecked Sendable {
-    let process = Process()
+    private(set) var process: ChildProcess!
     let stdoutFile: URL
     let stderrFile: URL
     private let stdinPipe: Pipe?
     private let startedAt = DispatchTime.now().uptimeNanoseconds
-    private let endedAt = ExitStamp()
     private let directory: URL
 
     init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:]) throws {
@@ -47,44 +46,43 @@ final class RunningCommand: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutFile = directory.appendingPathComponent("stdout")
         stderrFile = directory.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: mqttctlPath())
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         // Tests must not pick up a developer's defaults.
         env["XDG_CONFIG_HOME"] = directory.appendingPathComponent("config").path
         for key in env.keys where key.hasPrefix("MQTTCTL_") && key != "MQTTCTL_BINARY" { env[key] = nil }
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
+
+        let out = open(stdoutFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let err = open(stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer { close(out); close(err) }
+        guard out >= 0, err >= 0 else { throw BrokerError("cannot create output files in \(directory.path)") }
+        var input: Int32? = nil
         if keepStdinOpen {
             let pipe = makePipe()
             stdinPipe = pipe
-            process.standardInput = pipe
+            input = pipe.fileHandleForReading.fileDescriptor
         } else if let stdin {
             stdinPipe = nil
             let stdinFile = directory.appendingPathComponent("stdin")
             try stdin.write(to: stdinFile)
-            process.standardInput = try FileHandle(forReadingFrom: stdinFile)
+            input = open(stdinFile.path, O_RDONLY | O_CLOEXEC)
         } else {
             stdinPipe = nil
-            process.standardInput = FileHandle.nullDevice
         }
-        let stamp = endedAt
-        process.terminationHandler = { _ in stamp.mark() }
-        try process.run()
+        defer { if !keepStdinOpen, let input { close(input) } }
+        process = try ChildProcess(mqttctlPath(), arguments, environment: env, stdin: input, stdout: out, stderr: err)
+        // Our copy of the read end would keep the pipe open after the command ends.
+        try? stdinPipe?.fileHandleForReading.close()
     }
 
     /// Spawn-to-exit time, once it has exited.
     var runtime: Double {
-        let end = endedAt.value ?? DispatchTime.now().uptimeNanoseconds
+        let end = process.exitedAt ?? DispatchTime.now().uptimeNanoseconds
         return Double(end - startedAt) / 1e9
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { kill(process.pid, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -101,7 +99,7 @@ final class RunningCommand: @unchecked Sendable {
     }
 
     func signal(_ sig: Int32) {
-        kill(process.processIdentifier, sig)
+        kill(process.pid, sig)
     }
 
     /// Waits for the process to end; kills it after `timeout` seconds.
@@ -111,7 +109,7 @@ final class RunningCommand: @unchecked Sendable {
         while process.isRunning {
             if Date() > deadline {
                 timedOut = true
-                kill(process.processIdentifier, SIGKILL)
+                kill(process.pid, SIGKILL)
                 process.waitUntilExit()
                 break
             }
@@ -180,10 +178,3 @@ func makePipe() -> Pipe {
 let ignoreSIGPIPE: Void = {
     signal(SIGPIPE, SIG_IGN)
 }()
-
-/// When a process exited (monotonic nanoseconds), set from its termination handler.
-final class ExitStamp: Sendable {
-    private let time = Mutex<UInt64?>(nil)
-    func mark() { time.withLock { $0 = DispatchTime.now().uptimeNanoseconds } }
-    var value: UInt64? { time.withLock { $0 } }
-}

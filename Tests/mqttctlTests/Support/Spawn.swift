@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Starts a program with a clean signal mask and default signal handlers.
 /// Foundation's Process spawns from libdispatch threads, which block almost
@@ -8,7 +9,8 @@ import Foundation
 struct SpawnedProcess: Sendable {
     let pid: pid_t
 
-    init(_ path: String, _ arguments: [String], stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws {
+    init(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
+         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -28,11 +30,20 @@ struct SpawnedProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin ?? devNull, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout ?? devNull, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr ?? devNull, 2)
+        // Nothing else leaks in (another test's pipe end would keep its reader waiting).
+        // glibc ≥ 2.34 has the call; Swift's Glibc module does not show it.
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        }
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { envp?.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let rc = envp.map { posix_spawn(&pid, path, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw BrokerError("posix_spawn \(path) failed: \(String(cString: strerror(rc)))") }
         self.pid = pid
     }
@@ -46,5 +57,42 @@ struct SpawnedProcess: Sendable {
     func waitUntilExit() {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+}
+
+/// A child whose end is noticed at once by a thread of its own blocked in
+/// waitpid: the exit status and the exit time (monotonic) are exact however
+/// busy the test pool is. (Foundation's Process was dropped for commands under
+/// test: under load its waitUntilExit could spin forever on a child that had
+/// already exited.)
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    private let exit = Mutex<(status: Int32, at: UInt64)?>(nil)
+    private let exited = DispatchSemaphore(value: 0)
+
+    init(_ path: String, _ arguments: [String], environment: [String: String],
+         stdin: Int32?, stdout: Int32?, stderr: Int32?) throws {
+        pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr).pid
+        let watcher = Thread { [self] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let at = DispatchTime.now().uptimeNanoseconds
+            // Like Foundation: the exit code, or the signal number if it was killed.
+            let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
+            self.exit.withLock { $0 = (code, at) }
+            self.exited.signal()
+        }
+        watcher.start()
+    }
+
+    var isRunning: Bool { exit.withLock { $0 == nil } }
+    /// The exit status (0 while running).
+    var terminationStatus: Int32 { exit.withLock { $0?.status ?? 0 } }
+    /// When it exited (monotonic nanoseconds), nil while running.
+    var exitedAt: UInt64? { exit.withLock { $0?.at } }
+
+    func waitUntilExit() {
+        exited.wait()
+        exited.signal()
     }
 }
