@@ -25,6 +25,9 @@ public struct ConnectOptions: Sendable {
     public var receiveMaximum: Int?
     public var bindAddress: String?
     public var tcpNoDelay: Bool = false
+    /// Acknowledge every read at once (TCP_QUICKACK): for measuring connections,
+    /// whose timings must not include a delayed ACK (see `MosquittoHandle.acknowledgeNow`).
+    public var quickAck: Bool = false
     public var tls: TLSOptions?
 
     public init() {}

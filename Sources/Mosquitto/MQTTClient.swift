@@ -17,8 +17,9 @@ public struct ConnAck: Sendable {
 public enum CloseReason: Sendable {
     /// We asked for it (DISCONNECT sent).
     case requested
-    /// The broker sent an MQTT 5 DISCONNECT with this reason code.
-    case serverDisconnect(reasonCode: Int)
+    /// The broker sent a DISCONNECT (MQTT 5; with its properties when the client
+    /// was watching for the end itself, see `watchForEnd`).
+    case serverDisconnect(ServerDisconnect)
     /// Anything else: socket closed, reset, keep-alive failure, refusal, timeout...
     case failed(MQTTError)
 }
@@ -73,6 +74,13 @@ public final class MQTTClient: MosquittoEvents {
     /// When true nothing more is written (not even acknowledgements or PINGREQ):
     /// the broker hears nothing from us. Used to probe keep-alive enforcement.
     public var silent = false
+    /// Set by `watchForEnd`: our own reader of the broker's bytes.
+    private var watch: PacketFramer?
+    /// Packet types the broker sent while we watched (other than DISCONNECT).
+    public var packetsWhileWatching: [UInt8] { watch?.skipped ?? [] }
+    /// The first bytes the broker sent on a plain TCP connection before CONNACK:
+    /// what to say when it closes without one.
+    private var firstBytes: [UInt8]?
     /// Whether libmosquitto's keep-alive machinery (PINGREQ when due, closing on a
     /// missing PINGRESP) runs. `ping` turns it off and sends its own PINGREQs.
     public var keepAliveEnabled = true
@@ -351,6 +359,19 @@ public final class MQTTClient: MosquittoEvents {
         fail(error)
     }
 
+    /// From now on nothing is written (as `silent`) and libmosquitto reads
+    /// nothing more: the client reads the broker's bytes itself until the broker
+    /// ends the connection, so the end is known exactly — a DISCONNECT with its
+    /// reason string and user properties (libmosquitto drops them), a FIN or a
+    /// reset. Packets other than DISCONNECT are counted and ignored. For
+    /// connections that only wait to be ended (the keep-alive and take-over
+    /// probes); call it from `onConnect` or `onSubscribe` or later.
+    public func watchForEnd() {
+        guard state == .connected, ending == nil, watch == nil else { return }
+        silent = true
+        watch = PacketFramer()
+    }
+
     /// Sends a PINGREQ now. False when that is not possible at this instant
     /// (not connected, or libmosquitto has a packet half-written).
     public func sendPingRequest() -> Bool {
@@ -376,6 +397,8 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     var deadline: UInt64 {
+        // A closed client waits for nothing (a stale deadline would spin the loop).
+        guard state != .closed else { return .max }
         if case .draining(let until)? = ending { return until }
         return state == .connecting ? connectDeadline : .max
     }
@@ -387,6 +410,11 @@ public final class MQTTClient: MosquittoEvents {
             if !handle.discardIncoming() { close(.requested) }
             return
         }
+        if watch != nil { return readWatched() }
+        defer { if options.quickAck && state != .closed { handle.acknowledgeNow() } }
+        if state == .connecting, options.tls == nil, firstBytes == nil {
+            firstBytes = handle.peekPlain(upTo: 8)
+        }
         // Read packet by packet until the socket is drained; bounded for fairness.
         for _ in 0..<256 {
             guard state != .closed, handle.socket >= 0 else { return }
@@ -394,9 +422,11 @@ public final class MQTTClient: MosquittoEvents {
             guard ending == nil, stopAfterDelivery == nil else { return }
             let (rc, drained, readErrno) = handle.loopRead()
             if rc != MOSQ_ERR_SUCCESS.rawValue {
-                closeAfterLoopError(rc)
+                closeAfterLoopError(rc, errno: readErrno)
                 return
             }
+            // A callback of this read (onConnect, onSubscribe) started watching.
+            if watch != nil { return readWatched() }
             guard observeTLSHandshake() else { return }
             if state == .connecting, options.tls != nil, !tlsHandshakeDone {
                 if readErrno != 0, !drained, readErrno != EINTR {
@@ -419,6 +449,51 @@ public final class MQTTClient: MosquittoEvents {
             }
             if drained { return }
         }
+    }
+
+    /// Reads what the broker sent while we watch (see `watchForEnd`).
+    private func readWatched() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while state != .closed {
+            let result = buffer.withUnsafeMutableBytes { handle.readRaw(into: $0) }
+            switch result {
+            case .bytes(let n):
+                let fed: Result<[PacketFramer.Packet], MalformedPacket> = buffer.withUnsafeBytes { bytes in
+                    do throws(MalformedPacket) {
+                        return .success(try watch?.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<n])) ?? [])
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                guard case .success(let packets) = fed else {
+                    if case .failure(let error) = fed {
+                        endWatch(.failed(MQTTError(.protocolError, "\(options.endpoint) sent \(error.reason)")))
+                    }
+                    return
+                }
+                if let packet = packets.first(where: { $0.type == 14 }) {
+                    do throws(MalformedPacket) {
+                        let disconnect = try ServerDisconnect.decode(body: packet.body, version: options.protocolVersion)
+                        return endWatch(.serverDisconnect(disconnect))
+                    } catch {
+                        return endWatch(.failed(MQTTError(.protocolError, "\(options.endpoint) sent a DISCONNECT with \(error.reason)")))
+                    }
+                }
+            case .wouldBlock:
+                if options.quickAck { handle.acknowledgeNow() }
+                return
+            case .ended(let end):
+                let how = end == .fin ? "closed the connection" : "reset the connection"
+                return endWatch(.failed(MQTTError(.connectionLost, "\(options.endpoint) \(how)", cause: .closedByPeer(end))))
+            case .failed(let e):
+                return endWatch(.failed(MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(String(cString: strerror(e)))")))
+            }
+        }
+    }
+
+    private func endWatch(_ reason: CloseReason) {
+        handle.shutdownSocket()
+        close(reason)
     }
 
     func writePending() {
@@ -457,7 +532,7 @@ public final class MQTTClient: MosquittoEvents {
 
     // MARK: Closing
 
-    private func closeAfterLoopError(_ rc: Int32) {
+    private func closeAfterLoopError(_ rc: Int32, errno readErrno: Int32 = 0) {
         guard state != .closed else { return }
         if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue
             || (state == .connecting && options.tls != nil && !tlsDiagnosis.isEmpty) {
@@ -465,14 +540,16 @@ public final class MQTTClient: MosquittoEvents {
             // (TLS 1.3 "certificate required"), which libmosquitto reports as a lost connection.
             fail(tlsError(rc))
         } else {
-            fail(lostError(rc))
+            fail(lostError(rc, errno: readErrno))
         }
     }
 
-    private func lostError(_ rc: Int32) -> MQTTError {
+    private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
         if state == .connecting {
             if options.tls == nil {
-                return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: it looks like a TLS port (use mqtts:// or --cafile), or it is not an MQTT broker", libraryCode: rc)
+                var error = PreConnAck.error(firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint)
+                error.libraryCode = rc
+                return error
             }
             if let tls = options.tls, tlsHandshakeDone {
                 // With TLS 1.3 the broker checks the client certificate after our side
@@ -482,7 +559,13 @@ public final class MQTTClient: MosquittoEvents {
                     : "it probably rejected the client certificate (--cert)"
                 return MQTTError(.tls, "TLS error with \(options.endpoint): the broker closed the connection after the TLS handshake, before CONNACK: \(why)", libraryCode: rc)
             }
-            return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
+            return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc,
+                             cause: .closedBeforeConnAck(firstBytes: []))
+        }
+        if rc == MOSQ_ERR_CONN_LOST.rawValue {
+            let end: TransportEnd = readErrno == ECONNRESET ? .reset : .fin
+            return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: the broker \(end == .fin ? "closed" : "reset") the connection",
+                             libraryCode: rc, cause: .closedByPeer(end))
         }
         if rc == MOSQ_ERR_KEEPALIVE.rawValue {
             return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)", libraryCode: rc)
@@ -531,6 +614,7 @@ public final class MQTTClient: MosquittoEvents {
     private func close(_ reason: CloseReason) {
         guard state != .closed else { return }
         state = .closed
+        ending = nil
         closeReason = reason
         closedAt = MonotonicClock.now()
         onClose?(reason)
@@ -546,6 +630,9 @@ public final class MQTTClient: MosquittoEvents {
             state = .connected
             updateLogging()
             onConnect?(ack)
+        } else if options.protocolVersion == .v5, let firstBytes, PreConnAck.mqtt311ReturnCode(firstBytes) != nil {
+            // libmosquitto reports an MQTT 3.1.1 CONNACK to our MQTT 5 CONNECT as 0x84.
+            fail(PreConnAck.error(firstBytes: firstBytes, version: .v5, endpoint: options.endpoint))
         } else {
             var error = MQTTError.connack(code, protocolVersion: options.protocolVersion)
             if error.kind == .notAuthorized {
@@ -560,9 +647,9 @@ public final class MQTTClient: MosquittoEvents {
     func disconnected(code: Int32) {
         guard state != .closed else { return }  // libmosquitto may report a close twice
         if code == 0 {
-            close(disconnectRequested ? .requested : .serverDisconnect(reasonCode: 0))
+            close(disconnectRequested ? .requested : .serverDisconnect(ServerDisconnect(reasonCode: 0)))
         } else if options.protocolVersion == .v5 && code >= 0x80 {
-            close(.serverDisconnect(reasonCode: Int(code)))
+            close(.serverDisconnect(ServerDisconnect(reasonCode: Int(code))))
         } else {
             closeAfterLoopError(code)
         }

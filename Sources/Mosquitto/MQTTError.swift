@@ -33,16 +33,31 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
         case other
     }
 
+    /// What exactly happened, where a caller has to tell causes apart (the
+    /// probes judge a broker by them). nil: nothing more than `kind` is known.
+    public enum Cause: Sendable, Equatable {
+        /// The connection closed before CONNACK; `firstBytes` holds what the peer
+        /// sent first (empty: nothing at all; only seen without TLS).
+        case closedBeforeConnAck(firstBytes: [UInt8])
+        /// An MQTT 5 CONNECT was answered with an MQTT 3.1.1 CONNACK carrying this
+        /// return code: the broker speaks only MQTT 3.1.1 (or older).
+        case answeredAsMQTT311(returnCode: Int)
+        /// The broker ended an established connection without DISCONNECT.
+        case closedByPeer(TransportEnd)
+    }
+
     public var kind: Kind
     public var message: String
+    public var cause: Cause?
     /// The libmosquitto return code behind the error, when there is one.
     public var libraryCode: Int32?
     /// The CONNACK return code or MQTT 5 reason code behind the error, when there is one.
     public var reasonCode: Int?
 
-    public init(_ kind: Kind, _ message: String, libraryCode: Int32? = nil, reasonCode: Int? = nil) {
+    public init(_ kind: Kind, _ message: String, libraryCode: Int32? = nil, reasonCode: Int? = nil, cause: Cause? = nil) {
         self.kind = kind
         self.message = message
+        self.cause = cause
         self.libraryCode = libraryCode
         self.reasonCode = reasonCode
     }

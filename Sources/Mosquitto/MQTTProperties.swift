@@ -69,6 +69,8 @@ public struct MQTTProperties: Sendable, Equatable {
     public static let receiveMaximum = Int(MQTT_PROP_RECEIVE_MAXIMUM.rawValue)
     public static let topicAlias = Int(MQTT_PROP_TOPIC_ALIAS.rawValue)
     public static let userProperty = Int(MQTT_PROP_USER_PROPERTY.rawValue)
+    public static let serverReference = Int(MQTT_PROP_SERVER_REFERENCE.rawValue)
+    public static let maximumQoS = Int(MQTT_PROP_MAXIMUM_QOS.rawValue)
 
     /// Server Keep Alive from a CONNACK, if the broker imposed one.
     public var serverKeepAlive: Int? {
@@ -83,6 +85,12 @@ public struct MQTTProperties: Sendable, Equatable {
 
     public var reasonString: String? {
         if case .string(let v)? = first(Self.reasonString) { return v }
+        return nil
+    }
+
+    /// Maximum QoS from a CONNACK (absent: 2).
+    public var maximumQoS: Int? {
+        if case .byte(let v)? = first(Self.maximumQoS) { return Int(v) }
         return nil
     }
 
@@ -142,6 +150,23 @@ extension MQTTProperties {
             return .pair(k.map { String(cString: $0) } ?? "", v.map { String(cString: $0) } ?? "")
         default:
             return nil
+        }
+    }
+
+    /// How a property's value is encoded.
+    enum ValueType { case byte, uint16, uint32, varint, binary, string, pair }
+
+    /// The encoding of a property identifier's value; nil for an identifier MQTT 5 does not define.
+    static func valueType(_ identifier: Int) -> ValueType? {
+        switch propertyType(identifier) {
+        case Int32(MQTT_PROP_TYPE_BYTE.rawValue): return .byte
+        case Int32(MQTT_PROP_TYPE_INT16.rawValue): return .uint16
+        case Int32(MQTT_PROP_TYPE_INT32.rawValue): return .uint32
+        case Int32(MQTT_PROP_TYPE_VARINT.rawValue): return .varint
+        case Int32(MQTT_PROP_TYPE_BINARY.rawValue): return .binary
+        case Int32(MQTT_PROP_TYPE_STRING.rawValue): return .string
+        case Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue): return .pair
+        default: return nil
         }
     }
 

@@ -264,6 +264,70 @@ final class MosquittoHandle {
         }
     }
 
+    /// The outcome of one raw read.
+    enum RawRead {
+        case bytes(Int)
+        case wouldBlock
+        case ended(TransportEnd)
+        case failed(errno: Int32)
+    }
+
+    /// Reads bytes around libmosquitto: from the socket, or from libmosquitto's TLS
+    /// session (which may hold bytes it has already decrypted). Only for a
+    /// connection libmosquitto no longer reads (`MQTTClient.watchForEnd`).
+    func readRaw(into buffer: UnsafeMutableRawBufferPointer) -> RawRead {
+        let fd = socket
+        guard fd >= 0, let base = buffer.baseAddress else { return .failed(errno: EBADF) }
+        if let ssl = mosquitto_ssl_get(raw) {
+            let ssl = OpaquePointer(ssl)
+            ERR_clear_error()
+            errno = 0
+            let n = SSL_read(ssl, base, Int32(clamping: buffer.count))
+            if n > 0 { return .bytes(Int(n)) }
+            let e = errno
+            switch SSL_get_error(ssl, n) {
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wouldBlock
+            case SSL_ERROR_ZERO_RETURN: return .ended(.fin)
+            case SSL_ERROR_SYSCALL:
+                // EOF without close_notify reads as errno 0.
+                if e == 0 { return .ended(.fin) }
+                return e == ECONNRESET ? .ended(.reset) : .failed(errno: e)
+            default: return .failed(errno: e)
+            }
+        }
+        let n = recv(fd, base, buffer.count, Int32(MSG_DONTWAIT))
+        if n > 0 { return .bytes(n) }
+        if n == 0 { return .ended(.fin) }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK, EINTR: return .wouldBlock
+        case ECONNRESET: return .ended(.reset)
+        case let e: return .failed(errno: e)
+        }
+    }
+
+    /// The first bytes waiting on a plain TCP socket, without consuming them
+    /// (nil with TLS, or when nothing is there yet; empty when the peer closed).
+    func peekPlain(upTo count: Int) -> [UInt8]? {
+        let fd = socket
+        guard fd >= 0, mosquitto_ssl_get(raw) == nil else { return nil }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
+        if n < 0 { return nil }
+        return Array(bytes.prefix(n))
+    }
+
+    /// Acknowledges what was read at once (TCP_QUICKACK, which also sends an ACK
+    /// the kernel was holding back). Without it the kernel may delay the ACK up to
+    /// 40 ms, and the broker's Nagle algorithm then holds back its next small
+    /// packet to us (a will, a DISCONNECT) until that ACK arrives: a probe would
+    /// time our kernel, not the broker.
+    func acknowledgeNow() {
+        let fd = socket
+        guard fd >= 0 else { return }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Ends the TCP connection without going through libmosquitto (which keeps
     /// its fd until the handle is destroyed).
     func shutdownSocket() {

@@ -6,8 +6,12 @@ struct ProbeOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print one JSON document with the results (no progress line, no notes on stderr).")
     var json = false
 
+    @Flag(name: .customLong("strict"),
+          help: "Fail on warnings too: SHOULD, MAY and non-normative expectations (an early drop, a refused keep-alive, no DISCONNECT 0x8E, a late will).")
+    var strict = false
+
     @Option(name: .customLong("max-wait"),
-            help: ArgumentHelp("Longest wait for the broker to close a connection: the silent one (keepalive; default twice the limit, at most 300 s, 20 s for K=0) or the old one (takeover; default 5 s).", valueName: "seconds"))
+            help: ArgumentHelp("Longest wait for the broker to close a connection: the silent one (keepalive; default twice the limit, at most 300 s, 20 s for K=0) or the old one (takeover; default 5 s). Also bounds every other wait (wills: 300 s by default).", valueName: "seconds"))
     var maxWait: Double?
 
     @Option(name: .customLong("grace"),

@@ -25,6 +25,8 @@ struct KeepAlivePlan {
     var grace: Double
     /// --max-wait; nil: the default per keep-alive (see `defaultWait`).
     var maxWait: Double?
+    /// --strict: warnings fail.
+    var strict = false
 
     /// How long a will may take after the drop (beyond its will delay) before we say it did not come.
     static let willWait = 5.0
@@ -35,6 +37,13 @@ struct KeepAlivePlan {
     static let defaultWaitCap = 300.0
     /// The default --max-wait for keep-alive 0 (nothing to time out).
     static let zeroKeepAliveWait = 20.0
+
+    /// How long the will is watched for after a drop (or the control's DISCONNECT):
+    /// its delay plus `extra` and the grace, never longer than --max-wait (or
+    /// `defaultWaitCap`), so that no will delay can make the probe wait for ever.
+    func willWindow(delay: UInt32, extra: Double = willWait) -> Double {
+        min(Double(delay) + extra + grace, maxWait ?? Self.defaultWaitCap)
+    }
 
     /// Twice the limit (at most 5 minutes); for K = 0 20 s, or as long as the
     /// longest other keep-alive of the sweep is watched anyway.

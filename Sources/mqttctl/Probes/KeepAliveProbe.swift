@@ -28,7 +28,14 @@ final class KeepAliveProbe: ProbeTask {
         subjects.compactMap(\.client) + [control?.client, observer?.client].compactMap { $0 }
     }
 
-    var passed: Bool { subjects.allSatisfy(\.passed) && (control?.passed ?? true) }
+    var passed: Bool {
+        subjects.allSatisfy(\.passed) && (control?.passed(version: plan.protocolVersion, strict: plan.strict) ?? true)
+    }
+    /// Nothing failed, but some keep-alive could not be concluded.
+    var inconclusive: Bool {
+        !subjects.contains { !$0.passed && !$0.inconclusive } && subjects.contains { $0.inconclusive }
+            && (control?.passed(version: plan.protocolVersion, strict: plan.strict) ?? true)
+    }
 
     func start() throws(CommandFailure) {
         guard plan.will != nil else { return try connectAll() }
@@ -70,8 +77,9 @@ final class KeepAliveProbe: ProbeTask {
         }
         client.keepAliveEnabled = false
         client.onConnect = { [unowned self, unowned client] ack in
-            // First thing: from here on nothing leaves this connection, not even an ack.
-            client.silent = true
+            // First thing: from here on nothing leaves this connection, not even an
+            // ack, and we read the broker's bytes ourselves to see exactly how it ends.
+            client.watchForEnd()
             wentSilent(subject, ack: ack, lastWrite: client.lastWriteAt)
         }
         client.onClose = { [unowned self] reason in closed(subject, reason) }
@@ -95,7 +103,8 @@ final class KeepAliveProbe: ProbeTask {
                 return
             }
             control.disconnectedAt = MonotonicClock.now()
-            let wait = Double(plan.will?.delayInterval ?? 0) + KeepAlivePlan.controlWait + plan.grace
+            let wait = plan.willWindow(delay: plan.will?.delayInterval ?? 0, extra: KeepAlivePlan.controlWait)
+            control.watched = wait
             context.loop.schedule(after: wait) { [unowned self] in
                 control.done = true
                 checkDone()
@@ -113,6 +122,18 @@ final class KeepAliveProbe: ProbeTask {
         let k = subject.effectiveKeepAlive
         subject.limit = KeepAliveVerdict.limit(keepAlive: k, backoff: plan.backoff, grace: plan.grace)
         subject.maxWait = plan.maxWait ?? plan.defaultWait(effectiveKeepAlive: k)
+        if k > 0, subject.maxWait < Double(k) {
+            // No drop can be judged before K: say so now instead of waiting out --max-wait.
+            notes.append("K=\(subject.plan.keepAlive) s\(subject.serverKeepAlive.map { " (Server Keep Alive \($0) s)" } ?? ""): nothing can be concluded within --max-wait \(Numbers.short(subject.maxWait)) s, since no drop may be expected before \(k) s; not watched")
+            subject.gaveUpAt = MonotonicClock.now()
+            subject.result = (.inconclusive, [Finding.note(SpecRules.measurementLimit(plan.protocolVersion),
+                expected: "closed within \(Numbers.short(subject.limit ?? 0)) s",
+                observed: "not watched: --max-wait \(Numbers.short(subject.maxWait)) s is shorter than K = \(k) s",
+                text: "inconclusive: --max-wait \(Numbers.short(subject.maxWait)) s is shorter than the keep-alive of \(k) s, so no drop could be judged")])
+            subject.willResolved = true
+            subject.client?.disconnectIfOpen()
+            return checkDone()
+        }
         if let limit = subject.limit, subject.maxWait < limit {
             let note = "K=\(subject.plan.keepAlive) s\(subject.serverKeepAlive.map { " (Server Keep Alive \($0) s)" } ?? ""): the drop window closes only after \(Numbers.short(limit)) s, but --max-wait is \(Numbers.short(subject.maxWait)) s: unless the broker drops earlier the verdict is inconclusive"
             notes.append(note)
@@ -128,8 +149,7 @@ final class KeepAliveProbe: ProbeTask {
     private func giveUp(_ subject: KeepAliveSubject) {
         guard subject.droppedAt == nil, subject.verdict == nil else { return }
         subject.gaveUpAt = MonotonicClock.now()
-        subject.verdict = KeepAliveVerdict.judge(keepAlive: subject.effectiveKeepAlive, limit: subject.limit,
-                                                 droppedAfter: nil, watched: subject.watched ?? 0)
+        judge(subject)
         subject.willResolved = true
         // A clean DISCONNECT: the broker discards the will.
         subject.client?.disconnectIfOpen()
@@ -140,9 +160,9 @@ final class KeepAliveProbe: ProbeTask {
         guard subject.gaveUpAt == nil, subject.verdict == nil else { return }
         guard subject.connAck != nil else {
             // Never connected: a refusal of this keep-alive is a finding, anything else ends the run.
-            if case .failed(let error) = reason, error.kind == .refused {
-                subject.refusal = error
-                subject.verdict = .refused
+            if case .failed(let error) = reason, let refusal = Self.refusal(error, keepAlive: subject.plan.keepAlive) {
+                subject.refusal = refusal
+                judge(subject)
                 subject.willResolved = true
                 checkDone()
             } else if let client = subject.client {
@@ -153,19 +173,37 @@ final class KeepAliveProbe: ProbeTask {
         if let timer = subject.timer { context.loop.cancel(timer) }
         subject.droppedAt = subject.client?.closedAt ?? MonotonicClock.now()
         subject.end = ConnectionEnd(reason)
-        subject.verdict = KeepAliveVerdict.judge(keepAlive: subject.effectiveKeepAlive, limit: subject.limit,
-                                                 droppedAfter: subject.droppedAfter, watched: subject.watched ?? 0)
+        subject.willWindow = plan.willWindow(delay: plan.will?.delayInterval ?? 0)
         if subject.plan.willTopic == nil || subject.willArrivedAt != nil {
             subject.willResolved = true
+            judge(subject)
         } else {
-            let wait = Double(plan.will?.delayInterval ?? 0) + KeepAlivePlan.willWait + plan.grace
-            subject.willDeadline = MonotonicClock.after(seconds: wait)
-            subject.timer = context.loop.schedule(after: wait) { [unowned self] in
+            subject.willDeadline = MonotonicClock.after(seconds: subject.willWindow)
+            subject.timer = context.loop.schedule(after: subject.willWindow) { [unowned self] in
                 subject.willResolved = true
+                judge(subject)
                 checkDone()
             }
         }
         checkDone()
+    }
+
+    /// A refusal of this keep-alive (as opposed to a broker we cannot talk to at
+    /// all): a CONNACK refusal, or a close without CONNACK where nothing (no TLS
+    /// record, no other protocol) came back.
+    static func refusal(_ error: MQTTError, keepAlive: Int) -> (text: String, code: Int?)? {
+        switch error.cause {
+        case .closedBeforeConnAck(let firstBytes)? where firstBytes.isEmpty:
+            return ("closed the connection without CONNACK after CONNECT with keep-alive \(keepAlive)", nil)
+        case .answeredAsMQTT311?:
+            return nil
+        default:
+            return error.kind == .refused || error.kind == .notAuthorized ? (error.message, error.reasonCode) : nil
+        }
+    }
+
+    private func judge(_ subject: KeepAliveSubject) {
+        subject.result = KeepAliveJudge.judge(subject.observation(plan: plan, willDelay: plan.will?.delayInterval ?? 0))
     }
 
     private func willArrived(_ topic: String) {
@@ -178,6 +216,7 @@ final class KeepAliveProbe: ProbeTask {
             if subject.droppedAt != nil {
                 if let timer = subject.timer { context.loop.cancel(timer) }
                 subject.willResolved = true
+                judge(subject)
             }
         }
         checkDone()

@@ -6,51 +6,64 @@ extension ProbeReport {
     static func json(_ probe: KeepAliveProbe, elapsed: Double? = nil) -> JSON {
         let plan = probe.plan
         let control: JSON = probe.control.map { control in
-            .object([
+            let finding = control.finding(version: plan.protocolVersion, strict: plan.strict)
+            return .object([
                 ("client_id", .string(control.plan.clientID)),
                 ("will_topic", .string(control.plan.willTopic)),
                 ("will_published", .bool(control.willPublished)),
-                ("pass", .bool(control.passed)),
+                ("findings", .array([finding].reported.map(\.json))),
+                ("pass", .bool(control.passed(version: plan.protocolVersion, strict: plan.strict))),
             ])
         } ?? .null
-        return .object([
+        var members: [(String, JSON)] = [
             ("probe", .string("keepalive")),
             ("host", .string(probe.context.base.host)),
             ("port", .int(probe.context.base.port)),
             ("protocol", .string(plan.protocolVersion.description)),
             ("backoff", JSON.rounded(plan.backoff)),
             ("grace_s", JSON.rounded(plan.grace)),
-            ("results", .array(probe.subjects.map(json))),
+            ("strict", .bool(plan.strict)),
+            ("results", .array(probe.subjects.map { json($0) })),
             ("negative_control", control),
             ("notes", .array(probe.notes.map(JSON.string))),
-        ] + (elapsed.map { [("elapsed_s", JSON.rounded($0))] } ?? []) + [
-            ("pass", .bool(probe.passed)),
-        ])
+        ]
+        if let elapsed { members.append(("elapsed_s", JSON.rounded(elapsed))) }
+        members.append(("inconclusive", .bool(probe.inconclusive)))
+        members.append(("pass", .bool(probe.passed)))
+        return .object(members)
     }
 
     static func json(_ subject: KeepAliveSubject) -> JSON {
         let k = subject.effectiveKeepAlive
-        return .object([
+        let connected = subject.connAck != nil
+        var members: [(String, JSON)] = [
             ("client_id", .string(subject.plan.clientID)),
             ("keepalive", .int(subject.plan.keepAlive)),
-            ("effective_keepalive", subject.connAck == nil ? .null : .int(k)),
+            ("effective_keepalive", connected ? .int(k) : .null),
             ("server_keepalive", JSON.optional(subject.serverKeepAlive)),
-            ("connack_code", JSON.optional(subject.refusal?.reasonCode)),
+            ("connack_code", JSON.optional(subject.refusal?.code)),
+            ("refusal", JSON.optional(subject.refusal?.text)),
             ("dropped", .bool(subject.droppedAt != nil)),
             ("dropped_after_s", subject.droppedAfter.map { JSON.rounded($0) } ?? .null),
             ("ratio", ratio(subject).map { JSON.rounded($0) } ?? .null),
-            ("expected_min_s", subject.connAck == nil ? .null : .int(k)),
+            ("expected_min_s", connected ? .int(k) : .null),
             ("expected_limit_s", subject.limit.map { JSON.rounded($0) } ?? .null),
             ("watched_s", subject.watched.map { JSON.rounded($0) } ?? .null),
-            ("max_wait_s", subject.connAck == nil ? .null : JSON.rounded(subject.maxWait)),
+            ("max_wait_s", connected ? JSON.rounded(subject.maxWait) : .null),
             ("closed_by", JSON.optional(subject.end?.kind)),
             ("disconnect_reason", JSON.optional(subject.end?.reasonCode)),
+        ]
+        members += subject.end?.jsonDetails ?? [("disconnect_reason_string", .null), ("disconnect_user_properties", .null)]
+        members += [
             ("will_topic", JSON.optional(subject.plan.willTopic)),
             ("will_published", JSON.optional(subject.willPublished)),
             ("will_after_drop_s", subject.willAfterDrop.map { JSON.rounded($0) } ?? .null),
+            ("will_watched_s", subject.willPublished != nil ? JSON.rounded(subject.willWindow) : .null),
             ("verdict", JSON.optional(subject.verdict?.rawValue)),
+            ("findings", .array(subject.findings.reported.map(\.json))),
             ("pass", .bool(subject.passed)),
-        ])
+        ]
+        return .object(members)
     }
 
     static func ratio(_ subject: KeepAliveSubject) -> Double? {
@@ -69,8 +82,10 @@ extension ProbeReport {
         var out = "PROBE keepalive \(probe.context.endpoint) (MQTT \(plan.protocolVersion)): silent after CONNECT, drop expected between K and \(limitFormula(backoff: plan.backoff, grace: plan.grace))\n"
         var rows = probe.subjects.map(row)
         if let control = probe.control {
-            rows.append(Row(label: "negative control", verdict: control.passed ? "pass" : "fail",
-                            lines: [control.willPublished ? "will PUBLISHED after a clean DISCONNECT (it must not be)" : "no will after a clean DISCONNECT"]))
+            let finding = control.finding(version: plan.protocolVersion, strict: plan.strict)
+            let passed = control.passed(version: plan.protocolVersion, strict: plan.strict)
+            rows.append(Row(label: "negative control", verdict: passed ? "pass" : "fail",
+                            lines: [controlText(control)] + [finding].reported.compactMap(\.reportLine), passed: passed))
         }
         out += render(rows, indent: "")
         for note in probe.notes { out += "note: \(note)\n" }
@@ -81,8 +96,15 @@ extension ProbeReport {
     static func row(_ subject: KeepAliveSubject) -> Row {
         var lines = [describe(subject)]
         if let will = describeWill(subject) { lines.append(will) }
-        let verdict = subject.verdict.map { subject.passed || $0 != .pass ? $0.rawValue : "fail" } ?? "-"
-        return Row(label: "keep-alive K=\(subject.plan.keepAlive) s", verdict: verdict, lines: lines)
+        lines += subject.findings.reported.compactMap(\.reportLine)
+        return Row(label: "keep-alive K=\(subject.plan.keepAlive) s", verdict: verdictWord(subject), lines: lines,
+                   passed: subject.passed, inconclusive: subject.inconclusive, warnings: subject.findings.warnings)
+    }
+
+    /// The verdict column: what happened, or "fail" when the drop was fine but something else (the will) was not.
+    static func verdictWord(_ subject: KeepAliveSubject) -> String {
+        guard let verdict = subject.verdict else { return "-" }
+        return verdict == .pass && !subject.passed ? "fail" : verdict.rawValue
     }
 
     static func controlText(_ control: KeepAliveControl) -> String {
@@ -91,10 +113,10 @@ extension ProbeReport {
             : "negative control: no will after a clean DISCONNECT"
     }
 
-    /// "dropped after 11.043 s = 2.21 × K (window 5..8.5 s); socket closed, no DISCONNECT".
+    /// "dropped after 11.043 s = 2.21 × K (window 5..8.5 s); socket closed (FIN), no DISCONNECT".
     static func describe(_ subject: KeepAliveSubject) -> String {
         if let refusal = subject.refusal {
-            return "the broker refused keep-alive \(subject.plan.keepAlive): \(refusal.message)"
+            return "not accepted: \(refusal.text)"
         }
         guard subject.connAck != nil else { return "not connected" }
         let k = subject.effectiveKeepAlive
@@ -107,6 +129,8 @@ extension ProbeReport {
             text += "dropped after \(Numbers.fixed(t, 3)) s"
             if let r = ratio(subject) { text += " = \(Numbers.fixed(r, 2)) × K" }
             text += " (\(window)); \(end.text)"
+        } else if subject.gaveUpAt != nil && (subject.watched ?? 0) < 0.5 && subject.verdict == .inconclusive {
+            text += "not watched (\(window))"
         } else {
             text += "not dropped in \(Numbers.fixed(subject.watched ?? 0, 3)) s (\(window))"
         }
@@ -116,8 +140,9 @@ extension ProbeReport {
     static func describeWill(_ subject: KeepAliveSubject) -> String? {
         guard let topic = subject.plan.willTopic, subject.droppedAt != nil else { return nil }
         if let after = subject.willAfterDrop {
+            if after < 0 { return "will on '\(topic)' published \(Numbers.fixed(-after, 3)) s before the drop was seen" }
             return "will on '\(topic)' published \(Numbers.fixed(after, 3)) s after the drop"
         }
-        return "will on '\(topic)' NOT published after the drop (the server must publish it when it closes the connection)"
+        return "will on '\(topic)' NOT published within \(Numbers.short(subject.willWindow)) s of the drop"
     }
 }

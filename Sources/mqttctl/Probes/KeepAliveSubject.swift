@@ -13,17 +13,23 @@ final class KeepAliveSubject {
     var end: ConnectionEnd?
     /// When we stopped watching without a drop.
     var gaveUpAt: UInt64?
-    var refusal: MQTTError?
+    /// Why the broker did not take this keep-alive, and its CONNACK code if it sent one.
+    var refusal: (text: String, code: Int?)?
     var willArrivedAt: UInt64?
-    var verdict: KeepAliveVerdict?
     var willResolved = false
     var willDeadline: UInt64?
+    /// Seconds after the drop the will was watched for.
+    var willWindow: Double = 0
     var timer: Int?
+    /// The verdict and its findings, once known.
+    var result: (verdict: KeepAliveVerdict, findings: [Finding])?
 
     init(_ plan: KeepAlivePlan.Subject) {
         self.plan = plan
     }
 
+    var verdict: KeepAliveVerdict? { result?.verdict }
+    var findings: [Finding] { result?.findings ?? [] }
     var serverKeepAlive: Int? { connAck?.properties.serverKeepAlive }
     /// What the broker enforces: its Server Keep Alive if it imposed one, else ours.
     var effectiveKeepAlive: Int { serverKeepAlive ?? plan.keepAlive }
@@ -50,8 +56,18 @@ final class KeepAliveSubject {
         return MonotonicClock.seconds(droppedAt, willArrivedAt)
     }
 
-    /// The verdict passed, and a will that should have come after the drop came.
-    var passed: Bool { (verdict?.passed ?? false) && willPublished != false }
+    /// No MUST broken (with --strict no SHOULD), and something was concluded.
+    var passed: Bool { verdict != nil && verdict != .inconclusive && findings.passed }
+    var inconclusive: Bool { verdict == .inconclusive && findings.passed }
+
+    /// What was measured, for the judge.
+    func observation(plan probe: KeepAlivePlan, willDelay: UInt32) -> KeepAliveObservation {
+        KeepAliveObservation(
+            version: probe.protocolVersion, requested: plan.keepAlive, serverKeepAlive: serverKeepAlive,
+            refusal: refusal?.text, droppedAfter: droppedAfter, watched: watched ?? 0, maxWait: maxWait, limit: limit,
+            hasWill: plan.willTopic != nil, willDelay: willDelay, willAfterDrop: willAfterDrop, willWatched: willWindow,
+            sessionEndsAtClose: true, grace: probe.grace, strict: probe.strict)
+    }
 }
 
 /// The negative control's connection (set by KeepAliveProbe, read by the report).
@@ -61,11 +77,20 @@ final class KeepAliveControl {
     var disconnectedAt: UInt64?
     var willArrivedAt: UInt64?
     var done = false
+    var watched: Double = 0
 
     init(_ plan: KeepAlivePlan.Control) {
         self.plan = plan
     }
 
     var willPublished: Bool { willArrivedAt != nil }
-    var passed: Bool { done && !willPublished }
+
+    func finding(version: ProtocolVersion, strict: Bool) -> Finding {
+        .check(SpecRules.willDeletedByDisconnect(version), met: !willPublished, strict: strict,
+               expected: "no will after a normal DISCONNECT",
+               observed: willPublished ? "will published" : "no will within \(Numbers.short(watched)) s",
+               text: willPublished ? "the will was PUBLISHED after a clean DISCONNECT" : "no will after a clean DISCONNECT")
+    }
+
+    func passed(version: ProtocolVersion, strict: Bool) -> Bool { done && finding(version: version, strict: strict).level != .fail }
 }

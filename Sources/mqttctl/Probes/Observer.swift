@@ -43,10 +43,11 @@ final class Observer {
         try context.connect(client)
     }
 
-    /// Publishes at QoS 1 (the carry-over message of the take-over probe).
-    func publish(_ topic: String, _ payload: String) {
+    /// Publishes (the carry-over message of the take-over probe), at most at the
+    /// broker's Maximum QoS.
+    func publish(_ topic: String, _ payload: String, qos: Int) {
         do {
-            try client.publish(topic: topic, payload: Array(payload.utf8), qos: 1, retain: false)
+            try client.publish(topic: topic, payload: Array(payload.utf8), qos: min(qos, maximumQoS), retain: false)
         } catch {
             failure = CommandFailure(error)
         }
@@ -58,10 +59,13 @@ final class Observer {
         client.disconnectIfOpen()
     }
 
+    /// The broker's Maximum QoS (MQTT 5 CONNACK; 2 when absent).
+    var maximumQoS: Int { client.connAck?.properties.maximumQoS ?? 2 }
+
     private func subscribe() {
         guard !topics.isEmpty else { return ready() }
         do {
-            try client.subscribe(topics, qos: 1)
+            try client.subscribe(topics, qos: min(1, maximumQoS))
         } catch {
             failure = CommandFailure(error)
             return

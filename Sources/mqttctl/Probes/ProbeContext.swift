@@ -23,6 +23,9 @@ struct ProbeContext {
         options.will = nil
         options.cleanSession = true
         options.sessionExpiry = nil
+        // Probe connections measure: nothing may be held back by Nagle or a delayed ACK.
+        options.tcpNoDelay = true
+        options.quickAck = true
         configure(&options)
         let client: MQTTClient
         do {

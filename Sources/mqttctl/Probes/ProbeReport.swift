@@ -11,6 +11,12 @@ enum ProbeReport {
         let label: String
         let verdict: String
         let lines: [String]
+        /// No MUST broken (with --strict, no SHOULD) and something was concluded.
+        let passed: Bool
+        /// Nothing failed, but nothing could be concluded either.
+        var inconclusive = false
+        /// Warnings among the row's findings (SHOULD, MAY, non-normative).
+        var warnings = 0
     }
 
     static func render(_ rows: [Row], indent: String) -> String {
@@ -27,9 +33,15 @@ enum ProbeReport {
         return out
     }
 
+    /// "--- pass (6 of 6), 2 warnings" / "--- 2 of 6 did not pass (1 inconclusive)".
     static func footer(_ rows: [Row]) -> String {
-        let failed = rows.filter { $0.verdict != "pass" }.count
-        return failed == 0 ? "--- pass (\(rows.count) of \(rows.count))\n" : "--- \(failed) of \(rows.count) did not pass\n"
+        let failed = rows.filter { !$0.passed }.count
+        let inconclusive = rows.filter(\.inconclusive).count
+        let warnings = rows.map(\.warnings).reduce(0, +)
+        var out = failed == 0 ? "--- pass (\(rows.count) of \(rows.count))" : "--- \(failed) of \(rows.count) did not pass"
+        if inconclusive > 0 { out += " (\(inconclusive) inconclusive)" }
+        if warnings > 0 { out += ", \(warnings) warning\(warnings == 1 ? "" : "s")" }
+        return out + "\n"
     }
 
     // MARK: Everything (`probe` without subcommand)
@@ -39,13 +51,15 @@ enum ProbeReport {
         let reason: String
     }
 
-    static func json(keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe], skipped: [Skipped], elapsed: Double, pass: Bool) -> JSON {
+    static func json(keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe], skipped: [Skipped], elapsed: Double,
+                     pass: Bool, inconclusive: Bool) -> JSON {
         .object([
             ("probe", .string("all")),
             ("keepalive", .array(keepAlive.map { json($0) })),
             ("takeover", .array(takeover.map(json))),
             ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
             ("elapsed_s", JSON.rounded(elapsed)),
+            ("inconclusive", .bool(inconclusive)),
             ("pass", .bool(pass)),
         ])
     }
@@ -67,8 +81,12 @@ enum ProbeReport {
                     var row = row(subject)
                     if let control = probe.control {
                         // The control belongs to the keep-alive probe; its failure fails the row.
-                        let verdict = control.passed ? row.verdict : "fail"
-                        row = Row(label: row.label, verdict: verdict, lines: row.lines + [controlText(control)])
+                        let finding = control.finding(version: version, strict: probe.plan.strict)
+                        let verdict = control.passed(version: version, strict: probe.plan.strict) ? row.verdict : "fail"
+                        let passed = row.passed && control.passed(version: version, strict: probe.plan.strict)
+                        row = Row(label: row.label, verdict: verdict,
+                                  lines: row.lines + [controlText(control)] + [finding].reported.compactMap(\.reportLine),
+                                  passed: passed, inconclusive: row.inconclusive && passed, warnings: row.warnings)
                     }
                     rows.append(row)
                 }

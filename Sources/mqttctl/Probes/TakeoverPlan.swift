@@ -21,6 +21,8 @@ struct TakeoverPlan {
     var grace: Double
     /// How long A may take to be closed after B's CONNECT (--max-wait).
     var closeWait: Double
+    /// No wait of the probe is longer (--max-wait, else `defaultWaitCap`).
+    var waitCap: Double = TakeoverPlan.defaultWaitCap
     /// "clean" or "persistent", for reports.
     var sessionName: String
 
@@ -29,6 +31,13 @@ struct TakeoverPlan {
     /// How long the carried-over message may take after B's CONNACK.
     static let carryWait = 3.0
     static let defaultCloseWait = 5.0
+    static let defaultWaitCap = 300.0
+
+    /// How long A's will is watched for after A's close: its delay plus
+    /// `willWait` and the grace, never longer than `waitCap`.
+    func willWindow(delay: UInt32) -> Double {
+        min(Double(delay) + Self.willWait + grace, waitCap)
+    }
 
     var bCleanStart: Bool { newCleanStart || cleanStart }
 

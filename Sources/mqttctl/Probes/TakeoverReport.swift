@@ -4,7 +4,8 @@ import Mosquitto
 extension ProbeReport {
     static func json(_ probe: TakeoverProbe) -> JSON {
         let plan = probe.plan
-        return .object([
+        let expectation = probe.expectation
+        var members: [(String, JSON)] = [
             ("probe", .string("takeover")),
             ("host", .string(probe.context.base.host)),
             ("port", .int(probe.context.base.port)),
@@ -15,25 +16,32 @@ extension ProbeReport {
             ("new_clean_start", .bool(plan.bCleanStart)),
             ("session_expiry", plan.protocolVersion == .v5 ? .int(Int(plan.sessionExpiry ?? 0)) : .null),
             ("will_delay_s", plan.will.map { .int(Int($0.delayInterval)) } ?? .null),
+            ("strict", .bool(plan.strict)),
             ("old_closed", .bool(probe.oldClosed)),
             ("closed_after_ms", probe.closedAfter.map { JSON.rounded($0) } ?? .null),
             ("connack_after_ms", probe.connAckAfter.map { JSON.rounded($0) } ?? .null),
             ("closed_by", JSON.optional(probe.aEnd?.kind)),
             ("disconnect_reason", JSON.optional(probe.aEnd?.reasonCode)),
-            ("will_expected", JSON.optional(probe.expectation.willPublished)),
+        ]
+        members += probe.aEnd?.jsonDetails ?? [("disconnect_reason_string", .null), ("disconnect_user_properties", .null)]
+        members += [
+            ("will_expected", JSON.optional(expectation.will?.published)),
+            ("will_rule", expectation.will.map { .string($0.rule.basis.rawValue) } ?? .null),
             ("will_published", JSON.optional(probe.willPublished)),
             ("will_after_close_ms", probe.willAfterClose.map { JSON.rounded($0) } ?? .null),
             ("session_present", probe.bConnAck.map { .bool($0.sessionPresent) } ?? .null),
-            ("session_present_expected", .bool(probe.expectation.sessionPresent)),
+            ("session_present_expected", .bool(expectation.sessionPresent)),
             ("subscription_carried_over", JSON.optional(probe.subscriptionCarriedOver)),
             ("verdict", .string(probe.passed ? "pass" : "fail")),
-            ("failures", .array(probe.failures.map(JSON.string))),
+            ("findings", .array(probe.findings.reported.map(\.json))),
+            ("failures", .array(probe.findings.filter { $0.level == .fail }.map { .string("\($0.text) (\($0.rule.clause))") })),
             ("notes", .array(probe.notes.map(JSON.string))),
             ("pass", .bool(probe.passed)),
-        ])
+        ]
+        return .object(members)
     }
 
-    /// The facts, one per line: how A ended, then will, session and subscription.
+    /// The facts, one per line: how A ended, then will, session and subscription, then the findings.
     static func facts(_ probe: TakeoverProbe) -> [String] {
         var lines: [String] = []
         if let after = probe.closedAfter, let end = probe.aEnd {
@@ -42,11 +50,16 @@ extension ProbeReport {
             lines.append("A NOT closed within \(Numbers.short(probe.plan.closeWait)) s of B's CONNECT")
         }
         var parts: [String] = []
-        if let published = probe.willPublished, let expected = probe.expectation.willPublished {
-            var will = "will \(published ? "published" : "not published")"
-            if let after = probe.willAfterClose { will += " \(Numbers.fixed(after, 3)) ms after the close" }
-            will += published == expected ? " (as expected)" : " (expected: \(expected ? "published" : "not published"))"
-            parts.append(will)
+        if let published = probe.willPublished, let will = probe.expectation.will {
+            var text = "will \(published ? "published" : "not published")"
+            if let after = probe.willAfterClose {
+                // A broker may publish the will just before it closes A: we see it first.
+                text += after < 0 ? " \(Numbers.fixed(-after, 3)) ms before A's close was seen" : " \(Numbers.fixed(after, 3)) ms after the close"
+            }
+            if let expected = will.published {
+                text += published == expected ? " (as expected)" : " (expected: \(expected ? "published" : "not published"))"
+            }
+            parts.append(text)
         }
         if let ack = probe.bConnAck {
             let expected = probe.expectation.sessionPresent
@@ -56,13 +69,14 @@ extension ProbeReport {
             parts.append(carried ? "subscription carried over to B" : "subscription NOT carried over to B")
         }
         if !parts.isEmpty { lines.append(parts.joined(separator: "; ")) }
-        lines += probe.failures.map { "FAIL: \($0)" }
+        lines += probe.findings.reported.compactMap(\.reportLine)
         lines += probe.notes.map { "note: \($0)" }
         return lines
     }
 
     static func row(_ probe: TakeoverProbe) -> Row {
-        Row(label: "take-over, \(probe.plan.sessionName)", verdict: probe.passed ? "pass" : "fail", lines: facts(probe))
+        Row(label: "take-over, \(probe.plan.sessionName)", verdict: probe.passed ? "pass" : "fail", lines: facts(probe),
+            passed: probe.passed, warnings: probe.findings.warnings)
     }
 
     static func text(_ probe: TakeoverProbe) -> String {
@@ -77,12 +91,13 @@ extension ProbeReport {
         var out = "PROBE takeover \(probe.context.endpoint) (MQTT \(plan.protocolVersion), client id \(plan.clientID), \(session)"
         if let will = plan.will { out += "; will on '\(will.topic)'\(will.delayInterval > 0 ? ", delay \(will.delayInterval) s" : "")" }
         out += ")\n"
-        if let expected = probe.expectation.willPublished {
-            out += "will rule: \(expected ? "published" : "not published") — \(probe.expectation.willReason)\n"
+        if let will = probe.expectation.will {
+            let expected = will.published.map { $0 ? "published" : "not published" } ?? "unsettled"
+            out += "will rule: \(expected) (\(will.rule.basis.rawValue), \(will.rule.clause)) — \(will.reason)\n"
         }
         let row = row(probe)
         out += render([row], indent: "")
-        out += "--- \(probe.passed ? "pass" : "fail")\n"
+        out += footer([row])
         return out
     }
 }

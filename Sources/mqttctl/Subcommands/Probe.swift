@@ -64,9 +64,6 @@ struct ProbeAll: ParsableCommand {
     @OptionGroup(title: "Keep-alive") var sweep: KeepAliveSweepOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
-    @Flag(name: .customLong("strict"), help: "MQTT 5 take-over: fail when the old connection gets no DISCONNECT 0x8E.")
-    var strict = false
-
     func validate() throws {
         if connection.disableCleanSession || connection.sessionExpiry != nil {
             throw ValidationError("'probe' runs clean and persistent sessions itself; -c and -x apply to 'probe takeover'")
@@ -75,94 +72,98 @@ struct ProbeAll: ParsableCommand {
 
     func run() throws {
         let started = MonotonicClock.now()
-        let versions: [ProtocolVersion]
-        var explicit = false
-        if let chosen = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:)) {
-            versions = [chosen]
-            explicit = true
-        } else {
-            versions = [.v311, .v5]
-        }
+        let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let runID = RunID.make()
+        let loop = EventLoop()
+        let progress = Progress.forCommand(json: probe.json)
+        let setups = try versions.map { version throws(CommandFailure) in
+            try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
+        }
+
+        // Every version is tried at once: a broker may ignore one and answer the
+        // other. One that fails is skipped and said so, unless -V asked for it or
+        // none works (then its failure is the command's).
+        let checks = try ProbeSetup.checkConnects(setups)
+        var skipped: [ProbeReport.Skipped] = []
+        var usable: [(setup: ProbeSetup, ack: ConnAck)] = []
+        for (setup, check) in zip(setups, checks) {
+            switch check {
+            case .success(let ack): usable.append((setup, ack))
+            case .failure(let error):
+                if explicit != nil { throw error }
+                skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+            }
+        }
+        if usable.isEmpty, case .failure(let error)? = checks.first { throw error }
+
         var tasks: [ProbeTask] = []
         var keepAliveProbes: [KeepAliveProbe] = []
         var takeoverProbes: [TakeoverProbe] = []
-        var skipped: [ProbeReport.Skipped] = []
-        var contexts: [ProbeContext] = []
-        let loop = EventLoop()
-        let progress = Progress.forCommand(json: probe.json)
-
-        for (index, version) in versions.enumerated() {
-            let setup = try ProbeSetup(connection: connection, version: version, json: probe.json,
-                                       idSuffix: nil, loop: loop, progress: progress)
-            // The first version must work (its failure is the command's); a later
-            // MQTT 5 that the broker turns away is skipped and said so.
-            do {
-                try setup.checkConnect(id: "\(setup.baseID)-\(version.rawValue)-chk")
-            } catch {
-                if index == 0 || explicit || error.status == .interrupted || error.status == .terminated { throw error }
-                skipped.append(ProbeReport.Skipped(version: version, reason: "the broker did not accept MQTT \(version): \(error.message)"))
-                continue
-            }
+        for (setup, ack) in usable {
+            let version = setup.version
             let base = "\(setup.baseID)-\(version == .v5 ? "5" : "3")"
             let topics = "\(probe.topicPrefix)/\(runID)/\(version == .v5 ? "5" : "3")"
-            let will = Will(topic: "", payload: Array("mqttctl probe: connection gone".utf8), qos: 1)
+            // At most the QoS the broker allows (a will above it would be refused).
+            let qos = min(1, ack.properties.maximumQoS ?? 2)
+            let will = Will(topic: "", payload: Array("mqttctl probe: connection gone".utf8), qos: qos)
             func withTopic(_ topic: String) -> Will { var w = will; w.topic = topic; return w }
 
-            let keepAlive = KeepAliveProbe(plan: KeepAlivePlan(
+            var keepAlivePlan = KeepAlivePlan(
                 protocolVersion: version,
                 subjects: sweep.values.map { KeepAlivePlan.Subject(keepAlive: $0, clientID: "\(base)-k\($0)", willTopic: "\(topics)/k\($0)/will") },
                 will: will,
                 control: KeepAlivePlan.Control(clientID: "\(base)-ctl", willTopic: "\(topics)/control/will"),
-                observerID: "\(base)-obs-k", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait),
-                context: setup.context)
+                observerID: "\(base)-obs-k", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait)
+            keepAlivePlan.strict = probe.strict
+            let keepAlive = KeepAliveProbe(plan: keepAlivePlan, context: setup.context)
             keepAliveProbes.append(keepAlive)
             tasks.append(keepAlive)
 
             for persistent in [false, true] {
                 let name = persistent ? "persistent" : "clean"
                 let id = "\(base)-t\(persistent ? "p" : "c")"
-                let takeover = TakeoverProbe(plan: TakeoverPlan(
+                var plan = TakeoverPlan(
                     protocolVersion: version, clientID: id, observerID: "\(id)-obs",
                     cleanStart: !persistent, sessionExpiry: persistent && version == .v5 ? 300 : nil,
                     newCleanStart: false, will: withTopic("\(topics)/\(name)/will"),
-                    carryTopic: "\(topics)/\(name)/carry", keepAlive: 60, strict: strict, grace: probe.grace,
-                    closeWait: probe.maxWait ?? TakeoverPlan.defaultCloseWait, sessionName: name),
-                    context: setup.context)
+                    carryTopic: "\(topics)/\(name)/carry", keepAlive: 60, strict: probe.strict, grace: probe.grace,
+                    closeWait: probe.maxWait ?? TakeoverPlan.defaultCloseWait, sessionName: name)
+                plan.waitCap = probe.maxWait ?? TakeoverPlan.defaultWaitCap
+                let takeover = TakeoverProbe(plan: plan, context: setup.context)
                 takeoverProbes.append(takeover)
                 tasks.append(takeover)
             }
-            contexts.append(setup.context)
         }
 
-        if let context = contexts.first {
+        if let context = usable.first?.setup.context {
             try ProbeRunner.run(tasks, context: context)
         }
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
-        let passed = tasks.allSatisfy { task in
-            (task as? KeepAliveProbe)?.passed ?? (task as? TakeoverProbe)?.passed ?? false
-        }
-        let base = contexts.first?.base ?? ConnectOptions()
+        let passed = keepAliveProbes.allSatisfy(\.passed) && takeoverProbes.allSatisfy(\.passed)
+        let failed = keepAliveProbes.filter { !$0.passed && !$0.inconclusive }.map { "keep-alive MQTT \($0.plan.protocolVersion)" }
+            + takeoverProbes.filter { !$0.passed }.map { "take-over MQTT \($0.plan.protocolVersion) \($0.plan.sessionName)" }
+        let inconclusive = !passed && failed.isEmpty
+        let endpoint = setups.first?.context.endpoint ?? ""
         let output = OutputBuffer()
         if probe.json {
             output.append(ProbeReport.json(keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped,
-                                           elapsed: elapsed, pass: passed).serialized() + "\n")
+                                           elapsed: elapsed, pass: passed, inconclusive: inconclusive).serialized() + "\n")
         } else {
-            output.append(ProbeReport.text(endpoint: base.endpoint, versions: versions, keepAlive: keepAliveProbes,
+            output.append(ProbeReport.text(endpoint: endpoint, versions: versions, keepAlive: keepAliveProbes,
                                            takeover: takeoverProbes, skipped: skipped, elapsed: elapsed))
         }
         output.flush()
-        if !passed {
-            let failed = keepAliveProbes.filter { !$0.passed }.map { "keep-alive MQTT \($0.plan.protocolVersion)" }
-                + takeoverProbes.filter { !$0.passed }.map { "take-over MQTT \($0.plan.protocolVersion) \($0.plan.sessionName)" }
-            throw CommandFailure(.verdictFailed, "probe did not pass: \(failed.joined(separator: ", "))")
-        }
+        let undecided = keepAliveProbes.filter(\.inconclusive).map { "keep-alive MQTT \($0.plan.protocolVersion)" }
+        try ProbeOutcome.finish(command: "probe", passed: passed, inconclusive: inconclusive,
+                                failed: inconclusive ? undecided : failed)
     }
 }
 
 /// The set-up every probe command shares: connection settings from the
 /// options, a client id to build the probe's ids on, the loop and progress.
 struct ProbeSetup {
+    let version: ProtocolVersion
     let options: ConnectOptions
     let baseID: String
     let userGaveID: Bool
@@ -171,6 +172,7 @@ struct ProbeSetup {
     /// `idSuffix`: appended to a made-up base id ("to" gives mqttctl-3fa2c1-to).
     init(connection: ConnectionOptions, version: ProtocolVersion, json: Bool, idSuffix: String?,
          loop: EventLoop = EventLoop(), progress: Progress? = nil) throws(CommandFailure) {
+        self.version = version
         var connection = connection
         userGaveID = connection.id != nil || connection.idPrefix != nil
         if !userGaveID {
@@ -184,12 +186,40 @@ struct ProbeSetup {
                                progress: progress ?? Progress.forCommand(json: json), quiet: json)
     }
 
-    /// Connects and disconnects once: fails the way a connection fails.
-    func checkConnect(id: String) throws(CommandFailure) {
-        let client = try context.makeClient(id: id)
-        try ClientSession.connect(client, on: context.loop)
-        ClientSession.disconnect(client, on: context.loop)
-        context.loop.remove(client)
+    /// Connects once with each setup's settings, all at once in their shared
+    /// loop, and disconnects: the CONNACK per setup, or how its connection failed.
+    /// Throws only for a signal.
+    static func checkConnects(_ setups: [ProbeSetup]) throws(CommandFailure) -> [Result<ConnAck, CommandFailure>] {
+        guard let loop = setups.first?.context.loop else { return [] }
+        var results: [Result<ConnAck, CommandFailure>?] = Array(repeating: nil, count: setups.count)
+        var clients: [MQTTClient?] = []
+        for (i, setup) in setups.enumerated() {
+            do throws(CommandFailure) {
+                let client = try setup.context.makeClient(id: "\(setup.baseID)-\(setup.version.rawValue)-chk")
+                clients.append(client)
+                try setup.context.connect(client)
+            } catch {
+                if clients.count == i { clients.append(nil) }
+                results[i] = .failure(error)
+            }
+        }
+        let open = clients.compactMap { $0 }
+        let stop = loop.run { open.allSatisfy { $0.state != .connecting } }
+        if case .signal(let sig) = stop {
+            for client in open { client.disconnectIfOpen() }
+            throw CommandFailure(ExitStatus(signal: sig), "")
+        }
+        for (i, client) in clients.enumerated() {
+            guard let client, results[i] == nil else { continue }
+            if let ack = client.connAck, ack.code == 0, client.state == .connected {
+                results[i] = .success(ack)
+            } else {
+                results[i] = .failure(ClientSession.failure(for: client))
+            }
+        }
+        for client in open { ClientSession.disconnect(client, on: loop) }
+        for client in open { loop.remove(client) }
+        return results.map { $0 ?? .failure(CommandFailure(.failure, "not checked")) }
     }
 
     /// Writes the report to stdout.

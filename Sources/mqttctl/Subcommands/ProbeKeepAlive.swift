@@ -87,21 +87,20 @@ struct ProbeKeepAlive: ParsableCommand {
                 clientID: values.count == 1 && setup.userGaveID ? setup.baseID : "\(setup.baseID)-k\(k)",
                 willTopic: template.map { values.count == 1 ? $0.topic : "\($0.topic)/k\(k)" })
         }
-        let plan = KeepAlivePlan(
+        var plan = KeepAlivePlan(
             protocolVersion: version, subjects: subjects, will: template,
             control: template.map { KeepAlivePlan.Control(clientID: "\(setup.baseID)-ctl", willTopic: "\($0.topic)/control") },
             observerID: "\(setup.baseID)-obs", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait)
+        plan.strict = probe.strict
         let task = KeepAliveProbe(plan: plan, context: setup.context)
         let started = MonotonicClock.now()
         try ProbeRunner.run([task], context: setup.context)
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
 
         setup.print(probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
-        if !task.passed {
-            let failed = task.subjects.filter { !$0.passed }.map { "K=\($0.plan.keepAlive) s: \($0.verdict?.rawValue ?? "-")\($0.willPublished == false ? ", no will" : "")" }
-                + (task.control?.passed == false ? ["negative control: will published after a clean DISCONNECT"] : [])
-            throw CommandFailure(.verdictFailed, "probe keepalive did not pass (\(failed.joined(separator: "; ")))")
-        }
+        let failed = task.subjects.filter { !$0.passed }.map { "K=\($0.plan.keepAlive) s: \($0.verdict?.rawValue ?? "-")\($0.willPublished == false ? ", no will" : "")" }
+            + (task.control?.passed(version: version, strict: plan.strict) == false ? ["negative control: will published after a clean DISCONNECT"] : [])
+        try ProbeOutcome.finish(command: "probe keepalive", passed: task.passed, inconclusive: task.inconclusive, failed: failed)
     }
 }
 

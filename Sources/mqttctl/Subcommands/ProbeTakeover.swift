@@ -64,9 +64,6 @@ struct ProbeTakeover: ParsableCommand {
     @OptionGroup(title: "Probe") var probe: ProbeOptions
     @OptionGroup(title: "Will (of connection A)") var will: WillOptions
 
-    @Flag(name: .customLong("strict"), help: "MQTT 5: fail when A gets no DISCONNECT 0x8E (Session taken over) before the close.")
-    var strict = false
-
     @Flag(name: .customLong("new-clean"), help: "B connects with clean start even though A kept its session (-c or -x): the session ends.")
     var newClean = false
 
@@ -85,8 +82,9 @@ struct ProbeTakeover: ParsableCommand {
             cleanStart: setup.options.cleanSession, sessionExpiry: setup.options.sessionExpiry,
             newCleanStart: newClean, will: template,
             carryTopic: "\(probe.topicPrefix)/\(setup.baseID)/carry", keepAlive: keepAlive.keepAlive,
-            strict: strict, grace: probe.grace, closeWait: probe.maxWait ?? TakeoverPlan.defaultCloseWait,
+            strict: probe.strict, grace: probe.grace, closeWait: probe.maxWait ?? TakeoverPlan.defaultCloseWait,
             sessionName: "clean")
+        plan.waitCap = probe.maxWait ?? TakeoverPlan.defaultWaitCap
         plan.sessionName = plan.aSessionSurvives ? "persistent" : "clean"
         if Topic.problemWithName(plan.carryTopic) != nil {
             throw CommandFailure.usage("the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
@@ -95,9 +93,9 @@ struct ProbeTakeover: ParsableCommand {
         try ProbeRunner.run([task], context: setup.context)
 
         setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
-        if !task.passed {
-            throw CommandFailure(.verdictFailed, "probe takeover did not pass: \(task.failures.joined(separator: "; "))")
-        }
+        let failed = task.findings.filter { $0.level == .fail }.map { "\($0.text) (\($0.rule.clause))" }
+        try ProbeOutcome.finish(command: "probe takeover", passed: task.passed, inconclusive: false,
+                                failed: failed.isEmpty ? ["the probe did not finish"] : failed)
     }
 }
 

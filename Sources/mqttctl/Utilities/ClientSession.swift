@@ -43,8 +43,9 @@ enum ClientSession {
         switch client.closeReason {
         case .failed(let error)?:
             return CommandFailure(error)
-        case .serverDisconnect(let code)?:
-            return CommandFailure(.connectionLost, "the broker closed the connection: \(ReasonCode.describe(code))")
+        case .serverDisconnect(let disconnect)?:
+            let reason = disconnect.reasonString.map { " \"\($0)\"" } ?? ""
+            return CommandFailure(.connectionLost, "the broker closed the connection: \(ReasonCode.describe(disconnect.reasonCode))\(reason)")
         case .requested?, nil:
             return CommandFailure(.connectionLost, "the connection to \(client.options.endpoint) was closed")
         }

@@ -15,6 +15,7 @@ enum ExitStatus: Int32, CaseIterable {
     case subscriptionRefused = 9
     case verdictFailed = 10
     case noReply = 11
+    case inconclusive = 12
     case timeout = 27
     case interrupted = 130
     case terminated = 143
@@ -31,8 +32,9 @@ enum ExitStatus: Int32, CaseIterable {
         case .connectionLost: return "the connection was lost after it was established"
         case .notAcknowledged: return "pub: QoS 1/2 messages not acknowledged or rejected"
         case .subscriptionRefused: return "sub: the broker refused a subscription"
-        case .verdictFailed: return "probe: a verdict did not pass"
+        case .verdictFailed: return "probe: a MUST was broken (with --strict: or a SHOULD)"
         case .noReply: return "ping: no PINGRESP in time (unresponsive or half-open)"
+        case .inconclusive: return "probe: nothing failed, but a verdict was inconclusive"
         case .timeout: return "timed out: sub -W, or --connect-timeout (as mosquitto)"
         case .interrupted: return "interrupted by SIGINT (after a clean DISCONNECT)"
         case .terminated: return "terminated by SIGTERM (after a clean DISCONNECT)"
