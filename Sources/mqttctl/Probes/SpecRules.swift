@@ -109,7 +109,7 @@ enum SpecRules {
     /// MQTT 5 take-over, the session goes on, will delay 0: published at the close.
     static let takeoverWillNoDelay = SpecRule(
         basis: .must, clause: "MQTT 5 [MQTT-3.1.2-8], §3.1.3.2.2, §3.1.4",
-        quote: "[MQTT-3.1.2-8] publishes the will after the close once \"the Will Delay Interval has elapsed\" (a delay of 0 has elapsed at the close), and both non-normative comments say so: §3.1.3.2.2 \"If the Will Delay is 0 the Will Message is sent at the close of the existing Network Connection\"; §3.1.4 \"If the Will Delay Interval of the existing Network Connection is 0 and there is a Will Message, it will be sent because the Network Connection is closed.\"")
+        quote: "\"The Will Message MUST be published after the Network Connection is subsequently closed and either the Will Delay Interval has elapsed or the Session ends\" [MQTT-3.1.2-8]: a delay of 0 has elapsed at the close (B's connection, opened before, cannot have come before it). Both non-normative comments say so: §3.1.3.2.2 \"If the Will Delay is 0 the Will Message is sent at the close of the existing Network Connection\"; §3.1.4 \"If the Will Delay Interval of the existing Network Connection is 0 and there is a Will Message, it will be sent because the Network Connection is closed.\"")
 
     /// MQTT 5 take-over, the session goes on, will delay > 0: not published.
     static let takeoverWillDelayed = SpecRule(

@@ -43,6 +43,30 @@ final class ScriptedBroker: @unchecked Sendable {
         /// 0x80 (MQTT 3.1.1) or 0x87 Not authorized (MQTT 5). mosquitto 2.0.11's
         /// ACL file never refuses a subscription, so only this peer can.
         var refuseFiltersWithPrefix: String?
+
+        /// How the take-over decides about the old connection's will.
+        enum TakeoverWill: Sendable {
+            /// As the specification says: MQTT 3.1.1 always; MQTT 5 when the session
+            /// ends (B clean start 1, A's session expiry 0) or A's will delay is 0.
+            case specification
+            /// As mosquitto 2.0.11: MQTT 5 only when the session ends, never with a will delay.
+            case likeMosquitto
+        }
+        var takeoverWill: TakeoverWill = .specification
+        /// MQTT 5: the reason string (0x1F) and a user property sent with every DISCONNECT.
+        var disconnectReasonString: String?
+        var disconnectUserProperty: (String, String)?
+        /// Close a dropped or taken-over connection with a reset (RST) instead of a FIN.
+        var closeWithReset = false
+        /// Close the connection without CONNACK when a client asks for keep-alive 0.
+        var closeOnKeepAliveZero = false
+        /// MQTT 5: Maximum QoS put in every CONNACK (SUBACK grants at most this; a
+        /// PUBLISH above it is a protocol error: the peer closes the connection).
+        var maximumQoS: UInt8?
+        /// Never answer an MQTT 3.1.1 CONNECT (a broker that only speaks MQTT 5 and ignores the rest).
+        var ignoreMQTT311 = false
+        /// Publish wills this many seconds late (after the close and any will delay).
+        var willLateBy: Double = 0
     }
 
     let port: Int
@@ -120,6 +144,7 @@ private final class Loop {
         var keepAlive = 0
         var lastIn = now()
         var will: (topic: String, payload: [UInt8])?
+        var willDelay: UInt32 = 0
         var delayed: [(at: Double, bytes: [UInt8])] = []
         var open = true
 
@@ -132,6 +157,7 @@ private final class Loop {
     /// Subscriptions per client id: the session (kept when the client asked for it).
     var sessions: [String: [String]] = [:]
     var assigned = 0
+    var pendingWills: [(at: Double, topic: String, payload: [UInt8])] = []
 
     init(broker: ScriptedBroker) {
         self.broker = broker
@@ -146,9 +172,14 @@ private final class Loop {
                 let fd = accept(broker.listenerFD, nil, nil)
                 if fd >= 0 { connections.append(Connection(fd: fd)) }
             }
-            for (i, connection) in connections.enumerated() where i + 1 < fds.count && fds[i + 1].revents != 0 {
+            // A connection ended earlier in this round (a take-over) has a closed fd
+            // that another thread of the test process may already have reused.
+            for (i, connection) in connections.enumerated() where i + 1 < fds.count && fds[i + 1].revents != 0 && connection.open {
                 readFrom(connection)
             }
+            let due = pendingWills.filter { $0.at <= now() }
+            pendingWills.removeAll { $0.at <= now() }
+            for will in due { route(topic: will.topic, payload: will.payload) }
             let t = now()
             for connection in connections where connection.open {
                 let due = connection.delayed.filter { $0.at <= t }
@@ -231,10 +262,17 @@ private final class Loop {
         }
         var clientID = r.string()
         if flags & 0x04 != 0 {
-            if connection.version == 5 { _ = r.properties() }
+            if connection.version == 5 {
+                for (id, value) in r.properties() where id == 0x18 { connection.willDelay = UInt32(truncatingIfNeeded: value) }
+            }
             let topic = r.string()
             let payload = r.binary()
             connection.will = (topic, payload)
+        }
+        if connection.version != 5 && behaviour.ignoreMQTT311 { return }
+        if connection.keepAlive == 0 && behaviour.closeOnKeepAliveZero {
+            end(connection, publishWill: false)
+            return
         }
         if connection.version == 5 && !behaviour.acceptV5 {
             // What an MQTT 3.1.1-only broker answers: "unacceptable protocol version".
@@ -255,13 +293,16 @@ private final class Loop {
             case .keepOld:
                 continue
             case .disconnect(let reason):
-                if old.version == 5 { send(old, [0xE0, 0x01, reason]) }
+                if old.version == 5 { send(old, disconnectPacket(reason)) }
             case .close:
                 break
             }
-            // As the specification says: MQTT 3.1.1 always publishes the old will
-            // (no DISCONNECT came); MQTT 5 when the session ends.
-            let publish = old.version != 5 || connection.cleanStart || old.sessionExpiry == 0
+            let sessionEnds = connection.cleanStart || old.sessionExpiry == 0
+            let publish: Bool
+            switch behaviour.takeoverWill {
+            case .specification: publish = old.version != 5 || sessionEnds || old.willDelay == 0
+            case .likeMosquitto: publish = old.version != 5 ? old.cleanStart : sessionEnds && old.willDelay == 0
+            }
             end(old, publishWill: publish, keepSession: true)
         }
         if connection.cleanStart {
@@ -278,6 +319,7 @@ private final class Loop {
                 properties += [0x13, UInt8(serverKeepAlive >> 8), UInt8(serverKeepAlive & 0xFF)]
                 connection.keepAlive = Int(serverKeepAlive)
             }
+            if let maximumQoS = behaviour.maximumQoS { properties += [0x24, maximumQoS] }
             send(connection, [0x20, UInt8(3 + properties.count), sessionPresent ? 1 : 0, 0x00, UInt8(properties.count)] + properties)
         } else {
             send(connection, [0x20, 0x02, sessionPresent ? 1 : 0, 0x00])
@@ -297,7 +339,7 @@ private final class Loop {
                 continue
             }
             sessions[connection.clientID, default: []].append(filter)
-            granted.append(min(options & 0x03, 1))
+            granted.append(min(options & 0x03, 1, behaviour.maximumQoS ?? 2))
         }
         let header: [UInt8] = connection.version == 5 ? [UInt8(packetID >> 8), UInt8(packetID & 0xFF), 0] : [UInt8(packetID >> 8), UInt8(packetID & 0xFF)]
         send(connection, [0x90, UInt8(header.count + granted.count)] + header + granted)
@@ -307,6 +349,12 @@ private final class Loop {
         var r = Reader(body)
         let topic = r.string()
         let qos = (flags >> 1) & 0x03
+        if connection.version == 5, let maximum = behaviour.maximumQoS, qos > maximum {
+            // [MQTT-3.2.2-11]: a PUBLISH above Maximum QoS is a protocol error.
+            send(connection, disconnectPacket(0x9B))
+            end(connection, publishWill: true)
+            return
+        }
         var packetID: UInt16 = 0
         if qos > 0 { packetID = r.uint16() }
         if connection.version == 5 { _ = r.properties() }
@@ -332,15 +380,32 @@ private final class Loop {
         guard connection.connected, let factor = behaviour.dropFactor, connection.keepAlive > 0 else { return }
         guard t - connection.lastIn >= factor * Double(connection.keepAlive) else { return }
         if connection.version == 5, let reason = behaviour.keepAliveDisconnect {
-            send(connection, [0xE0, 0x01, reason])
+            send(connection, disconnectPacket(reason))
         }
         end(connection, publishWill: true)
+    }
+
+    /// DISCONNECT with a reason code and, when configured, a reason string and a user property.
+    func disconnectPacket(_ reason: UInt8) -> [UInt8] {
+        var properties: [UInt8] = []
+        if let text = behaviour.disconnectReasonString { properties += [0x1F] + lengthPrefixed(Array(text.utf8)) }
+        if let (key, value) = behaviour.disconnectUserProperty {
+            properties += [0x26] + lengthPrefixed(Array(key.utf8)) + lengthPrefixed(Array(value.utf8))
+        }
+        let body = [reason] + remainingLength(properties.count) + properties
+        return [0xE0] + remainingLength(body.count) + body
     }
 
     func end(_ connection: Connection, publishWill: Bool, keepSession: Bool = false) {
         guard connection.open else { return }
         connection.open = false
-        shutdown(connection.fd, Int32(SHUT_RDWR))
+        if behaviour.closeWithReset && connection.connected {
+            // SO_LINGER 0: close() sends RST.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        } else {
+            shutdown(connection.fd, Int32(SHUT_RDWR))
+        }
         Glibc.close(connection.fd)
         let will = connection.will
         connection.will = nil
@@ -349,7 +414,14 @@ private final class Loop {
             sessions[connection.clientID] = nil
         }
         if publishWill, connection.connected, let will {
-            route(topic: will.topic, payload: will.payload)
+            // MQTT 5: after the will delay, or at once when the session ends with the connection.
+            let delay = connection.version == 5 && !sessionEnds && !keepSession ? Double(connection.willDelay) : 0
+            let wait = delay + behaviour.willLateBy
+            if wait > 0 {
+                pendingWills.append((now() + wait, will.topic, will.payload))
+            } else {
+                route(topic: will.topic, payload: will.payload)
+            }
         }
     }
 
