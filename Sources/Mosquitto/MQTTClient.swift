@@ -81,6 +81,7 @@ public final class MQTTClient: MosquittoEvents {
     /// The first bytes the broker sent on a plain TCP connection before CONNACK:
     /// what to say when it closes without one.
     private var firstBytes: [UInt8]?
+    private var peerReset = false
     /// Whether libmosquitto's keep-alive machinery (PINGREQ when due, closing on a
     /// missing PINGRESP) runs. `ping` turns it off and sends its own PINGREQs.
     public var keepAliveEnabled = true
@@ -170,6 +171,9 @@ public final class MQTTClient: MosquittoEvents {
         tlsDiagnosis.reset()
         tlsHandshakeDone = false
         lastErrorLog = nil
+        firstBytes = nil
+        peerReset = false
+        watch = nil
         connectStartedAt = MonotonicClock.now()
         connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
         updateLogging()
@@ -413,7 +417,7 @@ public final class MQTTClient: MosquittoEvents {
         if watch != nil { return readWatched() }
         defer { if options.quickAck && state != .closed { handle.acknowledgeNow() } }
         if state == .connecting, options.tls == nil, firstBytes == nil {
-            firstBytes = handle.peekPlain(upTo: 8)
+            (firstBytes, peerReset) = handle.peekPlain(upTo: 8)
         }
         // Read packet by packet until the socket is drained; bounded for fairness.
         for _ in 0..<256 {
@@ -547,7 +551,8 @@ public final class MQTTClient: MosquittoEvents {
     private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
         if state == .connecting {
             if options.tls == nil {
-                var error = PreConnAck.error(firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint)
+                var error = PreConnAck.error(firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
+                                             reset: peerReset || readErrno == ECONNRESET)
                 error.libraryCode = rc
                 return error
             }

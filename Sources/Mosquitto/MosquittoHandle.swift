@@ -306,14 +306,15 @@ final class MosquittoHandle {
     }
 
     /// The first bytes waiting on a plain TCP socket, without consuming them
-    /// (nil with TLS, or when nothing is there yet; empty when the peer closed).
-    func peekPlain(upTo count: Int) -> [UInt8]? {
+    /// (nil with TLS, or when nothing is there yet; empty when the peer closed),
+    /// and whether the peer reset the connection.
+    func peekPlain(upTo count: Int) -> (bytes: [UInt8]?, reset: Bool) {
         let fd = socket
-        guard fd >= 0, mosquitto_ssl_get(raw) == nil else { return nil }
+        guard fd >= 0, mosquitto_ssl_get(raw) == nil else { return (nil, false) }
         var bytes = [UInt8](repeating: 0, count: count)
         let n = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
-        if n < 0 { return nil }
-        return Array(bytes.prefix(n))
+        if n < 0 { return errno == ECONNRESET ? ([], true) : (nil, false) }
+        return (Array(bytes.prefix(n)), false)
     }
 
     /// Acknowledges what was read at once (TCP_QUICKACK, which also sends an ACK

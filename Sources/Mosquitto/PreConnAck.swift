@@ -13,8 +13,13 @@ enum PreConnAck {
         bytes.count >= 2 && (0x14...0x17).contains(bytes[0]) && bytes[1] == 0x03
     }
 
-    static func error(firstBytes bytes: [UInt8], version: ProtocolVersion, endpoint: String) -> MQTTError {
+    /// `reset`: the connection ended with a reset rather than a FIN.
+    static func error(firstBytes bytes: [UInt8], version: ProtocolVersion, endpoint: String, reset: Bool = false) -> MQTTError {
         let cause = MQTTError.Cause.closedBeforeConnAck(firstBytes: bytes)
+        if bytes.isEmpty && reset {
+            // What a TLS listener (mosquitto's) does to a plain CONNECT; other servers do it too.
+            return MQTTError(.cannotConnect, "\(endpoint) reset the connection without CONNACK (a TLS listener does that to a plain client: if it is one, use mqtts:// or --cafile)", cause: cause)
+        }
         if bytes.isEmpty {
             return MQTTError(.cannotConnect, "\(endpoint) closed the connection without CONNACK", cause: cause)
         }

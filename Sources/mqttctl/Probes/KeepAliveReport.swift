@@ -85,7 +85,8 @@ extension ProbeReport {
             let finding = control.finding(version: plan.protocolVersion, strict: plan.strict)
             let passed = control.passed(version: plan.protocolVersion, strict: plan.strict)
             rows.append(Row(label: "negative control", verdict: passed ? "pass" : "fail",
-                            lines: [controlText(control)] + [finding].reported.compactMap(\.reportLine), passed: passed))
+                            lines: [control.willPublished ? "will PUBLISHED after a clean DISCONNECT (it must not be)" : "no will after a clean DISCONNECT"]
+                                + [finding].reported.compactMap(\.reportLine), passed: passed))
         }
         out += render(rows, indent: "")
         for note in probe.notes { out += "note: \(note)\n" }

@@ -11,6 +11,9 @@ struct RunResult: CustomStringConvertible {
     /// Seconds from spawn to exit, taken by the process's own termination
     /// handler: not inflated when busy tests keep the test pool from noticing.
     var runtime: Double = 0
+    /// CPU seconds (user + system) the command used: what a busy loop would show
+    /// however loaded the machine is.
+    var cpuSeconds: Double = 0
 
     var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
     var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(String.init) }
@@ -117,7 +120,8 @@ final class RunningCommand: @unchecked Sendable {
         }
         process.waitUntilExit()
         let out = (try? Data(contentsOf: stdoutFile)) ?? Data()
-        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime)
+        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime,
+                         cpuSeconds: process.cpuSeconds ?? 0)
     }
 
     /// Waits until `condition` holds for (stdout, stderr). False on timeout or exit.

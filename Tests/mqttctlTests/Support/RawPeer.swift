@@ -10,6 +10,8 @@ final class RawPeer: @unchecked Sendable {
         case silent
         /// CONNACK (accepted), then read and ignore everything (no PUBACK, no SUBACK).
         case connackThenIgnore
+        /// Answer the first bytes with these (a TLS alert, an HTTP error...), then close.
+        case replyAndClose([UInt8])
     }
 
     let port: Int
@@ -18,6 +20,10 @@ final class RawPeer: @unchecked Sendable {
     private var connections: [Int32] = []
     private let lock = NSLock()
     private var stopped = false
+
+    convenience init(reply: [UInt8]) throws {
+        try self.init(.replyAndClose(reply))
+    }
 
     init(_ behaviour: Behaviour) throws {
         self.behaviour = behaviour
@@ -76,8 +82,31 @@ final class RawPeer: @unchecked Sendable {
             connections.append(fd)
             lock.unlock()
             let behaviour = self.behaviour
-            Thread { RawPeer.serve(fd, behaviour) }.start()
+            Thread { [weak self] in
+                if case .replyAndClose(let reply) = behaviour {
+                    self?.replyAndClose(fd, reply)
+                } else {
+                    RawPeer.serve(fd, behaviour)
+                }
+            }.start()
         }
+    }
+
+    /// Waits for the client's first bytes, answers, and closes (only once: the
+    /// fd leaves `connections` first, so `close()` cannot close it again).
+    private func replyAndClose(_ fd: Int32, _ reply: [UInt8]) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        _ = read(fd, &buffer, buffer.count)
+        if !reply.isEmpty { _ = reply.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        lock.lock()
+        let mine = connections.contains(fd)
+        connections.removeAll { $0 == fd }
+        lock.unlock()
+        guard mine else { return }
+        shutdown(fd, Int32(SHUT_WR))
+        // Let the client read the reply before the socket goes (no reset on unread data).
+        while read(fd, &buffer, buffer.count) > 0 {}
+        Glibc.close(fd)
     }
 
     private static func serve(_ fd: Int32, _ behaviour: Behaviour) {

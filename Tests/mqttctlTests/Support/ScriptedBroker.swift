@@ -45,7 +45,7 @@ final class ScriptedBroker: @unchecked Sendable {
         var refuseFiltersWithPrefix: String?
 
         /// How the take-over decides about the old connection's will.
-        enum TakeoverWill: Sendable {
+        enum TakeoverWill: Sendable, Equatable {
             /// As the specification says: MQTT 3.1.1 always; MQTT 5 when the session
             /// ends (B clean start 1, A's session expiry 0) or A's will delay is 0.
             case specification
@@ -304,6 +304,9 @@ private final class Loop {
             case .likeMosquitto: publish = old.version != 5 ? old.cleanStart : sessionEnds && old.willDelay == 0
             }
             end(old, publishWill: publish, keepSession: true)
+            // The old session ends on the take-over when A's expiry is 0 (the §3.1.4 comment).
+            let oldEnds = old.version == 5 ? old.sessionExpiry == 0 : old.cleanStart
+            if behaviour.takeoverWill == .specification && oldEnds { sessions[clientID] = nil }
         }
         if connection.cleanStart {
             sessions[clientID] = []

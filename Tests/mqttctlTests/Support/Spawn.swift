@@ -67,7 +67,7 @@ struct SpawnedProcess: Sendable {
 /// already exited.)
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
-    private let exit = Mutex<(status: Int32, at: UInt64)?>(nil)
+    private let exit = Mutex<(status: Int32, at: UInt64, cpu: Double)?>(nil)
     private let exited = DispatchSemaphore(value: 0)
 
     init(_ path: String, _ arguments: [String], environment: [String: String],
@@ -75,11 +75,14 @@ final class ChildProcess: @unchecked Sendable {
         pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr).pid
         let watcher = Thread { [self] in
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            var usage = rusage()
+            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
             let at = DispatchTime.now().uptimeNanoseconds
             // Like Foundation: the exit code, or the signal number if it was killed.
             let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
-            self.exit.withLock { $0 = (code, at) }
+            func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+            let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime)
+            self.exit.withLock { $0 = (code, at, cpu) }
             self.exited.signal()
         }
         watcher.start()
@@ -90,6 +93,8 @@ final class ChildProcess: @unchecked Sendable {
     var terminationStatus: Int32 { exit.withLock { $0?.status ?? 0 } }
     /// When it exited (monotonic nanoseconds), nil while running.
     var exitedAt: UInt64? { exit.withLock { $0?.at } }
+    /// CPU time it used, user and system (seconds), once it exited.
+    var cpuSeconds: Double? { exit.withLock { $0?.cpu } }
 
     func waitUntilExit() {
         exited.wait()
