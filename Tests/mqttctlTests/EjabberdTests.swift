@@ -59,6 +59,23 @@ import Testing
         #expect(result.stderr.isEmpty, "\(result)")
     }
 
+    /// Its TLS listener (certificate, chain and key in one PEM, as ejabberd wants) with the test CA.
+    @Test(arguments: ["311", "5"])
+    func publishOverTLS(version: String) throws {
+        let certs = try TestCertificates.get()
+        let broker = try TestEjabberd.tls()
+        let tlsPort = try #require(broker.tlsPort)
+        let connection = ["-h", "localhost", "-p", "\(tlsPort)", "--cafile", certs.caFile, "-V", version] + TestEjabberd.credentials
+        let topic = uniqueTopic()
+        let sub = try startSubscriber(connection + ["-t", topic, "-q", "1", "-C", "1", "-v", "-W", "30"])
+        let pub = try mqttctl(["pub"] + connection + ["-t", topic, "-q", "1", "-m", "over tls"], timeout: 30)
+        #expect(pub.status == 0, "\(pub)")
+        #expect(pub.stderr.isEmpty, "\(pub)")
+        let result = sub.wait(timeout: 30)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == "\(topic) over tls\n", "\(result)")
+    }
+
     /// The WebSocket listener: an upgrade to /mqtt with subprotocol mqtt gets 101
     /// and the subprotocol back, and an MQTT CONNECT in a binary frame then gets a
     /// CONNACK; another path is refused (ejabberd_http answers 404 Not Found).
