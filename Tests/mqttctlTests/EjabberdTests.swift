@@ -59,6 +59,58 @@ import Testing
         #expect(result.stderr.isEmpty, "\(result)")
     }
 
+    /// What the scripted peer imitates, from a real broker: ejabberd drops a silent
+    /// MQTT 5 client round(1.5 × K) s after its last byte (8 s for K = 5), with
+    /// DISCONNECT 0x8D first, and publishes its will.
+    @Test func probeKeepAliveSeesDisconnect0x8D() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "5",
+                                         "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials,
+                                        timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let document = try jsonDocument(result)
+        let measured = try #require(document.objects("results").first, "\(result)")
+        #expect(measured.int("server_keepalive") == 5, "\(measured)")
+        #expect(measured.string("closed_by") == "disconnect", "\(measured)")
+        #expect(measured.int("disconnect_reason") == 0x8D, "\(measured)")
+        let dropped = try #require(measured.number("dropped_after_s"), "\(measured)")
+        #expect(dropped >= 7.5 && dropped <= 8.5, "\(measured)")
+        #expect(measured.bool("will_published") == true, "\(measured)")
+    }
+
+    /// A real 0x8E: B's clean start ends A's session, so A's will is published at
+    /// once even with a will delay.
+    @Test func probeTakeoverSeesDisconnect0x8E() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "5", "--strict",
+                                         "--will-topic", "\(uniqueTopic())/will", "--will-delay", "3", "--json"]
+                                        + TestEjabberd.credentials, timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let document = try jsonDocument(result)
+        #expect(document.bool("old_closed") == true, "\(result)")
+        #expect(document.string("closed_by") == "disconnect", "\(result)")
+        #expect(document.int("disconnect_reason") == 0x8E, "\(result)")
+        #expect(document.bool("will_published") == true, "\(result)")
+        #expect(document.bool("session_present") == false, "\(result)")
+    }
+
+    /// Unlike mosquitto 2.0.11, ejabberd publishes the will of a persistent MQTT
+    /// 3.1.1 session taken over by a persistent one (A got no DISCONNECT), and B
+    /// resumes the session with A's subscription.
+    @Test func probeTakeoverPersistent311PublishesTheWill() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "311", "-c",
+                                         "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials,
+                                        timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let document = try jsonDocument(result)
+        #expect(document.bool("old_closed") == true, "\(result)")
+        #expect(document.string("closed_by") == "socket", "\(result)")
+        #expect(document.bool("will_published") == true, "\(result)")
+        #expect(document.bool("session_present") == true, "\(result)")
+        #expect(document.bool("subscription_carried_over") == true, "\(result)")
+    }
+
     /// Its TLS listener (certificate, chain and key in one PEM, as ejabberd wants) with the test CA.
     @Test(arguments: ["311", "5"])
     func publishOverTLS(version: String) throws {
