@@ -105,10 +105,48 @@ import Testing
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
         #expect(document.bool("old_closed") == true, "\(result)")
-        #expect(document.string("closed_by") == "socket", "\(result)")
+        #expect(document.string("closed_by") == "fin", "\(result)")
         #expect(document.bool("will_published") == true, "\(result)")
         #expect(document.bool("session_present") == true, "\(result)")
         #expect(document.bool("subscription_carried_over") == true, "\(result)")
+    }
+
+    /// The counterpart of mosquitto's failure (ProbeTakeoverTests): a persistent
+    /// MQTT 5 session resumed by B with will delay 0 — ejabberd publishes A's will
+    /// at the close, as [MQTT-3.1.2-8] and both non-normative comments say, and
+    /// passes; A got 0x8E with ejabberd's reason string.
+    @Test func probeTakeoverPersistentMQTT5PublishesTheWillAndPasses() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "5", "-c", "-x", "300", "--strict",
+                                         "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials, timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.bool("will_expected") == true, "\(d)")
+        #expect(d.bool("will_published") == true, "\(d)")
+        #expect(d.int("disconnect_reason") == 0x8E, "\(d)")
+        #expect(d.string("disconnect_reason_string") == "Resumed by another connection", "\(d)")
+        #expect(d.bool("session_present") == true, "\(d)")
+        #expect(d.bool("subscription_carried_over") == true, "\(d)")
+        #expect(d.objects("findings").isEmpty, "\(d)")
+    }
+
+    /// Every probe, both versions, --strict: ejabberd follows every rule the
+    /// probes check (mosquitto 2.0.11 breaks three), and its reason strings show.
+    @Test func probeAllPassesStrictly() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--strict", "--json"] + TestEjabberd.credentials, timeout: 90)
+        #expect(result.status == 0, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.bool("pass") == true, "\(d)")
+        let keepAlive5 = d.objects("keepalive").first { $0.string("protocol") == "5" }?.objects("results").first
+        #expect(keepAlive5?.string("disconnect_reason_string") == "Idle connection", "\(d)")
+        let takeover5 = d.objects("takeover").filter { $0.string("protocol") == "5" }
+        #expect(takeover5.map { $0.string("disconnect_reason_string") } == ["Replaced by another connection", "Resumed by another connection"], "\(takeover5)")
+        #expect(d.objects("takeover").allSatisfy { $0.bool("will_published") == true }, "\(d)")
+        // The wills come with the close, not 40 ms later (no delayed ACK held them back).
+        for t in d.objects("takeover") {
+            #expect(abs(t.number("will_after_close_ms") ?? 99) < 20, "\(t)")
+        }
     }
 
     /// Its TLS listener (certificate, chain and key in one PEM, as ejabberd wants) with the test CA.
