@@ -141,7 +141,7 @@ extension ProbeReport {
     static func describeWill(_ subject: KeepAliveSubject) -> String? {
         guard let topic = subject.plan.willTopic, subject.droppedAt != nil else { return nil }
         if let after = subject.willAfterDrop {
-            if after < 0 { return "will on '\(topic)' published \(Numbers.fixed(-after, 3)) s before the drop was seen" }
+            if after <= -0.0005 { return "will on '\(topic)' published \(Numbers.fixed(-after, 3)) s before the drop was seen" }
             return "will on '\(topic)' published \(Numbers.fixed(after, 3)) s after the drop"
         }
         return "will on '\(topic)' NOT published within \(Numbers.short(subject.willWindow)) s of the drop"

@@ -16,25 +16,33 @@ struct Probe: ParsableCommand {
             persistent session, each with a will. All of them run at once in one event loop, on \
             connections with their own client ids (mqttctl-<random>-<version>-...) and topics \
             (under --topic-prefix), so the whole report takes about as long as the slowest \
-            probe (with -k 5 against mosquitto 2.0: about 15 s). See 'mqttctl probe keepalive \
+            probe (with -k 5 against mosquitto 2.0: about 12 s). See 'mqttctl probe keepalive \
             --help' and 'mqttctl probe takeover --help' for what is measured, the verdicts and \
             the specification behind them, and 'mqttctl probe all --help' for the options \
             (connection options, -k, --backoff, --max-wait, --grace, --topic-prefix, --strict, \
             --json).
 
-            The report has one line per probe: what was measured and the verdict (pass, early, \
-            late, never, inconclusive, refused, fail). While it waits, a status line on stderr \
-            (only on a terminal, never with --json) shows what it waits for, the time elapsed \
-            and the limit.
+            The report has one block per probe: what was measured, the verdict (pass, early, \
+            late, never, inconclusive, refused, fail) and every finding that is not a pass, with \
+            its level and clause ("FAIL (MUST, MQTT 5 [MQTT-3.1.2-22]): ..."; "warning (SHOULD, \
+            ...)"; "note (unsettled, ...)"). While it waits, a status line on stderr (only on a \
+            terminal, never with --json) shows what it waits for, the time elapsed and the limit.
+
+            Every protocol version is first tried at once; one the broker does not accept (a \
+            refusal, no CONNACK within --connect-timeout, an MQTT 3.1.1 CONNACK to an MQTT 5 \
+            CONNECT) is skipped and said so, and the others are probed. Probe connections use \
+            the broker's Maximum QoS when it is below 1.
+
+            \(ProbeOutcome.rulesHelp)
 
             JSON (--json): {"probe": "all", "keepalive": [the 'probe keepalive' document per \
             protocol version], "takeover": [the 'probe takeover' document per version and \
-            session], "skipped": [{"protocol", "reason"}] (MQTT 5 when the broker refuses it), \
-            "elapsed_s", "pass"}.
+            session], "skipped": [{"protocol", "reason"}], "elapsed_s", "inconclusive", "pass"}.
 
-            Exit status: 0 when every verdict passes; 10 when one does not; 3 to 7 for \
-            connection failures, 9 when a probe subscription is refused, 2 for usage errors, \
-            130/143 on SIGINT/SIGTERM.
+            Exit status: 0 when no MUST was broken (with --strict: no warning either) and every \
+            verdict was reached; 10 when a rule failed; 12 when nothing failed but a verdict was \
+            inconclusive; 3 to 7 for connection failures (when no version could be probed), 9 \
+            when a probe subscription is refused, 2 for usage errors, 130/143 on SIGINT/SIGTERM.
 
             Examples:
               mqttctl probe -h broker.example

@@ -19,49 +19,77 @@ struct ProbeKeepAlive: ParsableCommand {
             a client may be silent for K. So the limit is K × --backoff × 2 (default backoff 0.75: \
             1.5 × K) plus --grace (default 1 s, for brokers that count whole seconds).
 
-            VERDICTS
+            VERDICTS (what happened) AND WHAT THEY MEAN
               pass          dropped after at least K s and at most the limit (K=0: not dropped)
-              early         dropped before K s (K=0: dropped at all)
-              late          dropped after the limit
-              never         not dropped, and we watched past the limit
-              inconclusive  not dropped, but --max-wait ended before the limit: nothing is proven
-              refused       the broker refused this keep-alive in CONNACK
-            Only pass passes. --max-wait defaults to twice the limit, at most 300 s, and 20 s for \
-            K=0 (or as long as the sweep's other values are watched). A Server Keep Alive of \
-            65535 (what mosquitto gives an MQTT 5 client asking for 0) would need 27 hours: \
-            expect inconclusive there. Brokers that check keep-alive on a coarse timer drop late: \
-            mosquitto 2.0 checks every 6 s and drops between ⌊1.5 K⌋ and ⌊1.5 K⌋ + 7 s, so \
-            "late" for small K against it is a true finding, not a fault of the probe.
+              early         dropped before K s (K=0: dropped at all): a warning, since a server \
+            "is permitted to disconnect a Client ... at any time" (3.1.1 §3.1.2.10; MQTT 5: \
+            "Setting Keep Alive does not guarantee that the Client will remain connected", \
+            non-normative); a failure with --strict
+              late          dropped after the limit: fails, [MQTT-3.1.2-24] (3.1.1) / \
+            [MQTT-3.1.2-22] (5): "...within one and a half times the Keep Alive time period, it \
+            MUST disconnect the Network Connection"
+              never         not dropped, and we watched past the limit: fails, same clause
+              inconclusive  not dropped, but --max-wait ended before the limit: nothing is \
+            proven (exit 12 when nothing failed). When CONNACK already shows that no drop can be \
+            judged within --max-wait (a Server Keep Alive of 65535 for K=0, as mosquitto gives \
+            MQTT 5 clients), the probe says so at once instead of waiting.
+              refused       the broker did not accept this keep-alive (a CONNACK refusal, or a \
+            close without CONNACK): the server MAY check the CONNECT ([MQTT-3.1.4-2]): a \
+            warning, a failure with --strict
+            --max-wait defaults to twice the limit, at most 300 s, and 20 s for K=0 (or as long \
+            as the sweep's other values are watched). Brokers that check keep-alive on a coarse \
+            timer drop late: mosquitto 2.0 checks every 6 s and drops between ⌊1.5 K⌋ and ⌊1.5 K⌋ \
+            + 7 s, so "late" for small K against it is a true finding, not a fault of the probe.
+
+            HOW THE END IS SEEN
+            After CONNACK the probe reads the broker's bytes itself (libmosquitto drops what a \
+            DISCONNECT carries): an MQTT 5 DISCONNECT with its reason code, reason string and user \
+            properties (ejabberd: 0x8D "Idle connection"), or a bare close, told apart as an \
+            orderly FIN or a reset (RST). Probe connections acknowledge every read at once \
+            (TCP_QUICKACK) and send without delay (TCP_NODELAY), so a delayed ACK of ours cannot \
+            hold back the broker's next packet: the times are the broker's.
 
             WILL
             With --will-topic every silent client gets a will (one -k: on that topic; several: \
             on TOPIC/k<K>), and an observer connection, subscribed before the silent clients \
             connect, reports whether each will arrived and how long after the drop (waiting up \
-            to the will delay + 5 s + grace). The broker MUST publish it after a keep-alive \
-            drop: a missing will fails. A negative control connects with a will on \
-            TOPIC/control and disconnects cleanly; that will must never appear.
+            to the will delay + 5 s + grace, never longer than --max-wait or 300 s). The broker \
+            MUST publish it after a keep-alive drop ([MQTT-3.1.2-8]): a missing will fails. \
+            MQTT 5 also times it: the session of these connections (session expiry 0) ends with \
+            the connection, so the will is due at once, even with a will delay, and "SHOULD [be \
+            published] promptly" (§3.1.2.5): one later than --grace warns. A negative control \
+            connects with a will on TOPIC/control and disconnects cleanly; that will MUST NOT \
+            appear ([MQTT-3.1.2-10]).
+
+            \(ProbeOutcome.rulesHelp)
 
             JSON (--json): {"probe": "keepalive", "host", "port", "protocol", "backoff", \
-            "grace_s", "results": [{"client_id", "keepalive", "effective_keepalive", \
-            "server_keepalive" (null when absent), "connack_code", "dropped", "dropped_after_s" \
-            (null when not dropped), "ratio" (dropped_after_s / effective K), "expected_min_s", \
-            "expected_limit_s" (null for K=0), "watched_s", "max_wait_s", "closed_by" \
-            ("disconnect" or "socket"), "disconnect_reason" (MQTT 5 reason code or null), \
-            "will_topic", "will_published" (null without a will or a drop), \
-            "will_after_drop_s", "verdict", "pass"}], "negative_control": {"client_id", \
-            "will_topic", "will_published", "pass"} or null, "notes": [...], "pass"}. \
-            Times in seconds with millisecond precision, from the monotonic clock; drop times \
-            include one network round trip.
+            "grace_s", "strict", "results": [{"client_id", "keepalive", "effective_keepalive", \
+            "server_keepalive" (null when absent), "connack_code", "refusal" (why it was not \
+            accepted, or null), "dropped", "dropped_after_s" (null when not dropped), "ratio" \
+            (dropped_after_s / effective K), "expected_min_s", "expected_limit_s" (null for \
+            K=0), "watched_s", "max_wait_s", "closed_by" ("disconnect", "fin", "reset" or \
+            "error"), "disconnect_reason" (MQTT 5 reason code or null), \
+            "disconnect_reason_string", "disconnect_user_properties" ([{"key", "value"}] or \
+            null), "will_topic", "will_published" (null without a will or a drop), \
+            "will_after_drop_s", "will_watched_s", "verdict", "findings", "pass"}], \
+            "negative_control": {"client_id", "will_topic", "will_published", "findings", \
+            "pass"} or null, "notes": [...], "elapsed_s", "inconclusive", "pass"}. Times in \
+            seconds with millisecond precision, from the monotonic clock; drop times include \
+            one network round trip.
 
-            Exit status: 0 when every verdict passes; 10 when one does not; 3 to 7 for \
-            connection failures (the observer's included), 9 when the will observer's \
-            subscription is refused, 2 for usage errors, 130/143 on SIGINT/SIGTERM (every \
-            connection is closed with DISCONNECT first, so no will is published).
+            Exit status: 0 when no MUST was broken (with --strict: no warning either) and every \
+            verdict was reached; 10 when a rule failed; 12 when nothing failed but a verdict was \
+            inconclusive; 3 to 7 for connection failures (the observer's included), 9 when the \
+            will observer's subscription is refused, 2 for usage errors, 130/143 on \
+            SIGINT/SIGTERM (every connection is closed with DISCONNECT first, so no will is \
+            published).
 
             Examples:
               mqttctl probe keepalive -k 5 -k 10 -k 30
               mqttctl probe keepalive -V 5 -k 60 --will-topic probe/gone --json
               mqttctl probe keepalive -k 10 --backoff 1 --grace 0      # limit exactly 2 × K
+              mqttctl probe keepalive -k 0 -k 5 --strict               # a refused K fails too
             """
     )
 

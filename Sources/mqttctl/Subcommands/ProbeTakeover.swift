@@ -18,39 +18,61 @@ struct ProbeTakeover: ParsableCommand {
             clients that share an id and reconnect kick each other forever). Afterwards a clean \
             connection with the same id removes any session left behind.
 
-            WHAT THE SPECIFICATION REQUIRES (and the probe checks)
-            MQTT 3.1.1: the server MUST close A [MQTT-3.1.4-2]. A did not send DISCONNECT, so \
-            its will MUST be published [MQTT-3.1.2-8] (§3.1.2.5), with clean or persistent \
-            sessions alike. Session present is 1 only when A and B both use clean session 0 \
-            [MQTT-3.2.2-2].
-            MQTT 5: the server sends DISCONNECT 0x8E to A and MUST close it [MQTT-3.1.4-3]. The \
-            close is the requirement; a missing 0x8E is reported as a note, and fails with \
-            --strict. The will follows the session (§3.1.3.2.2): when the session ends (B uses \
-            clean start, or A's session expiry is 0) the will is published at once, even with \
-            a will delay, because the end of the session comes first; when the session goes on \
-            (B clean start 0 and A's session expiry > 0), B connected before A's will delay \
-            could pass, so the will MUST NOT be published [MQTT-3.1.3-9]. Session present is 1 \
-            exactly when the session goes on.
+            WHAT THE SPECIFICATION REQUIRES (and the probe checks, with each finding's clause and level)
+            Close: the server MUST close A: [MQTT-3.1.4-2] (3.1.1), [MQTT-3.1.4-3] (5). MQTT 5 \
+            describes a DISCONNECT 0x8E (Session taken over) before the close but binds only the \
+            close with its MUST (and §3.14 makes every DISCONNECT a MAY): a missing 0x8E is a \
+            warning, a failure with --strict.
+            Will, MQTT 3.1.1: A sent no DISCONNECT, so its will MUST be published \
+            [MQTT-3.1.2-8], with clean or persistent sessions alike.
+            Will, MQTT 5, by A's session expiry (SE), B's clean start (CS) and the will delay (WD):
+              SE any, B CS 1, WD any: published, the session ends (MUST, [MQTT-3.1.2-8] "...or \
+            the Session ends")
+              SE > 0, B CS 0, WD 0: published at A's close (MUST, [MQTT-3.1.2-8] as both \
+            non-normative comments explain it: §3.1.3.2.2 "If the Will Delay is 0 the Will \
+            Message is sent at the close of the existing Network Connection")
+              SE > 0, B CS 0, WD > 0: not published (MUST NOT, [MQTT-3.1.3-9])
+              SE 0, B CS 0, WD 0: published, the session ends with A's connection (MUST)
+              SE 0, B CS 0, WD > 0: unsettled: §3.1.3.2.2 and the exception of \
+            [MQTT-3.1.2-8] say not published, the §3.1.4 comment says published; a note that \
+            quotes both, never a failure
+            A will that is published SHOULD come promptly (§3.1.2.5): later than --grace warns.
+            Session present: 0 after B's clean start (MUST, [MQTT-3.2.2-1] in 3.1.1, \
+            [MQTT-3.2.2-2] in 5); 1 when B resumes a session A kept (MUST, [MQTT-3.2.2-2] in \
+            3.1.1, [MQTT-3.2.2-3] in 5); 0 when A's session expiry was 0 (non-normative, the \
+            §3.1.4 comment). The subscription carries over exactly when the session goes on \
+            ([MQTT-3.1.2-4] in 3.1.1, [MQTT-3.1.2-5] in 5) and not when it ends.
             mosquitto 2.0.11 closes A without 0x8E (added in 2.0.15), never publishes a will \
-            that has a will delay, and does not publish the will of a persistent MQTT 3.1.1 \
-            session that B resumes: the probe reports those as they are.
+            that has a will delay, and drops the will of a session that B resumes (3.1.1 and \
+            MQTT 5): the probe reports those as they are. ejabberd 23.01 passes every check.
 
-            VERDICT: pass when A was closed within --max-wait (default 5 s), the will \
-            matched the rule (waiting up to the will delay + 3 s + grace), session present \
-            matched, and the subscription carried over exactly when the session went on; with \
-            --strict also when A got 0x8E. Otherwise fail.
+            HOW IT IS MEASURED
+            A's connection goes quiet once its subscription is acknowledged, and from then on \
+            the probe reads what the broker sends A itself: a DISCONNECT with its reason code, \
+            reason string and user properties (libmosquitto would drop those), or a bare close \
+            (FIN or reset). Probe connections acknowledge every read at once and send without \
+            delay, so the times (B's CONNECT to A's close; A's close to the will) are the \
+            broker's, not a delayed ACK's. Every wait is bounded: A's close by --max-wait \
+            (default 5 s), the will window (its delay + 3 s + grace) by --max-wait or 300 s.
+
+            \(ProbeOutcome.rulesHelp)
 
             JSON (--json): {"probe": "takeover", "host", "port", "protocol", "client_id", \
             "session" ("clean" or "persistent"), "clean_start", "new_clean_start", \
-            "session_expiry" (MQTT 5), "will_delay_s", "old_closed", "closed_after_ms", \
-            "connack_after_ms", "closed_by" ("disconnect" or "socket"), "disconnect_reason" \
-            (reason code A received, or null), "will_expected", "will_published" (null without \
-            a will), "will_after_close_ms", "session_present", "session_present_expected", \
+            "session_expiry" (MQTT 5), "will_delay_s", "strict", "old_closed", \
+            "closed_after_ms", "connack_after_ms", "closed_by" ("disconnect", "fin", "reset" or \
+            "error"), "disconnect_reason" (reason code A received, or null), \
+            "disconnect_reason_string", "disconnect_user_properties", "will_expected" (null \
+            without a will, or when unsettled), "will_rule" (the basis of the will rule), \
+            "will_published" (null without a will), "will_after_close_ms" (negative: the will \
+            arrived before we saw A's close), "session_present", "session_present_expected", \
             "subscription_carried_over" (null when the session cannot survive), "verdict" \
-            ("pass" or "fail"), "failures": [...], "notes": [...], "pass"}.
+            ("pass" or "fail"), "findings", "failures": [the failed findings' texts], \
+            "notes": [...], "pass"}.
 
-            Exit status: 0 on pass; 10 on fail; 3 to 7 for connection failures, 9 when a \
-            probe subscription is refused, 2 for usage errors, 130/143 on SIGINT/SIGTERM.
+            Exit status: 0 when no MUST was broken (with --strict: no warning either); 10 when \
+            one was; 3 to 7 for connection failures, 9 when a probe subscription is refused, 2 \
+            for usage errors, 130/143 on SIGINT/SIGTERM.
 
             Examples:
               mqttctl probe takeover --will-topic probe/gone

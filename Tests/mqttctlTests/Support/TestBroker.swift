@@ -80,7 +80,7 @@ final class TestBroker: Sendable {
             let script = "exec 3<&0; \(Self.mosquittoPath()) -c \"$1\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
             let process = try SpawnedProcess("/bin/sh", ["-c", script, "sh", configFile.path],
                                              stdin: lifeline.fileHandleForReading.fileDescriptor)
-            if Self.waitForListener(port: port, process: process) {
+            if Self.waitForListener(port: port, process: process, log: logFile) {
                 self.port = port
                 self.process = process
                 self.lifeline = lifeline
@@ -150,14 +150,37 @@ final class TestBroker: Sendable {
         }
     }
 
-    private static func waitForListener(port: Int, process: SpawnedProcess) -> Bool {
+    /// Waits until this mosquitto, not merely something, listens on the port: its
+    /// log says it is running (written after every listener is bound) and the
+    /// port accepts. Another test's peer may have been handed the same free port
+    /// a moment earlier; then mosquitto cannot bind and exits.
+    private static func waitForListener(port: Int, process: SpawnedProcess, log: URL) -> Bool {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if canConnect(port: port) { return true }
             if !process.isRunning { return false }
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if text.contains(" running"), connectionPort(port: port) != nil { return process.isRunning }
             usleep(20_000)
         }
         return false
+    }
+
+    /// Connects to the port; the local port of the connection, or nil.
+    private static func connectionPort(port: Int) -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                connect(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        return ok ? Int(UInt16(bigEndian: address.sin_port)) : nil
     }
 }
 
