@@ -11,6 +11,13 @@ public struct ConnAck: Sendable {
     public let properties: MQTTProperties
     /// Monotonic time of arrival.
     public let receivedAt: UInt64
+
+    public init(code: Int, sessionPresent: Bool, properties: MQTTProperties = MQTTProperties(), receivedAt: UInt64) {
+        self.code = code
+        self.sessionPresent = sessionPresent
+        self.properties = properties
+        self.receivedAt = receivedAt
+    }
 }
 
 /// Why a connection ended.

