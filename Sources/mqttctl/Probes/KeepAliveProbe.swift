@@ -1,76 +1,100 @@
 import Mosquitto
 
-/// `probe keepalive` for one protocol version: every keep-alive of the sweep
-/// on its own connection, all in the shared loop. Each connection goes fully
-/// silent at CONNACK (not even an acknowledgement leaves), and we time how the
-/// broker ends it, from our last byte written: the CONNECT.
+/// `probe keepalive` on the loop for one protocol version: owns the silent
+/// connections, the negative control, the observer and the timers, turns
+/// their callbacks into events for the `KeepAliveMachine` and carries out the
+/// actions it returns. Each silent connection stops writing at CONNACK (not
+/// even an acknowledgement leaves) and reads how the broker ends it itself.
 final class KeepAliveProbe: ProbeTask {
     let plan: KeepAlivePlan
     let context: ProbeContext
-    let subjects: [KeepAliveSubject]
-    let control: KeepAliveControl?
+    private(set) var machine: KeepAliveMachine
     private var observer: Observer?
+    private var subjectClients: [MQTTClient?]
+    private var controlClient: MQTTClient?
     private var ownFailure: CommandFailure?
-    private(set) var isFinished = false
-    /// Things worth saying that are not verdicts.
-    private(set) var notes: [String] = []
+    private var timers: [KeepAliveMachine.Timer: Int] = [:]
 
     init(plan: KeepAlivePlan, context: ProbeContext) {
         self.plan = plan
         self.context = context
-        subjects = plan.subjects.map(KeepAliveSubject.init)
-        control = plan.control.map(KeepAliveControl.init)
+        machine = KeepAliveMachine(plan: plan)
+        subjectClients = Array(repeating: nil, count: plan.subjects.count)
     }
 
-    var failure: CommandFailure? { ownFailure ?? observer?.failure }
-
-    var clients: [MQTTClient] {
-        subjects.compactMap(\.client) + [control?.client, observer?.client].compactMap { $0 }
-    }
-
-    var passed: Bool {
-        subjects.allSatisfy(\.passed) && (control?.passed(version: plan.protocolVersion, strict: plan.strict) ?? true)
-    }
-    /// Nothing failed, but some keep-alive could not be concluded.
-    var inconclusive: Bool {
-        !subjects.contains { !$0.passed && !$0.inconclusive } && subjects.contains { $0.inconclusive }
-            && (control?.passed(version: plan.protocolVersion, strict: plan.strict) ?? true)
-    }
+    var subjects: [KeepAliveSubject] { machine.subjects }
+    var control: KeepAliveControl? { machine.control }
+    var notes: [String] { machine.notes }
+    var isFinished: Bool { machine.isFinished }
+    var passed: Bool { machine.passed }
+    var inconclusive: Bool { machine.inconclusive }
+    var failure: CommandFailure? { ownFailure ?? machine.failure ?? observer?.failure }
+    var clients: [MQTTClient] { subjectClients.compactMap { $0 } + [controlClient, observer?.client].compactMap { $0 } }
 
     func start() throws(CommandFailure) {
-        guard plan.will != nil else { return try connectAll() }
-        // The observer subscribes first: a will published before its SUBACK would be missed.
-        let topics = subjects.compactMap(\.plan.willTopic) + (control.map { [$0.plan.willTopic] } ?? [])
-        let observer = try Observer(context: context, id: plan.observerID, topics: topics)
-        self.observer = observer
-        observer.onReady = { [unowned self] in
-            do throws(CommandFailure) { try connectAll() } catch { ownFailure = error }
-        }
-        observer.onArrival = { [unowned self] topic in willArrived(topic) }
-        try observer.start()
+        send(.start)
+        if let ownFailure { throw ownFailure }
     }
 
     func stop() {
-        for subject in subjects {
-            if let timer = subject.timer { context.loop.cancel(timer) }
-            subject.client?.disconnectIfOpen()
-        }
-        control?.client?.disconnectIfOpen()
-        observer?.stop()
+        for timer in timers.values { context.loop.cancel(timer) }
+        timers.removeAll()
+        for client in clients { client.disconnectIfOpen() }
     }
 
-    // MARK: Connecting
+    // MARK: Events in, actions out
+
+    private func send(_ event: KeepAliveMachine.Event) {
+        for action in machine.handle(event) { perform(action) }
+    }
+
+    private func perform(_ action: KeepAliveMachine.Action) {
+        switch action {
+        case .startObserver:
+            do throws(CommandFailure) { try startObserver() } catch { ownFailure = error }
+        case .connectAll:
+            // A step of the loop, never a connect nested in the observer's callback.
+            context.loop.schedule(after: 0) { [unowned self] in
+                do throws(CommandFailure) { try connectAll() } catch { ownFailure = error }
+            }
+        case .disconnectSubject(let i): subjectClients[i]?.disconnectIfOpen()
+        case .schedule(let timer, let at):
+            if let old = timers[timer] { context.loop.cancel(old) }
+            timers[timer] = context.loop.schedule(at: at) { [unowned self] in
+                timers[timer] = nil
+                send(.timerFired(timer, at: MonotonicClock.now()))
+            }
+        case .cancel(let timer):
+            if let id = timers.removeValue(forKey: timer) { context.loop.cancel(id) }
+        case .tell(let note):
+            if !context.quiet { context.progress.note(note) }
+        case .stopObserver: observer?.stop()
+        }
+    }
+
+    // MARK: Connections
+
+    private func startObserver() throws(CommandFailure) {
+        let topics = plan.subjects.compactMap(\.willTopic) + (plan.control.map { [$0.willTopic] } ?? [])
+        let observer = try Observer(context: context, id: plan.observerID, topics: topics)
+        self.observer = observer
+        observer.onReady = { [unowned self] in send(.observerReady) }
+        observer.onArrival = { [unowned self, unowned observer] topic in
+            send(.willArrived(topic: topic, at: observer.arrivals[topic] ?? MonotonicClock.now()))
+        }
+        try observer.start()
+    }
 
     private func connectAll() throws(CommandFailure) {
-        for subject in subjects { try connect(subject) }
-        if let control { try connect(control) }
+        for (i, subject) in plan.subjects.enumerated() { try connect(subject, index: i) }
+        if let control = plan.control { try connect(control) }
     }
 
-    private func connect(_ subject: KeepAliveSubject) throws(CommandFailure) {
-        let client = try context.makeClient(id: subject.plan.clientID) { options in
+    private func connect(_ subject: KeepAlivePlan.Subject, index i: Int) throws(CommandFailure) {
+        let client = try context.makeClient(id: subject.clientID) { options in
             options.protocolVersion = plan.protocolVersion
-            options.keepAlive = subject.plan.keepAlive
-            if var will = plan.will, let topic = subject.plan.willTopic {
+            options.keepAlive = subject.keepAlive
+            if var will = plan.will, let topic = subject.willTopic {
                 will.topic = topic
                 options.will = will
             }
@@ -80,112 +104,39 @@ final class KeepAliveProbe: ProbeTask {
             // First thing: from here on nothing leaves this connection, not even an
             // ack, and we read the broker's bytes ourselves to see exactly how it ends.
             client.watchForEnd()
-            wentSilent(subject, ack: ack, lastWrite: client.lastWriteAt)
+            send(.subjectConnected(i, ack, lastWrite: client.lastWriteAt))
         }
-        client.onClose = { [unowned self] reason in closed(subject, reason) }
-        subject.client = client
+        client.onClose = { [unowned self, unowned client] reason in
+            if client.connAck?.code != 0, case .failed(let error) = reason,
+               let refusal = Self.refusal(error, keepAlive: subject.keepAlive) {
+                send(.subjectRefused(i, text: refusal.text, code: refusal.code))
+            } else {
+                send(.subjectClosed(i, at: client.closedAt ?? MonotonicClock.now(), end: ConnectionEnd(reason),
+                                    failure: ClientSession.failure(for: client)))
+            }
+        }
+        subjectClients[i] = client
         try context.connect(client)
     }
 
-    private func connect(_ control: KeepAliveControl) throws(CommandFailure) {
-        let client = try context.makeClient(id: control.plan.clientID) { options in
+    private func connect(_ control: KeepAlivePlan.Control) throws(CommandFailure) {
+        let client = try context.makeClient(id: control.clientID) { options in
             options.protocolVersion = plan.protocolVersion
             if var will = plan.will {
-                will.topic = control.plan.willTopic
+                will.topic = control.willTopic
                 options.will = will
             }
         }
         client.onConnect = { [unowned client] _ in client.disconnect() }
         client.onClose = { [unowned self, unowned client] reason in
-            guard case .requested = reason else {
-                let cause = ClientSession.failure(for: client)
-                ownFailure = CommandFailure(cause.status, "negative control connection: \(cause.message)")
-                return
-            }
-            control.disconnectedAt = MonotonicClock.now()
-            let wait = plan.willWindow(delay: plan.will?.delayInterval ?? 0, extra: KeepAlivePlan.controlWait)
-            control.watched = wait
-            context.loop.schedule(after: wait) { [unowned self] in
-                control.done = true
-                checkDone()
+            if case .requested = reason {
+                send(.controlDisconnected(at: MonotonicClock.now()))
+            } else {
+                send(.controlFailed(ClientSession.failure(for: client)))
             }
         }
-        control.client = client
+        controlClient = client
         try context.connect(client)
-    }
-
-    // MARK: Events
-
-    private func wentSilent(_ subject: KeepAliveSubject, ack: ConnAck, lastWrite: UInt64) {
-        subject.connAck = ack
-        subject.silentSince = lastWrite
-        let k = subject.effectiveKeepAlive
-        subject.limit = KeepAliveVerdict.limit(keepAlive: k, backoff: plan.backoff, grace: plan.grace)
-        subject.maxWait = plan.maxWait ?? plan.defaultWait(effectiveKeepAlive: k)
-        if k > 0, subject.maxWait < Double(k) {
-            // No drop can be judged before K: say so now instead of waiting out --max-wait.
-            notes.append("K=\(subject.plan.keepAlive) s\(subject.serverKeepAlive.map { " (Server Keep Alive \($0) s)" } ?? ""): nothing can be concluded within --max-wait \(Numbers.short(subject.maxWait)) s, since no drop may be expected before \(k) s; not watched")
-            subject.gaveUpAt = MonotonicClock.now()
-            subject.result = (.inconclusive, [Finding.note(SpecRules.measurementLimit(plan.protocolVersion),
-                expected: "closed within \(Numbers.short(subject.limit ?? 0)) s",
-                observed: "not watched: --max-wait \(Numbers.short(subject.maxWait)) s is shorter than K = \(k) s",
-                text: "inconclusive: --max-wait \(Numbers.short(subject.maxWait)) s is shorter than the keep-alive of \(k) s, so no drop could be judged")])
-            subject.willResolved = true
-            subject.client?.disconnectIfOpen()
-            return checkDone()
-        }
-        if let limit = subject.limit, subject.maxWait < limit {
-            let note = "K=\(subject.plan.keepAlive) s\(subject.serverKeepAlive.map { " (Server Keep Alive \($0) s)" } ?? ""): the drop window closes only after \(Numbers.short(limit)) s, but --max-wait is \(Numbers.short(subject.maxWait)) s: unless the broker drops earlier the verdict is inconclusive"
-            notes.append(note)
-            // Said at once only when the default wait is what falls short: the
-            // user is about to wait minutes for an answer that cannot come.
-            if plan.maxWait == nil && !context.quiet { context.progress.note(note) }
-        }
-        subject.timer = context.loop.schedule(at: lastWrite &+ UInt64(subject.maxWait * 1e9)) { [unowned self] in
-            giveUp(subject)
-        }
-    }
-
-    private func giveUp(_ subject: KeepAliveSubject) {
-        guard subject.droppedAt == nil, subject.verdict == nil else { return }
-        subject.gaveUpAt = MonotonicClock.now()
-        judge(subject)
-        subject.willResolved = true
-        // A clean DISCONNECT: the broker discards the will.
-        subject.client?.disconnectIfOpen()
-        checkDone()
-    }
-
-    private func closed(_ subject: KeepAliveSubject, _ reason: CloseReason) {
-        guard subject.gaveUpAt == nil, subject.verdict == nil else { return }
-        guard subject.connAck != nil else {
-            // Never connected: a refusal of this keep-alive is a finding, anything else ends the run.
-            if case .failed(let error) = reason, let refusal = Self.refusal(error, keepAlive: subject.plan.keepAlive) {
-                subject.refusal = refusal
-                judge(subject)
-                subject.willResolved = true
-                checkDone()
-            } else if let client = subject.client {
-                ownFailure = ClientSession.failure(for: client)
-            }
-            return
-        }
-        if let timer = subject.timer { context.loop.cancel(timer) }
-        subject.droppedAt = subject.client?.closedAt ?? MonotonicClock.now()
-        subject.end = ConnectionEnd(reason)
-        subject.willWindow = plan.willWindow(delay: plan.will?.delayInterval ?? 0)
-        if subject.plan.willTopic == nil || subject.willArrivedAt != nil {
-            subject.willResolved = true
-            judge(subject)
-        } else {
-            subject.willDeadline = MonotonicClock.after(seconds: subject.willWindow)
-            subject.timer = context.loop.schedule(after: subject.willWindow) { [unowned self] in
-                subject.willResolved = true
-                judge(subject)
-                checkDone()
-            }
-        }
-        checkDone()
     }
 
     /// A refusal of this keep-alive (as opposed to a broker we cannot talk to at
@@ -202,57 +153,9 @@ final class KeepAliveProbe: ProbeTask {
         }
     }
 
-    private func judge(_ subject: KeepAliveSubject) {
-        subject.result = KeepAliveJudge.judge(subject.observation(plan: plan, willDelay: plan.will?.delayInterval ?? 0))
-    }
-
-    private func willArrived(_ topic: String) {
-        let at = observer?.arrivals[topic] ?? MonotonicClock.now()
-        if let control, topic == control.plan.willTopic {
-            control.willArrivedAt = at
-        }
-        for subject in subjects where subject.plan.willTopic == topic && !subject.willResolved {
-            subject.willArrivedAt = at
-            if subject.droppedAt != nil {
-                if let timer = subject.timer { context.loop.cancel(timer) }
-                subject.willResolved = true
-                judge(subject)
-            }
-        }
-        checkDone()
-    }
-
-    private func checkDone() {
-        guard !isFinished, subjects.allSatisfy(\.resolved), control?.done ?? true else { return }
-        isFinished = true
-        observer?.stop()
-    }
-
     // MARK: Progress
 
     func status(now: UInt64) -> [ProgressItem] {
-        let version = plan.protocolVersion.description
-        if let observer, !observer.isReady {
-            return [ProgressItem(what: "keep-alive", version: version, detail: "subscribing the will observer")]
-        }
-        var items: [ProgressItem] = []
-        for subject in subjects where !subject.resolved {
-            let what = "keep-alive K=\(subject.effectiveKeepAlive) s"
-            let detail: String
-            if let silentSince = subject.silentSince, subject.droppedAt == nil {
-                let silent = Numbers.fixed(MonotonicClock.seconds(silentSince, now), 1)
-                let limit = subject.limit.map { "limit \(Numbers.short($0)) s" } ?? "no limit"
-                detail = "silent \(silent) s, \(limit), max \(Numbers.short(subject.maxWait)) s"
-            } else if let droppedAt = subject.droppedAt, let deadline = subject.willDeadline {
-                detail = "dropped; waiting for the will, \(Numbers.fixed(MonotonicClock.seconds(droppedAt, now), 1)) of \(Numbers.short(MonotonicClock.seconds(droppedAt, deadline))) s"
-            } else {
-                detail = "connecting"
-            }
-            items.append(ProgressItem(what: what, version: version, detail: detail))
-        }
-        if items.isEmpty, let control, !control.done {
-            items.append(ProgressItem(what: "negative control", version: version, detail: "watching for a will after a clean DISCONNECT"))
-        }
-        return items
+        machine.status(now: now)
     }
 }

@@ -1,9 +1,8 @@
 import Mosquitto
 
-/// One silent connection and what happened to it (set by KeepAliveProbe, read by the report).
-final class KeepAliveSubject {
+/// One silent connection and what happened to it (kept by KeepAliveMachine, read by the report).
+struct KeepAliveSubject {
     let plan: KeepAlivePlan.Subject
-    var client: MQTTClient?
     var connAck: ConnAck?
     /// Monotonic time of our last write: the end of CONNECT. Everything is measured from here.
     var silentSince: UInt64?
@@ -20,7 +19,6 @@ final class KeepAliveSubject {
     var willDeadline: UInt64?
     /// Seconds after the drop the will was watched for.
     var willWindow: Double = 0
-    var timer: Int?
     /// The verdict and its findings, once known.
     var result: (verdict: KeepAliveVerdict, findings: [Finding])?
 
@@ -70,10 +68,9 @@ final class KeepAliveSubject {
     }
 }
 
-/// The negative control's connection (set by KeepAliveProbe, read by the report).
-final class KeepAliveControl {
+/// The negative control's connection (kept by KeepAliveMachine, read by the report).
+struct KeepAliveControl {
     let plan: KeepAlivePlan.Control
-    var client: MQTTClient?
     var disconnectedAt: UInt64?
     var willArrivedAt: UInt64?
     var done = false
