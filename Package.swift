@@ -35,5 +35,12 @@ let package = Package(
             dependencies: ["Mosquitto", "mqttctl"],
             exclude: ["README.md"]
         ),
+        // Fast tests of the pure parts (rules, state machines, packet readers): no
+        // broker, no network, milliseconds (`swift test --filter mqttctlUnitTests`).
+        .testTarget(
+            name: "mqttctlUnitTests",
+            dependencies: ["Mosquitto", "mqttctl"],
+            exclude: ["README.md"]
+        ),
     ]
 )

@@ -16,6 +16,8 @@ protocol ProbeTask: AnyObject {
     func stop()
     /// Every client the probe made, to wait for their DISCONNECT to go out.
     var clients: [MQTTClient] { get }
+    /// Finished and no MUST broken (with --strict, no warning either).
+    var passed: Bool { get }
 }
 
 /// Runs probes side by side in one event loop, with the progress line, and
