@@ -136,8 +136,14 @@ import Testing
     @Test func probeAllPassesStrictly() async throws {
         let broker = try TestEjabberd.standard()
         // --grace 3: a loaded machine must not turn a drop at 8.0 s into "late".
-        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--strict", "--grace", "3", "--json"] + TestEjabberd.credentials, timeout: 90)
+        let junit = try JUnitSchema.reportFile()
+        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--strict", "--grace", "3", "--json", "--junit", junit.path]
+                                        + TestEjabberd.credentials, timeout: 90)
         #expect(result.status == 0, "\(result)")
+        #expect(try JUnitSchema.problems(in: junit) == nil)
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains("tests=\"8\" failures=\"0\" errors=\"0\" skipped=\"0\""), "\(xml)")
+        #expect(xml.contains("Idle connection"), "\(xml)")
         let d = try jsonDocument(result)
         #expect(d.bool("pass") == true, "\(d)")
         let keepAlive5 = d.objects("keepalive").first { $0.string("protocol") == "5" }?.objects("results").first

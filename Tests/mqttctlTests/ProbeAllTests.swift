@@ -7,7 +7,8 @@ import Testing
     /// as long as the slowest probe (the keep-alive drop), not the sum.
     @Test func bothVersionsConcurrentlyAgainstMosquitto() async throws {
         let broker = try TestBroker.standard()
-        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--json"], timeout: 90)
+        let junit = try JUnitSchema.reportFile()
+        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--json", "--junit", junit.path], timeout: 90)
         let seconds = result.runtime
         let d = try jsonDocument(result)
         #expect(d.string("probe") == "all")
@@ -41,6 +42,16 @@ import Testing
             let after = try #require(t.number("will_after_close_ms"))
             #expect(abs(after) < 2, "\(t)")
         }
+
+        // The same verdicts as a JUnit report that validates: two suites, eight
+        // cases, the persistent take-overs failing with the clause in the message.
+        #expect(try JUnitSchema.problems(in: junit) == nil)
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains("<testsuites name=\"mqttctl probe\" tests=\"8\""), "\(xml)")
+        #expect(xml.contains("classname=\"mqttctl.probe.takeover.mqtt5\""), "\(xml)")
+        #expect(xml.components(separatedBy: "<failure message=\"MQTT 3.1.1 [MQTT-3.1.2-8]").count == 2, "\(xml)")
+        #expect(xml.components(separatedBy: "<failure ").count - 1 == takeover.filter { $0.bool("pass") == false }.count
+                + keepAlive.filter { $0.bool("pass") == false }.count, "\(xml)")
 
         // So the run fails.
         #expect(d.bool("pass") == false)

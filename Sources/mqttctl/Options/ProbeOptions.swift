@@ -6,6 +6,10 @@ struct ProbeOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print one JSON document with the results (no progress line, no notes on stderr).")
     var json = false
 
+    @Option(name: .customLong("junit"),
+            help: ArgumentHelp("Also write the results as a JUnit XML report to FILE (one test case per probe and version; for CI test reporters).", valueName: "file"))
+    var junit: String?
+
     @Flag(name: .customLong("strict"),
           help: "Fail on warnings too: SHOULD, MAY and non-normative expectations (an early drop, a refused keep-alive, no DISCONNECT 0x8E, a late will).")
     var strict = false

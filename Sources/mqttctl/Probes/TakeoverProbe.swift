@@ -14,6 +14,8 @@ final class TakeoverProbe: ProbeTask {
     private var sweeper: MQTTClient?
     private var ownFailure: CommandFailure?
     private var timers: [Int] = []
+    private var startedAt: UInt64 = 0
+    private var finishedAt: UInt64?
 
     init(plan: TakeoverPlan, context: ProbeContext) {
         self.plan = plan
@@ -40,7 +42,11 @@ final class TakeoverProbe: ProbeTask {
     var willAfterClose: Double? { measurement.flatMap(machine.willAfterClose) }
     var subscriptionCarriedOver: Bool? { measurement.flatMap(machine.subscriptionCarriedOver) }
 
+    /// Seconds from start to the verdict.
+    var elapsed: Double { MonotonicClock.seconds(startedAt, finishedAt ?? MonotonicClock.now()) }
+
     func start() throws(CommandFailure) {
+        startedAt = MonotonicClock.now()
         send(.start)
         if let ownFailure { throw ownFailure }
     }
@@ -54,6 +60,7 @@ final class TakeoverProbe: ProbeTask {
 
     private func send(_ event: TakeoverMachine.Event) {
         for action in machine.handle(event) { perform(action) }
+        if finishedAt == nil, machine.measurement?.findings.isEmpty == false { finishedAt = MonotonicClock.now() }
     }
 
     private func perform(_ action: TakeoverMachine.Action) {

@@ -80,6 +80,7 @@ struct ProbeAll: ParsableCommand {
 
     func run() throws {
         let started = MonotonicClock.now()
+        let startedAt = WallClock.now()
         let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
         let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let runID = RunID.make()
@@ -162,6 +163,10 @@ struct ProbeAll: ParsableCommand {
                                            takeover: takeoverProbes, skipped: skipped, elapsed: elapsed))
         }
         output.flush()
+        if let path = probe.junit {
+            try ProbeReport.junit(keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped, name: "mqttctl probe",
+                                  elapsed: elapsed, startedAt: startedAt).write(to: path)
+        }
         let undecided = keepAliveProbes.filter(\.inconclusive).map { "keep-alive MQTT \($0.plan.protocolVersion)" }
         try ProbeOutcome.finish(command: "probe", passed: passed, inconclusive: inconclusive,
                                 failed: inconclusive ? undecided : failed)

@@ -122,10 +122,15 @@ struct ProbeKeepAlive: ParsableCommand {
         plan.strict = probe.strict
         let task = KeepAliveProbe(plan: plan, context: setup.context)
         let started = MonotonicClock.now()
+        let startedAt = WallClock.now()
         try ProbeRunner.run([task], context: setup.context)
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
 
         setup.print(probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
+        if let path = probe.junit {
+            try ProbeReport.junit(keepAlive: [task], takeover: [], skipped: [], name: "mqttctl probe keepalive",
+                                  elapsed: elapsed, startedAt: startedAt).write(to: path)
+        }
         let failed = task.subjects.filter { !$0.passed }.map { "K=\($0.plan.keepAlive) s: \($0.verdict?.rawValue ?? "-")\($0.willPublished == false ? ", no will" : "")" }
             + (task.control?.passed(version: version, strict: plan.strict) == false ? ["negative control: will published after a clean DISCONNECT"] : [])
         try ProbeOutcome.finish(command: "probe keepalive", passed: task.passed, inconclusive: task.inconclusive, failed: failed)

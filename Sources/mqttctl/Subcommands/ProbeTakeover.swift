@@ -112,9 +112,14 @@ struct ProbeTakeover: ParsableCommand {
             throw CommandFailure.usage("the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
         }
         let task = TakeoverProbe(plan: plan, context: setup.context)
+        let startedAt = WallClock.now()
         try ProbeRunner.run([task], context: setup.context)
 
         setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
+        if let path = probe.junit {
+            try ProbeReport.junit(keepAlive: [], takeover: [task], skipped: [], name: "mqttctl probe takeover",
+                                  elapsed: task.elapsed, startedAt: startedAt).write(to: path)
+        }
         let failed = task.findings.filter { $0.level == .fail }.map { "\($0.text) (\($0.rule.clause))" }
         try ProbeOutcome.finish(command: "probe takeover", passed: task.passed, inconclusive: false,
                                 failed: failed.isEmpty ? ["the probe did not finish"] : failed)

@@ -58,6 +58,13 @@ struct WallClock {
         emit(90)
     }
 
+    /// `2026-11-22T10:04:05` (UTC, whole seconds, no zone: JUnit's timestamp form).
+    var isoSecondsUTC: String {
+        var bytes: [UInt8] = []
+        appendISO8601UTC(fractionDigits: 1) { bytes.append($0) }
+        return String(decoding: bytes.prefix(19), as: UTF8.self)
+    }
+
     /// `value` in exactly `width` decimal digits (leading zeros; higher digits dropped).
     static func digits(_ value: Int, _ width: Int, _ emit: (UInt8) -> Void) {
         var divisor = 1
