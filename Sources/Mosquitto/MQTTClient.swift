@@ -77,6 +77,13 @@ public final class MQTTClient: MosquittoEvents {
     public private(set) var lastWriteAt: UInt64 = 0
     /// Monotonic time the TCP connect began.
     public private(set) var connectStartedAt: UInt64 = 0
+    /// Monotonic time the TCP connection was up (CONNECT queued).
+    public private(set) var tcpConnectedAt: UInt64?
+    /// Monotonic time our side of the TLS handshake completed (nil without TLS).
+    public private(set) var tlsHandshakeFinishedAt: UInt64?
+    /// A packet other than DISCONNECT arrived while watching (see `watchForEnd`):
+    /// its MQTT packet type (13 for PINGRESP).
+    public var onWatchedPacket: ((UInt8) -> Void)?
 
     /// When true nothing more is written (not even acknowledgements or PINGREQ):
     /// the broker hears nothing from us. Used to probe keep-alive enforcement.
@@ -147,6 +154,8 @@ public final class MQTTClient: MosquittoEvents {
         state = .connecting
         tlsDiagnosis.reset()
         tlsHandshakeDone = false
+        tcpConnectedAt = nil
+        tlsHandshakeFinishedAt = nil
         connectStartedAt = MonotonicClock.now()
         connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
         updateLogging()
@@ -164,6 +173,7 @@ public final class MQTTClient: MosquittoEvents {
             fail(error)
             throw error
         }
+        tcpConnectedAt = MonotonicClock.now()
     }
 
     /// Connects again with the same options (used by `sub --reconnect`).
@@ -181,6 +191,8 @@ public final class MQTTClient: MosquittoEvents {
         firstBytes = nil
         peerReset = false
         watch = nil
+        tcpConnectedAt = nil
+        tlsHandshakeFinishedAt = nil
         connectStartedAt = MonotonicClock.now()
         connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
         updateLogging()
@@ -191,6 +203,7 @@ public final class MQTTClient: MosquittoEvents {
             fail(error)
             throw error
         }
+        tcpConnectedAt = MonotonicClock.now()
     }
 
     private func connectError(_ rc: Int32, errno savedErrno: Int32, timedOut: Bool) -> MQTTError {
@@ -482,6 +495,7 @@ public final class MQTTClient: MosquittoEvents {
                     }
                     return
                 }
+                for packet in packets where packet.type != 14 { onWatchedPacket?(packet.type) }
                 if let packet = packets.first(where: { $0.type == 14 }) {
                     do throws(MalformedPacket) {
                         let disconnect = try ServerDisconnect.decode(body: packet.body, version: options.protocolVersion)
@@ -593,6 +607,7 @@ public final class MQTTClient: MosquittoEvents {
             return true
         }
         tlsHandshakeDone = true
+        tlsHandshakeFinishedAt = MonotonicClock.now()
         if let problem = checkHandshake() {
             // Before CONNECT (and the password) is written.
             fail(problem)

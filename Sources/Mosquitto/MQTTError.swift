@@ -179,7 +179,8 @@ public enum ReasonCode {
         return text == "Unknown reason" ? "unknown reason code" : text
     }
 
-    static func hex2(_ code: Int) -> String {
+    /// Two upper-case hex digits of the low byte: "8E".
+    public static func hex2(_ code: Int) -> String {
         let digits = Array("0123456789ABCDEF")
         return String([digits[(code >> 4) & 0xF], digits[code & 0xF]])
     }

@@ -22,7 +22,7 @@ struct MQTTCtl: ParsableCommand {
             \(ExitStatus.table)
             """,
         version: version,
-        subcommands: [Publish.self, Subscribe.self, Ping.self, Probe.self],
+        subcommands: [Publish.self, Subscribe.self, Ping.self, Conn.self, Probe.self],
         helpNames: [.long]
     )
 

@@ -33,7 +33,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .notAcknowledged: return "pub: QoS 1/2 messages not acknowledged or rejected"
         case .subscriptionRefused: return "sub: the broker refused a subscription"
         case .verdictFailed: return "probe: a MUST was broken (with --strict: or a SHOULD)"
-        case .noReply: return "ping: no PINGRESP in time (unresponsive or half-open)"
+        case .noReply: return "ping, conn --stay: no PINGRESP in time (unresponsive or half-open)"
         case .inconclusive: return "probe: nothing failed, but a verdict was inconclusive"
         case .timeout: return "timed out: sub -W, or --connect-timeout (as mosquitto)"
         case .interrupted: return "interrupted by SIGINT (after a clean DISCONNECT)"
