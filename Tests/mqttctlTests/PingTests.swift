@@ -15,7 +15,8 @@ import Testing
         }
         #expect(lines.contains("--- localhost:\(broker.port) mqtt ping statistics ---"), "\(result)")
         #expect(lines.contains { $0.hasPrefix("3 sent, 3 received, 0% loss, time ") }, "\(result)")
-        #expect(lines.last?.hasPrefix("rtt min/avg/max/stddev = ") == true, "\(result)")
+        #expect(lines.dropLast().last?.hasPrefix("rtt min/avg/max/stddev = ") == true, "\(result)")
+        #expect(lines.last?.hasPrefix("rtt p50/p95/p99 = ") == true, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
     }
 
@@ -152,5 +153,55 @@ import Testing
         let port = try TestBroker.freePort()
         let result = try await runAsync(["ping", "-p", "\(port)", "-C", "1"])
         #expect(result.status == 3, "\(result)")
+    }
+}
+
+/// `ping --publish`: the routing round trip next to the PINGRESP, percentiles, JUnit.
+@Suite struct PingPublishTests {
+    @Test(arguments: [0, 1, 2])
+    func publishRoundTripsNextToPingResponses(qos: Int) async throws {
+        let broker = try TestBroker.standard()
+        let junit = try JUnitSchema.reportFile()
+        let result = try await runAsync(["ping", "-p", "\(broker.port)", "-C", "4", "--interval", "0.1", "--publish", "-q", "\(qos)",
+                                         "--json", "--junit", junit.path])
+        #expect(result.status == 0, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.int("received") == 4)
+        let rtt = try #require(d.object("rtt_ms"))
+        #expect(rtt.hasKeys(["min", "avg", "max", "stddev", "p50", "p95", "p99"]), "\(rtt)")
+        #expect((rtt.number("p50") ?? -1) <= (rtt.number("p99") ?? -1) && (rtt.number("p99") ?? 0) <= (rtt.number("max") ?? -1), "\(rtt)")
+        let publish = try #require(d.object("publish"), "\(d)")
+        #expect(publish.int("qos") == qos)
+        #expect(publish.int("sent") == 4 && publish.int("received") == 4, "\(publish)")
+        #expect(publish.objects("replies").map { $0.int("seq") } == [1, 2, 3, 4], "\(publish)")
+        #expect(publish.string("topic")?.hasPrefix("mqttctl/ping/mqttctl-ping-") == true)
+        #expect(publish.object("routing_cost_ms")?.number("p50") != nil, "\(publish)")
+        #expect(try JUnitSchema.problems(in: junit) == nil)
+        #expect(try String(contentsOf: junit, encoding: .utf8).contains("name=\"PUBLISH round trip\""))
+    }
+
+    @Test func textReportShowsBothSeriesAndTheRoutingCost() async throws {
+        let broker = try TestBroker.standard()
+        let topic = uniqueTopic()
+        let result = try await runAsync(["ping", "-p", "\(broker.port)", "-C", "3", "--interval", "0.1", "--publish", "-t", topic])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdoutLines.filter { $0.hasPrefix("PUBLISH back from localhost:\(broker.port): seq=") }.count == 3, "\(result)")
+        #expect(result.stdout.contains("rtt p50/p95/p99 = "), "\(result)")
+        #expect(result.stdout.contains("publish (QoS 0 to '\(topic)' and back): 3 sent, 3 received"), "\(result)")
+        #expect(result.stdout.contains("routing costs "), "\(result)")
+    }
+
+    /// A broker that refuses the subscription: status 9, as sub.
+    @Test func refusedSubscriptionIsAnError() async throws {
+        let peer = try ScriptedBroker(ScriptedBroker.Behaviour(refuseFiltersWithPrefix: "mqttctl/ping"))
+        let result = try await runAsync(["ping", "-p", "\(peer.port)", "-C", "1", "--publish"])
+        #expect(result.status == 9, "\(result)")
+        #expect(result.stderr.contains("refused the subscription"), "\(result)")
+    }
+
+    @Test(arguments: [["-q", "1"], ["-t", "a/b"], ["--publish", "-q", "3"], ["--publish", "-t", "a/#"]])
+    func usageErrors(arguments: [String]) async throws {
+        let result = try await runAsync(["ping", "-p", "1"] + arguments)
+        #expect(result.status == 2, "\(result)")
     }
 }

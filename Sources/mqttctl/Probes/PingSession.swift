@@ -34,6 +34,8 @@ final class PingSession {
     var onReply: ((Reply) -> Void)?
     var onTimeout: ((_ seq: Int, _ written: Bool) -> Void)?
     var onUnexpectedReply: (() -> Void)?
+    /// Called half an interval after each PINGREQ (`ping --publish` sends its PUBLISH there).
+    var between: ((Int) -> Void)?
 
     private(set) var sent = 0
     private(set) var replies: [Reply] = []
@@ -86,14 +88,8 @@ final class PingSession {
     /// Requests that got no reply at all (so far).
     var unanswered: [Int] { (unwritten + outstanding.map(\.seq)).sorted() }
 
-    /// min/avg/max/stddev (population) of the replies that came in time, in ms.
-    var statistics: (min: Double, avg: Double, max: Double, stddev: Double)? {
-        let rtts = replies.filter { !$0.late }.map(\.rtt)
-        guard let lo = rtts.min(), let hi = rtts.max() else { return nil }
-        let mean = rtts.reduce(0, +) / Double(rtts.count)
-        let variance = rtts.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(rtts.count)
-        return (lo, mean, hi, variance.squareRoot())
-    }
+    /// Statistics of the replies that came in time, in ms.
+    var statistics: RTTStatistics? { RTTStatistics(replies.filter { !$0.late }.map(\.rtt)) }
 
     // MARK: Sending
 
@@ -108,6 +104,7 @@ final class PingSession {
             sent = seq
             pendingWrite = (seq, MonotonicClock.now() &+ UInt64(timeout * 1e9))
             tryWrite()
+            if let between { loop.schedule(after: interval / 2) { between(seq) } }
             scheduleSend(seq: seq + 1)
         }
     }

@@ -35,19 +35,33 @@ struct Ping: ParsableCommand {
               rtt min/avg/max/stddev = 0.201/0.207/0.213/0.006 ms
             The statistics count only replies within -W; late replies are listed but are loss.
 
+            The summary adds the nearest-rank percentiles p50/p95/p99 of the round trips.
+
+            --publish also measures a round trip through the broker's routing: half an interval \
+            after each PINGREQ it publishes the sequence number (at -q, default 0) to a topic of \
+            its own (-t, default mqttctl/ping/<client id>) that the same connection subscribes \
+            to, and times the message from its write to its arrival back. Both series are shown \
+            side by side, with what routing costs at the median (publish p50 minus PINGRESP p50): \
+            topic matching, ACL checks, queueing and delivery, which the PINGRESP skips.
+
             --json prints one JSON document at the end instead: {"host", "port", "protocol", \
             "client_id", "keepalive", "interval_s", "timeout_s", "sent", "received", "late", \
-            "loss_percent", "time_ms", "rtt_ms": {"min", "avg", "max", "stddev"} (null without \
-            replies), "replies": [{"seq", "rtt_ms", "late"}], "unanswered": [seq...]}.
+            "loss_percent", "time_ms", "rtt_ms": {"min", "avg", "max", "stddev", "p50", "p95", \
+            "p99"} (values null without replies), "replies": [{"seq", "rtt_ms", "late"}], \
+            "unanswered": [seq...], "publish": {"topic", "qos", "sent", "received", "rtt_ms", \
+            "replies", "routing_cost_ms": {"p50", "avg"}} (null without --publish)}. --junit FILE \
+            also writes a JUnit XML report (a test case for the PINGREQs and, with --publish, \
+            one for the publishes).
 
             Exit status: 0 when every PINGREQ got its PINGRESP within -W (also after SIGINT); \
-            11 when one did not; 7 when the connection was lost; 3 to 6 for connection \
+            11 when one did not (with --publish: or a publish did not come back); 7 when the connection was lost; 3 to 6 for connection \
             failures, 2 for usage errors; 143 after SIGTERM (statistics printed first).
 
             Examples:
               mqttctl ping -h broker.example                 # until Ctrl-C
               mqttctl ping -C 5 --interval 0.2 -W 1          # for scripts
               mqttctl ping -C 10 --json | jq .rtt_ms.avg
+              mqttctl ping -C 20 --publish -q 1              # what routing costs
             """
     )
 
@@ -70,6 +84,20 @@ struct Ping: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print one JSON document with the results instead of lines.")
     var json = false
 
+    @Flag(name: .customLong("publish"),
+          help: "Between the PINGREQs, also publish to a topic of our own and time its way back through the broker's routing.")
+    var publish = false
+
+    @Option(name: [.short, .customLong("qos")], help: "With --publish: the QoS of the publishes and the subscription: 0, 1 or 2 (default: 0).")
+    var qos: Int = 0
+
+    @Option(name: [.short, .customLong("topic")],
+            help: ArgumentHelp("With --publish: the topic (default: mqttctl/ping/<client id>).", valueName: "topic"))
+    var topic: String?
+
+    @Option(name: .customLong("junit"), help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
+    var junit: String?
+
     func validate() throws {
         if let count, count < 1 {
             throw ValidationError("invalid -C \(count): use 1 or more")
@@ -79,6 +107,15 @@ struct Ping: ParsableCommand {
         }
         if !(timeout > 0) || timeout > 86400 {
             throw ValidationError("invalid -W \(timeout): use a number of seconds above 0")
+        }
+        if !(0...2).contains(qos) {
+            throw ValidationError("-q \(qos): QoS must be 0, 1 or 2")
+        }
+        if (topic != nil || qos != 0) && !publish {
+            throw ValidationError("-t and -q apply to --publish")
+        }
+        if let topic, let problem = Topic.problemWithName(topic) {
+            throw ValidationError("invalid -t: \(problem)")
         }
         if let keepAlive {
             if keepAlive != 0 && !(5...65535).contains(keepAlive) {
@@ -113,7 +150,19 @@ struct Ping: ParsableCommand {
         loop.beforeWaiting = { output.flush() }
         let endpoint = options.endpoint
         let clientID = client.connAck?.properties.assignedClientIdentifier ?? options.clientID ?? ""
+        let startedAt = WallClock.now()
         let session = PingSession(client: client, loop: loop, count: count, interval: interval, timeout: timeout)
+        var routing: PublishRoundTrips?
+        if publish {
+            let topic = topic ?? "mqttctl/ping/\(clientID)"
+            if Topic.problemWithName(topic) != nil {
+                throw CommandFailure.usage("the client id '\(clientID)' cannot be part of a topic; use -t")
+            }
+            let series = PublishRoundTrips(client: client, loop: loop, topic: topic, qos: qos, timeout: timeout)
+            try series.subscribe()
+            session.between = { seq in series.send(seq: seq) }
+            routing = series
+        }
         if let serverKeepAlive = client.connAck?.properties.serverKeepAlive, serverKeepAlive > 0,
            Double(serverKeepAlive) < interval {
             Diagnostics.warning("the broker imposed a keep-alive of \(serverKeepAlive) s (Server Keep Alive), shorter than the interval: it may close the connection between PINGREQs")
@@ -134,6 +183,13 @@ struct Ping: ParsableCommand {
             session.onUnexpectedReply = {
                 output.append("PINGRESP from \(endpoint) that answers no PINGREQ of ours (ignored)\n")
             }
+            routing?.onReply = { reply in
+                let lateText = reply.late ? " (late: after the \(formatSeconds(timeout)) s timeout)" : ""
+                output.append("PUBLISH back from \(endpoint): seq=\(reply.seq) time=\(Numbers.fixed(reply.rtt, 3)) ms\(lateText)\n")
+            }
+            routing?.onTimeout = { seq in
+                output.append("seq=\(seq) PUBLISH did not come back within \(formatSeconds(timeout)) s\n")
+            }
         }
         session.start()
 
@@ -141,7 +197,10 @@ struct Ping: ParsableCommand {
         // stops sending and still waits for replies in flight; a second one ends it.
         var signal: Int32?
         while true {
-            let stop = loop.run { session.isDone || client.state == .closed }
+            // With --publish: also the publish half an interval after the last PINGREQ.
+            let stop = loop.run {
+                (session.isDone && (routing.map { $0.sent >= session.sent && $0.isDone } ?? true)) || client.state == .closed
+            }
             guard case .signal(let sig) = stop else { break }
             if signal != nil || sig != SIGINT { signal = sig; break }
             signal = sig
@@ -155,13 +214,18 @@ struct Ping: ParsableCommand {
 
         let elapsed = session.firstSentAt.map { MonotonicClock.milliseconds($0, endedAt) } ?? 0
         if json {
-            output.append(PingReport.jsonDocument(session, endpoint: options, clientID: clientID, version: version,
+            output.append(PingReport.jsonDocument(session, publish: routing, endpoint: options, clientID: clientID, version: version,
                                             keepAlive: effectiveKeepAlive, elapsed: elapsed).serialized())
             output.append("\n")
         } else {
             output.append(PingReport.summary(session, endpoint: endpoint, elapsed: elapsed))
+            if let routing { output.append(PingReport.publishSummary(routing, ping: session)) }
         }
         output.flush()
+        if let junit {
+            try PingReport.junit(session, publish: routing, endpoint: endpoint, timeout: timeout, elapsed: elapsed,
+                                 startedAt: startedAt).write(to: junit)
+        }
 
         if let lost {
             throw CommandFailure(lost.status, "\(lost.message) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
@@ -173,6 +237,10 @@ struct Ping: ParsableCommand {
         if missing > 0 {
             throw CommandFailure(.noReply,
                 "\(missing) of \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s") got no PINGRESP within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)")
+        }
+        if let routing, routing.received < routing.sent {
+            throw CommandFailure(.noReply,
+                "\(routing.sent - routing.received) of \(routing.sent) publishes to '\(routing.topic)' did not come back within \(formatSeconds(timeout)) s")
         }
     }
 }
