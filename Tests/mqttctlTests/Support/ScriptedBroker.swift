@@ -233,6 +233,10 @@ private final class Loop {
         case 1: connect(connection, body)
         case 3: publish(connection, flags: flags, body)
         case 8: subscribe(connection, body)
+        case 10:
+            // UNSUBACK (MQTT 5: one reason code per filter, all "no subscription existed" is fine for tests).
+            let id = Array(body.prefix(2))
+            send(connection, connection.version == 5 ? [0xB0, 0x04] + id + [0x00, 0x00] : [0xB0, 0x02] + id)
         case 12:
             switch behaviour.pings {
             case .answer: send(connection, [0xD0, 0x00])
