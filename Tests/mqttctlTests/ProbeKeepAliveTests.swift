@@ -260,3 +260,39 @@ import Testing
         #expect(result.stderr.hasPrefix("mqttctl: error: "), "\(result)")
     }
 }
+
+/// `--samples`: staggered silent clients per keep-alive reveal a broker's check clock.
+@Suite struct ProbeKeepAliveSamplesTests {
+    /// mosquitto 2.0.11 checks keep-alive on a timer: samples started over 3 s
+    /// are dropped on the same check or the next, and the summary follows the
+    /// per-sample measurements exactly.
+    @Test func samplesAgainstMosquitto() async throws {
+        let broker = try TestBroker.standard()
+        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-k", "5", "--samples", "3", "--spread", "3", "--json"],
+                                        timeout: 60)
+        let d = try jsonDocument(result)
+        let results = d.objects("results")
+        #expect(results.map { $0.int("sample") } == [1, 2, 3], "\(d)")
+        #expect(results.map { $0.number("started_after_s") } == [0, 1, 2], "\(d)")
+        #expect(Set(results.compactMap { $0.string("client_id") }).count == 3)
+        let drops = results.compactMap { $0.number("dropped_after_s") }
+        #expect(drops.count == 3, "\(results)")
+        let summary = try #require(d.objects("samples").first, "\(d)")
+        #expect(summary.int("count") == 3 && summary.int("dropped") == 3)
+        #expect(summary.number("min_s") == drops.min() && summary.number("max_s") == drops.max(), "\(summary)")
+        let median = drops.sorted()[1]
+        #expect(summary.number("median_s") == median, "\(summary)")
+        let period = try #require(summary.number("implied_check_period_s"))
+        #expect(abs(period - ((drops.max() ?? 0) - (drops.min() ?? 0))) < 0.002, "\(summary)")
+        let verdicts = results.compactMap { $0.string("verdict") }
+        let worst = ["never", "late", "inconclusive", "refused", "early", "pass"].first { verdicts.contains($0) }
+        #expect(summary.string("worst_verdict") == worst, "\(summary)")
+        #expect(result.status == (verdicts.contains("late") ? 10 : 0), "\(result)")
+    }
+
+    @Test(arguments: [["--samples", "0"], ["--samples", "21"], ["--spread", "2"], ["--samples", "2", "--spread", "-1"]])
+    func usageErrors(arguments: [String]) async throws {
+        let result = try await runAsync(["probe", "keepalive", "-p", "1"] + arguments)
+        #expect(result.status == 2, "\(result)")
+    }
+}

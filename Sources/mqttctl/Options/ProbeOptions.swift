@@ -49,6 +49,14 @@ struct KeepAliveSweepOptions: ParsableArguments {
             help: ArgumentHelp("The limit is K × backoff × 2 + grace; 0.75 gives the specification's 1.5 × K.", valueName: "factor"))
     var backoff: Double = 0.75
 
+    @Option(name: .customLong("samples"),
+            help: ArgumentHelp("Silent clients per keep-alive, started one after the other over --spread: min/median/max drop times and the broker's check period (default: 1).", valueName: "n"))
+    var samples: Int = 1
+
+    @Option(name: .customLong("spread"),
+            help: ArgumentHelp("With --samples: seconds over which the samples of one keep-alive start (default: K, at most 10).", valueName: "seconds"))
+    var spread: Double?
+
     var values: [Int] { keepAlives.isEmpty ? [5] : keepAlives }
 
     func validate() throws {
@@ -63,6 +71,15 @@ struct KeepAliveSweepOptions: ParsableArguments {
         }
         if keepAlives.count > 32 {
             throw ValidationError("at most 32 keep-alive values at once")
+        }
+        if !(1...20).contains(samples) {
+            throw ValidationError("invalid --samples \(samples): use 1 to 20")
+        }
+        if let spread, !(spread >= 0) || spread > 3600 {
+            throw ValidationError("invalid --spread \(spread): use 0 to 3600 seconds")
+        }
+        if spread != nil && samples == 1 {
+            throw ValidationError("--spread applies to --samples 2 or more")
         }
         if !(backoff > 0) || backoff > 100 {
             throw ValidationError("invalid --backoff \(backoff): use a factor above 0 (0.75 is the specification's 1.5 × K)")

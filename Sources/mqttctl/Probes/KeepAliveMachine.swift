@@ -205,6 +205,41 @@ struct KeepAliveMachine {
         seconds * 1e9 >= Double(UInt64.max / 2) ? UInt64.max / 2 : UInt64(max(0, seconds * 1e9))
     }
 
+    // MARK: Samples
+
+    /// One keep-alive probed with several staggered samples.
+    struct SampleSummary {
+        let keepAlive: Int
+        let count: Int
+        /// Drop times (seconds from each sample's CONNECT) of the samples that were dropped.
+        let drops: [Double]
+        let worst: KeepAliveVerdict?
+
+        var minimum: Double? { drops.min() }
+        var maximum: Double? { drops.max() }
+        var median: Double? { drops.isEmpty ? nil : RTTStatistics(drops)?.p50 }
+        /// A broker that checks keep-alive every P seconds spreads samples over
+        /// up to P: the spread is a lower bound of its check period.
+        var impliedCheckPeriod: Double? {
+            guard let minimum, let maximum, drops.count > 1 else { return nil }
+            return maximum - minimum
+        }
+    }
+
+    /// Per keep-alive with more than one sample; the worst verdict is the one
+    /// furthest from passing (never, late, inconclusive, refused, early, pass).
+    var sampleSummaries: [SampleSummary] {
+        var keepAlives: [Int] = []
+        for subject in subjects where !keepAlives.contains(subject.plan.keepAlive) { keepAlives.append(subject.plan.keepAlive) }
+        let order: [KeepAliveVerdict] = [.never, .late, .inconclusive, .refused, .early, .pass]
+        return keepAlives.compactMap { k in
+            let group = subjects.filter { $0.plan.keepAlive == k }
+            guard group.count > 1 else { return nil }
+            let worst = order.first { verdict in group.contains { $0.verdict == verdict } }
+            return SampleSummary(keepAlive: k, count: group.count, drops: group.compactMap(\.droppedAfter), worst: worst)
+        }
+    }
+
     // MARK: Progress
 
     func status(now: UInt64) -> [ProgressItem] {

@@ -25,6 +25,7 @@ final class KeepAliveProbe: ProbeTask {
     var subjects: [KeepAliveSubject] { machine.subjects }
     var control: KeepAliveControl? { machine.control }
     var notes: [String] { machine.notes }
+    var sampleSummaries: [KeepAliveMachine.SampleSummary] { machine.sampleSummaries }
     var isFinished: Bool { machine.isFinished }
     var passed: Bool { machine.passed }
     var inconclusive: Bool { machine.inconclusive }
@@ -86,7 +87,16 @@ final class KeepAliveProbe: ProbeTask {
     }
 
     private func connectAll() throws(CommandFailure) {
-        for (i, subject) in plan.subjects.enumerated() { try connect(subject, index: i) }
+        for (i, subject) in plan.subjects.enumerated() {
+            if subject.startOffset > 0 {
+                // A later sample: its own step of the loop, at its moment.
+                context.loop.schedule(after: subject.startOffset) { [unowned self] in
+                    do throws(CommandFailure) { try connect(subject, index: i) } catch { ownFailure = error }
+                }
+            } else {
+                try connect(subject, index: i)
+            }
+        }
         if let control = plan.control { try connect(control) }
     }
 

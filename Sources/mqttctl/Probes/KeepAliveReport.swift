@@ -25,6 +25,18 @@ extension ProbeReport {
             ("strict", .bool(plan.strict)),
             ("results", .array(probe.subjects.map { json($0) })),
             ("negative_control", control),
+            ("samples", .array(probe.sampleSummaries.map { s in
+                .object([
+                    ("keepalive", .int(s.keepAlive)),
+                    ("count", .int(s.count)),
+                    ("dropped", .int(s.drops.count)),
+                    ("min_s", s.minimum.map { JSON.rounded($0) } ?? .null),
+                    ("median_s", s.median.map { JSON.rounded($0) } ?? .null),
+                    ("max_s", s.maximum.map { JSON.rounded($0) } ?? .null),
+                    ("implied_check_period_s", s.impliedCheckPeriod.map { JSON.rounded($0) } ?? .null),
+                    ("worst_verdict", JSON.optional(s.worst?.rawValue)),
+                ])
+            })),
             ("notes", .array(probe.notes.map(JSON.string))),
         ]
         if let elapsed { members.append(("elapsed_s", JSON.rounded(elapsed))) }
@@ -39,6 +51,8 @@ extension ProbeReport {
         var members: [(String, JSON)] = [
             ("client_id", .string(subject.plan.clientID)),
             ("keepalive", .int(subject.plan.keepAlive)),
+            ("sample", .int(subject.plan.sample + 1)),
+            ("started_after_s", JSON.rounded(subject.plan.startOffset)),
             ("effective_keepalive", connected ? .int(k) : .null),
             ("server_keepalive", JSON.optional(subject.serverKeepAlive)),
             ("connack_code", JSON.optional(subject.refusal?.code)),
@@ -89,6 +103,7 @@ extension ProbeReport {
                                 + [finding].reported.compactMap(\.reportLine), passed: passed))
         }
         out += render(rows, indent: "")
+        out += samplesText(probe)
         for note in probe.notes { out += "note: \(note)\n" }
         out += footer(rows)
         return out
@@ -98,7 +113,8 @@ extension ProbeReport {
         var lines = [describe(subject)]
         if let will = describeWill(subject) { lines.append(will) }
         lines += subject.findings.reported.compactMap(\.reportLine)
-        return Row(label: "keep-alive K=\(subject.plan.keepAlive) s", verdict: verdictWord(subject), lines: lines,
+        let sample = subject.plan.sample > 0 || subject.plan.startOffset > 0 ? " #\(subject.plan.sample + 1)" : ""
+        return Row(label: "keep-alive K=\(subject.plan.keepAlive) s\(sample)", verdict: verdictWord(subject), lines: lines,
                    passed: subject.passed, inconclusive: subject.inconclusive, warnings: subject.findings.warnings)
     }
 
@@ -106,6 +122,21 @@ extension ProbeReport {
     static func verdictWord(_ subject: KeepAliveSubject) -> String {
         guard let verdict = subject.verdict else { return "-" }
         return verdict == .pass && !subject.passed ? "fail" : verdict.rawValue
+    }
+
+    /// "K=5 s, 4 samples: dropped after 7.012 / 9.504 / 12.998 s (min / median / max); check period at least 5.986 s; worst: late".
+    static func samplesText(_ probe: KeepAliveProbe) -> String {
+        probe.sampleSummaries.map { s in
+            var text = "K=\(s.keepAlive) s, \(s.count) samples: "
+            if let lo = s.minimum, let mid = s.median, let hi = s.maximum {
+                text += "dropped after \(Numbers.fixed(lo, 3)) / \(Numbers.fixed(mid, 3)) / \(Numbers.fixed(hi, 3)) s (min / median / max)"
+            } else {
+                text += "none dropped"
+            }
+            if let period = s.impliedCheckPeriod { text += "; check period at least \(Numbers.fixed(period, 3)) s" }
+            if let worst = s.worst { text += "; worst sample: \(worst.rawValue)" }
+            return text + "\n"
+        }.joined()
     }
 
     static func controlText(_ control: KeepAliveControl) -> String {

@@ -120,7 +120,10 @@ struct ProbeAll: ParsableCommand {
 
             var keepAlivePlan = KeepAlivePlan(
                 protocolVersion: version,
-                subjects: sweep.values.map { KeepAlivePlan.Subject(keepAlive: $0, clientID: "\(base)-k\($0)", willTopic: "\(topics)/k\($0)/will") },
+                subjects: KeepAlivePlan.subjects(
+                    keepAlives: sweep.values, samples: sweep.samples, spread: sweep.spread,
+                    id: { k, i in "\(base)-k\(k)" + (sweep.samples > 1 ? "-s\(i + 1)" : "") },
+                    willTopic: { k, i in "\(topics)/k\(k)" + (sweep.samples > 1 ? "/s\(i + 1)" : "") + "/will" }),
                 will: will,
                 control: KeepAlivePlan.Control(clientID: "\(base)-ctl", willTopic: "\(topics)/control/will"),
                 observerID: "\(base)-obs-k", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait)

@@ -49,6 +49,13 @@ struct ProbeKeepAlive: ParsableCommand {
             (TCP_QUICKACK) and send without delay (TCP_NODELAY), so a delayed ACK of ours cannot \
             hold back the broker's next packet: the times are the broker's.
 
+            SAMPLES
+            Some brokers check keep-alive on a timer (mosquitto 2.0 about every 5 s), so one \
+            sample per K says little. --samples N starts N silent clients per K, one after the \
+            other over --spread seconds (default K, at most 10), each judged on its own, and \
+            reports the min / median / max drop time, the check period they imply (the spread of \
+            the drop times: a lower bound) and the worst sample's verdict.
+
             WILL
             With --will-topic every silent client gets a will (one -k: on that topic; several: \
             on TOPIC/k<K>), and an observer connection, subscribed before the silent clients \
@@ -72,9 +79,11 @@ struct ProbeKeepAlive: ParsableCommand {
             "error"), "disconnect_reason" (MQTT 5 reason code or null), \
             "disconnect_reason_string", "disconnect_user_properties" ([{"key", "value"}] or \
             null), "will_topic", "will_published" (null without a will or a drop), \
-            "will_after_drop_s", "will_watched_s", "verdict", "findings", "pass"}], \
-            "negative_control": {"client_id", "will_topic", "will_published", "findings", \
-            "pass"} or null, "notes": [...], "elapsed_s", "inconclusive", "pass"}. Times in \
+            "will_after_drop_s", "will_watched_s", "verdict", "findings", "pass", "sample", \
+            "started_after_s"}], "negative_control": {"client_id", "will_topic", \
+            "will_published", "findings", "pass"} or null, "samples": [{"keepalive", "count", \
+            "dropped", "min_s", "median_s", "max_s", "implied_check_period_s", \
+            "worst_verdict"}] (keep-alives with --samples 2 or more), "notes": [...], "elapsed_s", "inconclusive", "pass"}. Times in \
             seconds with millisecond precision, from the monotonic clock; drop times include \
             one network round trip.
 
@@ -90,6 +99,7 @@ struct ProbeKeepAlive: ParsableCommand {
               mqttctl probe keepalive -V 5 -k 60 --will-topic probe/gone --json
               mqttctl probe keepalive -k 10 --backoff 1 --grace 0      # limit exactly 2 × K
               mqttctl probe keepalive -k 0 -k 5 --strict               # a refused K fails too
+              mqttctl probe keepalive -k 5 --samples 5                 # the broker's keep-alive clock
             """
     )
 
@@ -109,12 +119,12 @@ struct ProbeKeepAlive: ParsableCommand {
         let setup = try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: nil)
         let template = try will.makeWill(protocolVersion: version, properties: nil)
         let values = sweep.values
-        let subjects = values.map { k in
-            KeepAlivePlan.Subject(
-                keepAlive: k,
-                clientID: values.count == 1 && setup.userGaveID ? setup.baseID : "\(setup.baseID)-k\(k)",
-                willTopic: template.map { values.count == 1 ? $0.topic : "\($0.topic)/k\(k)" })
-        }
+        let samples = sweep.samples
+        let single = values.count == 1 && samples == 1
+        let subjects = KeepAlivePlan.subjects(
+            keepAlives: values, samples: samples, spread: sweep.spread,
+            id: { k, i in single && setup.userGaveID ? setup.baseID : "\(setup.baseID)-k\(k)" + (samples > 1 ? "-s\(i + 1)" : "") },
+            willTopic: { k, i in template.map { single ? $0.topic : "\($0.topic)/k\(k)" + (samples > 1 ? "/s\(i + 1)" : "") } })
         var plan = KeepAlivePlan(
             protocolVersion: version, subjects: subjects, will: template,
             control: template.map { KeepAlivePlan.Control(clientID: "\(setup.baseID)-ctl", willTopic: "\($0.topic)/control") },
@@ -131,7 +141,10 @@ struct ProbeKeepAlive: ParsableCommand {
             try ProbeReport.junit(keepAlive: [task], takeover: [], skipped: [], name: "mqttctl probe keepalive",
                                   elapsed: elapsed, startedAt: startedAt).write(to: path)
         }
-        let failed = task.subjects.filter { !$0.passed }.map { "K=\($0.plan.keepAlive) s: \($0.verdict?.rawValue ?? "-")\($0.willPublished == false ? ", no will" : "")" }
+        let failed = task.subjects.filter { !$0.passed }.map { subject in
+            let sample = sweep.samples > 1 ? " #\(subject.plan.sample + 1)" : ""
+            return "K=\(subject.plan.keepAlive) s\(sample): \(subject.verdict?.rawValue ?? "-")\(subject.willPublished == false ? ", no will" : "")"
+        }
             + (task.control?.passed(version: version, strict: plan.strict) == false ? ["negative control: will published after a clean DISCONNECT"] : [])
         try ProbeOutcome.finish(command: "probe keepalive", passed: task.passed, inconclusive: task.inconclusive, failed: failed)
     }
