@@ -42,7 +42,9 @@ struct Ping: ParsableCommand {
 
             Exit status: 0 when every PINGREQ got its PINGRESP within -W (also after SIGINT); \
             11 when one did not; 7 when the connection was lost; 3 to 6 for connection \
-            failures, 2 for usage errors; 143 after SIGTERM (statistics printed first).
+            failures, 2 for usage errors; 143 after SIGTERM (statistics printed first); 1 when \
+            stdout cannot be written (a full disk, a closed stdout), and 141, quietly, when its \
+            reader went away (| head).
 
             Examples:
               mqttctl ping -h broker.example                 # until Ctrl-C
@@ -141,7 +143,7 @@ struct Ping: ParsableCommand {
         // stops sending and still waits for replies in flight; a second one ends it.
         var signal: Int32?
         while true {
-            let stop = loop.run { session.isDone || client.state == .closed }
+            let stop = loop.run { session.isDone || client.state == .closed || output.broken }
             guard case .signal(let sig) = stop else { break }
             if signal != nil || sig != SIGINT { signal = sig; break }
             signal = sig
@@ -163,6 +165,10 @@ struct Ping: ParsableCommand {
         }
         output.flush()
 
+        if output.closed { throw CommandFailure(.outputClosed, "") }  // `| head`: quietly, as SIGPIPE
+        if let failed = output.failure {
+            throw CommandFailure(.failure, "cannot write to stdout: \(StandardStreams.describe(errno: failed, fd: 1)) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
+        }
         if let lost {
             throw CommandFailure(lost.status, "\(lost.message) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
         }

@@ -9,8 +9,9 @@ import Synchronization
 struct SpawnedProcess: Sendable {
     let pid: pid_t
 
+    /// `closed`: standard descriptors (0, 1, 2) the program starts with closed.
     init(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
-         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws {
+         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, closed: Set<Int32> = []) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -30,6 +31,7 @@ struct SpawnedProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin ?? devNull, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout ?? devNull, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr ?? devNull, 2)
+        for fd in closed.sorted() { posix_spawn_file_actions_addclose(&actions, fd) }
         // Nothing else leaks in (another test's pipe end would keep its reader waiting).
         // glibc ≥ 2.34 has the call; Swift's Glibc module does not show it.
         typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -71,8 +73,9 @@ final class ChildProcess: @unchecked Sendable {
     private let exited = DispatchSemaphore(value: 0)
 
     init(_ path: String, _ arguments: [String], environment: [String: String],
-         stdin: Int32?, stdout: Int32?, stderr: Int32?) throws {
-        pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr).pid
+         stdin: Int32?, stdout: Int32?, stderr: Int32?, closed: Set<Int32> = []) throws {
+        pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr,
+                                 closed: closed).pid
         let watcher = Thread { [self] in
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
