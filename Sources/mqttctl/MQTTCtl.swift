@@ -14,7 +14,9 @@ struct MQTTCtl: ParsableCommand {
         abstract: "A command-line MQTT toolkit: publish, subscribe, ping a broker, probe keep-alive and take-over.",
         discussion: """
             pub and sub take the options of mosquitto_pub and mosquitto_sub, never lose a QoS 1/2 \
-            message silently, and say what happened in the exit status.
+            message silently, and say what happened in the exit status. As with mosquitto's \
+            clients, an option's value is the next argument, whatever it starts with: \
+            pub -m -5 publishes "-5".
 
             \(TLSOptionGroup.helpText)
             \(Defaults.helpText)

@@ -56,17 +56,17 @@ struct Ping: ParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     @Option(name: [.short, .customLong("keepalive")],
-            help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
     var keepAlive: Int?
 
-    @Option(name: [.customShort("C"), .customLong("count")], help: "Stop after this many PINGREQs (default: until interrupted).")
+    @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Stop after this many PINGREQs (default: until interrupted).")
     var count: Int?
 
-    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
+    @Option(name: .customLong("interval"), parsing: .unconditional, help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
     var interval: Double = 1
 
     @Option(name: [.customShort("W"), .customLong("timeout")],
-            help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
     var timeout: Double = 5
 
     @Flag(name: .customLong("json"), help: "Print one JSON document with the results instead of lines.")

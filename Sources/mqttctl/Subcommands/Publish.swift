@@ -27,13 +27,13 @@ struct Publish: ParsableCommand {
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
 
-    @Option(name: [.short, .long], help: "Topic to publish to (or the topic of -L).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Topic to publish to (or the topic of -L).")
     var topic: String?
 
-    @Option(name: [.short, .customLong("message")], help: "Message payload.")
+    @Option(name: [.short, .customLong("message")], parsing: .unconditional, help: "Message payload.")
     var message: String?
 
-    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
+    @Option(name: [.short, .customLong("file")], parsing: .unconditional, help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
     var file: String?
 
     @Flag(name: [.short, .customLong("stdin-file")], help: "Send all of stdin as one message.")
@@ -45,24 +45,24 @@ struct Publish: ParsableCommand {
     @Flag(name: [.short, .customLong("null-message")], help: "Send an empty message.")
     var nullMessage = false
 
-    @Option(name: [.short, .long], help: "Quality of service: 0, 1 or 2.")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Quality of service: 0, 1 or 2.")
     var qos: Int = 0
 
     @Flag(name: [.short, .long], help: "Ask the broker to retain the message.")
     var retain = false
 
-    @Option(name: .customLong("repeat"), help: ArgumentHelp("Publish the message this many times.", valueName: "count"))
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: ArgumentHelp("Publish the message this many times.", valueName: "count"))
     var repeatCount: Int = 1
 
-    @Option(name: .customLong("repeat-delay"), help: ArgumentHelp("Seconds between repeated messages (fractions allowed).", valueName: "seconds"))
+    @Option(name: .customLong("repeat-delay"), parsing: .unconditional, help: ArgumentHelp("Seconds between repeated messages (fractions allowed).", valueName: "seconds"))
     var repeatDelay: Double = 0
 
     @Option(name: [.customShort("M"), .customLong("max-inflight")],
-            help: ArgumentHelp("Messages kept in flight (sent, not yet acknowledged) at once.", valueName: "count"))
+            parsing: .unconditional, help: ArgumentHelp("Messages kept in flight (sent, not yet acknowledged) at once.", valueName: "count"))
     var maxInflight: Int = 20
 
     @Option(name: .customLong("ack-timeout"),
-            help: ArgumentHelp("Give up when no acknowledgement arrives for this many seconds while messages are outstanding.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Give up when no acknowledgement arrives for this many seconds while messages are outstanding.", valueName: "seconds"))
     var ackTimeout: Double = 30
 
     func validate() throws {
@@ -74,7 +74,7 @@ struct Publish: ParsableCommand {
             throw ValidationError("only one of -m, -f, -s, -l and -n can be used")
         }
         if !(0...2).contains(qos) {
-            throw ValidationError("invalid QoS \(qos): use 0, 1 or 2")
+            throw ValidationError("-q \(qos): QoS must be 0, 1 or 2")
         }
         if let topic, let problem = Topic.problemWithName(topic) {
             throw ValidationError("invalid topic: \(problem)")

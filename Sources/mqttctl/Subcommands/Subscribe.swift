@@ -57,20 +57,20 @@ struct Subscribe: ParsableCommand {
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
 
-    @Option(name: [.short, .customLong("topic")], help: "Topic filter to subscribe to (repeatable).")
+    @Option(name: [.short, .customLong("topic")], parsing: .unconditionalSingleValue, help: "Topic filter to subscribe to (repeatable).")
     var topics: [String] = []
 
-    @Option(name: [.customShort("T"), .customLong("filter-out")], help: "Do not print messages whose topic matches this filter (repeatable).")
+    @Option(name: [.customShort("T"), .customLong("filter-out")], parsing: .unconditionalSingleValue, help: "Do not print messages whose topic matches this filter (repeatable).")
     var filterOut: [String] = []
 
-    @Option(name: [.short, .long], help: "Maximum QoS of the subscription: 0, 1 or 2.")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Maximum QoS of the subscription: 0, 1 or 2.")
     var qos: Int = 0
 
-    @Option(name: [.customShort("C"), .customLong("count")], help: "Exit after printing this many messages.")
+    @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Exit after printing this many messages.")
     var count: Int?
 
     @Option(name: [.customShort("W"), .customLong("timeout")],
-            help: ArgumentHelp("Exit after this many seconds (status 27, as mosquitto_sub -W).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Exit after this many seconds (status 27, as mosquitto_sub -W).", valueName: "seconds"))
     var timeout: Double?
 
     @Flag(name: [.customShort("R"), .customLong("ignore-retained")],
@@ -83,7 +83,7 @@ struct Subscribe: ParsableCommand {
     @Flag(name: [.customShort("E"), .customLong("exit-after-subscribe")], help: "Exit once the subscription is acknowledged.")
     var exitAfterSubscribe = false
 
-    @Option(name: [.customShort("U"), .customLong("unsubscribe")], help: "Topic filter to unsubscribe from after subscribing (repeatable).")
+    @Option(name: [.customShort("U"), .customLong("unsubscribe")], parsing: .unconditionalSingleValue, help: "Topic filter to unsubscribe from after subscribing (repeatable).")
     var unsubscribe: [String] = []
 
     @Flag(name: .customLong("remove-retained"), help: "Clear each retained message received (publish an empty retained message to its topic).")
@@ -95,7 +95,7 @@ struct Subscribe: ParsableCommand {
     @Flag(name: [.customShort("N"), .customLong("no-eol")], help: "Do not print a newline after each payload.")
     var noEndOfLine = false
 
-    @Option(name: [.customShort("F"), .customLong("format")], help: "Output format (see below); overrides -v.")
+    @Option(name: [.customShort("F"), .customLong("format")], parsing: .unconditional, help: "Output format (see below); overrides -v.")
     var format: String?
 
     @Flag(name: .customLong("json"), help: "Print one JSON object per message and line.")
@@ -108,7 +108,7 @@ struct Subscribe: ParsableCommand {
     var retainAsPublished = false
 
     @Option(name: .customLong("retain-handling"),
-            help: "MQTT 5: 0 send retained messages on subscribe, 1 only for a new subscription, 2 never.")
+            parsing: .unconditional, help: "MQTT 5: 0 send retained messages on subscribe, 1 only for a new subscription, 2 never.")
     var retainHandling: Int?
 
     @Flag(name: .customLong("reconnect"), help: "When the connection is lost, reconnect (backing off from 1 s to 30 s) instead of exiting.")
@@ -116,7 +116,7 @@ struct Subscribe: ParsableCommand {
 
     func validate() throws {
         if !(0...2).contains(qos) {
-            throw ValidationError("invalid QoS \(qos): use 0, 1 or 2")
+            throw ValidationError("-q \(qos): QoS must be 0, 1 or 2")
         }
         for filter in topics + filterOut + unsubscribe {
             if let problem = Topic.problemWithFilter(filter) {

@@ -220,13 +220,9 @@ enum Defaults {
         return scan
     }
 
-    /// Whether `name` is a connection option with a value, or another option known
-    /// to take one whose value could look like an option (-m -h, -t -p...).
+    /// Whether `name` takes a value (which is then never read as an option).
     static func takesValue(_ name: String) -> Bool {
-        if let spec = spec(named: name) { return spec.kind != .flag }
-        return ["-L", "--url", "-i", "--id", "-m", "--message", "-t", "--topic", "-T", "--filter-out",
-                "-U", "--unsubscribe", "-F", "--format", "-f", "--file", "-x", "--session-expiry",
-                "--will-topic", "--will-payload"].contains(name)
+        ArgumentPreprocessor.valueOptions.contains(name)
     }
 
     /// The options of lower layers that an option given in a higher layer replaces.
