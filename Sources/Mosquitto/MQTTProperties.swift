@@ -68,6 +68,8 @@ public struct MQTTProperties: Sendable, Equatable {
     public static let willDelayInterval = Int(MQTT_PROP_WILL_DELAY_INTERVAL.rawValue)
     public static let receiveMaximum = Int(MQTT_PROP_RECEIVE_MAXIMUM.rawValue)
     public static let topicAlias = Int(MQTT_PROP_TOPIC_ALIAS.rawValue)
+    public static let topicAliasMaximum = Int(MQTT_PROP_TOPIC_ALIAS_MAXIMUM.rawValue)
+    public static let maximumPacketSize = Int(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue)
     public static let userProperty = Int(MQTT_PROP_USER_PROPERTY.rawValue)
 
     /// Server Keep Alive from a CONNACK, if the broker imposed one.
@@ -89,6 +91,41 @@ public struct MQTTProperties: Sendable, Equatable {
     public var receiveMaximum: Int? {
         if case .uint16(let v)? = first(Self.receiveMaximum) { return Int(v) }
         return nil
+    }
+
+    /// Maximum Packet Size from a CONNACK (nil: no limit but MQTT's own).
+    public var maximumPacketSize: Int? {
+        if case .uint32(let v)? = first(Self.maximumPacketSize) { return Int(v) }
+        return nil
+    }
+
+    /// Topic Alias Maximum from a CONNACK (nil: absent, which means 0).
+    public var topicAliasMaximum: Int? {
+        if case .uint16(let v)? = first(Self.topicAliasMaximum) { return Int(v) }
+        return nil
+    }
+
+    /// Bytes these properties take in a packet, without the property length
+    /// itself (every identifier fits in one byte).
+    public var encodedLength: Int {
+        items.reduce(0) { total, item in
+            let value: Int
+            switch item.value {
+            case .byte: value = 1
+            case .uint16: value = 2
+            case .uint32: value = 4
+            case .varint(let v): value = Self.variableByteIntegerLength(Int(v))
+            case .string(let s): value = 2 + s.utf8.count
+            case .binary(let b): value = 2 + b.count
+            case .pair(let k, let v): value = 4 + k.utf8.count + v.utf8.count
+            }
+            return total + 1 + value
+        }
+    }
+
+    /// Bytes MQTT's variable byte integer takes for `value`.
+    public static func variableByteIntegerLength(_ value: Int) -> Int {
+        value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4
     }
 }
 

@@ -76,9 +76,7 @@ struct ConnectionOptions: ParsableArguments {
         if let sessionExpiry, parsedSessionExpiry(sessionExpiry) == nil {
             throw ValidationError("invalid session expiry '\(sessionExpiry)': use seconds from 0 to 4294967295, or -1/never")
         }
-        if !(connectTimeout > 0) || connectTimeout > 86400 {
-            throw ValidationError("invalid --connect-timeout \(connectTimeout): use a number of seconds above 0")
-        }
+        try Seconds.check(connectTimeout, option: "--connect-timeout", maximum: Seconds.oneDay)
         if let url { _ = try BrokerURL(parsing: url) }
     }
 

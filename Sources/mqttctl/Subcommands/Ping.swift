@@ -79,9 +79,7 @@ struct Ping: ParsableCommand {
         if !(interval >= 0.01) || interval > 86400 {
             throw ValidationError("invalid --interval \(interval): use 0.01 to 86400 seconds")
         }
-        if !(timeout > 0) || timeout > 86400 {
-            throw ValidationError("invalid -W \(timeout): use a number of seconds above 0")
-        }
+        try Seconds.check(timeout, option: "-W", maximum: Seconds.oneDay)
         if let keepAlive {
             if keepAlive != 0 && !(5...65535).contains(keepAlive) {
                 throw ValidationError("invalid keep-alive \(keepAlive): use 0 (off) or 5 to 65535 seconds (libmosquitto's range)")

@@ -126,9 +126,7 @@ struct Subscribe: ParsableCommand {
         if let count, count < 1 {
             throw ValidationError("invalid -C \(count): use 1 or more (use -E to exit right after subscribing)")
         }
-        if let timeout, !(timeout > 0) || timeout > 31_536_000 {
-            throw ValidationError("invalid -W \(timeout): use a number of seconds above 0")
-        }
+        if let timeout { try Seconds.check(timeout, option: "-W", maximum: Seconds.oneYear) }
         if let retainHandling, !(0...2).contains(retainHandling) {
             throw ValidationError("invalid --retain-handling \(retainHandling): use 0, 1 or 2")
         }

@@ -23,9 +23,9 @@ enum Credentials {
         try checkPrivate(path: path, mode: st.st_mode, what: "password file")
         let bytes: [UInt8]
         do {
-            bytes = try InputReading.readAll(fd)
+            bytes = try InputReading.readSmall(fd)
         } catch {
-            throw .usage("cannot read --password-file '\(path)': \(String(cString: strerror(error.code)))")
+            throw .usage("cannot read --password-file '\(path)': \(InputReading.reason(error))")
         }
         var line = bytes.prefix { $0 != UInt8(ascii: "\n") }
         if line.last == UInt8(ascii: "\r") { line = line.dropLast() }

@@ -297,9 +297,9 @@ enum Defaults {
         }
         let bytes: [UInt8]
         do {
-            bytes = try InputReading.readAll(fd)
+            bytes = try InputReading.readSmall(fd)
         } catch {
-            throw .usage("cannot read the config file '\(path)': \(String(cString: strerror(error.code)))")
+            throw .usage("cannot read the config file '\(path)': \(InputReading.reason(error))")
         }
         let entries = try parseConfig(bytes, path: path)
         if entries.contains(where: { $0.option == "--password" }) {

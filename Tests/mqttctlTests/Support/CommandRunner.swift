@@ -11,6 +11,8 @@ struct RunResult: CustomStringConvertible {
     /// Seconds from spawn to exit, taken by the process's own termination
     /// handler: not inflated when busy tests keep the test pool from noticing.
     var runtime: Double = 0
+    /// Peak resident memory of the command, KiB.
+    var maxRSS = 0
 
     var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
     var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(String.init) }
@@ -148,7 +150,8 @@ final class RunningCommand: @unchecked Sendable {
         }
         process.waitUntilExit()
         let out = (try? Data(contentsOf: stdoutFile)) ?? Data()
-        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime)
+        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime,
+                         maxRSS: process.maxRSS)
     }
 
     /// Waits until `condition` holds for (stdout, stderr). False on timeout or exit.

@@ -18,6 +18,14 @@ final class RawPeer: @unchecked Sendable {
     private var connections: [Int32] = []
     private let lock = NSLock()
     private var stopped = false
+    private var publishes = 0
+
+    /// PUBLISH packets received so far, on all connections.
+    var publishesReceived: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return publishes
+    }
 
     init(_ behaviour: Behaviour) throws {
         self.behaviour = behaviour
@@ -76,16 +84,29 @@ final class RawPeer: @unchecked Sendable {
             connections.append(fd)
             lock.unlock()
             let behaviour = self.behaviour
-            Thread { RawPeer.serve(fd, behaviour) }.start()
+            Thread { [weak self] in RawPeer.serve(fd, behaviour) { self?.countPublish() } }.start()
         }
     }
 
-    private static func serve(_ fd: Int32, _ behaviour: Behaviour) {
+    private func countPublish() {
+        lock.lock()
+        publishes += 1
+        lock.unlock()
+    }
+
+    private static func serve(_ fd: Int32, _ behaviour: Behaviour, onPublish: () -> Void) {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var answered = false
+        var stream: [UInt8] = []
         while true {
             let n = read(fd, &buffer, buffer.count)
             if n <= 0 { return }
+            // Split the stream into packets (type byte, remaining length) to count PUBLISHes.
+            stream += buffer[0..<n]
+            while let (type, length) = packetHeader(stream), stream.count >= length {
+                if type == 3 { onPublish() }
+                stream.removeFirst(length)
+            }
             if case .connackThenIgnore = behaviour, !answered, buffer[0] & 0xF0 == 0x10 {
                 answered = true
                 let isV5 = buffer.prefix(n).count > 8 && buffer[8] == 5
@@ -93,5 +114,18 @@ final class RawPeer: @unchecked Sendable {
                 _ = connack.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             }
         }
+    }
+
+    /// The packet type and the whole packet's length, once its header is complete.
+    private static func packetHeader(_ bytes: [UInt8]) -> (type: UInt8, length: Int)? {
+        guard bytes.count >= 2 else { return nil }
+        var remaining = 0
+        var multiplier = 1
+        for i in 1..<min(bytes.count, 5) {
+            remaining += Int(bytes[i] & 0x7F) * multiplier
+            if bytes[i] & 0x80 == 0 { return (bytes[0] >> 4, 1 + i + remaining) }
+            multiplier *= 128
+        }
+        return nil
     }
 }

@@ -69,7 +69,7 @@ struct SpawnedProcess: Sendable {
 /// already exited.)
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
-    private let exit = Mutex<(status: Int32, at: UInt64)?>(nil)
+    private let exit = Mutex<(status: Int32, at: UInt64, maxRSS: Int)?>(nil)
     private let exited = DispatchSemaphore(value: 0)
 
     init(_ path: String, _ arguments: [String], environment: [String: String],
@@ -78,11 +78,12 @@ final class ChildProcess: @unchecked Sendable {
                                  closed: closed).pid
         let watcher = Thread { [self] in
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            var usage = rusage()
+            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
             let at = DispatchTime.now().uptimeNanoseconds
             // Like Foundation: the exit code, or the signal number if it was killed.
             let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
-            self.exit.withLock { $0 = (code, at) }
+            self.exit.withLock { $0 = (code, at, usage.ru_maxrss) }
             self.exited.signal()
         }
         watcher.start()
@@ -93,6 +94,8 @@ final class ChildProcess: @unchecked Sendable {
     var terminationStatus: Int32 { exit.withLock { $0?.status ?? 0 } }
     /// When it exited (monotonic nanoseconds), nil while running.
     var exitedAt: UInt64? { exit.withLock { $0?.at } }
+    /// Its peak resident memory in KiB (0 while running).
+    var maxRSS: Int { exit.withLock { $0?.maxRSS ?? 0 } }
 
     func waitUntilExit() {
         exited.wait()
