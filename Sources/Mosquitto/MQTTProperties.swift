@@ -70,6 +70,8 @@ public struct MQTTProperties: Sendable, Equatable {
     public static let topicAlias = Int(MQTT_PROP_TOPIC_ALIAS.rawValue)
     public static let topicAliasMaximum = Int(MQTT_PROP_TOPIC_ALIAS_MAXIMUM.rawValue)
     public static let maximumPacketSize = Int(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue)
+    public static let requestProblemInformation = Int(MQTT_PROP_REQUEST_PROBLEM_INFORMATION.rawValue)
+    public static let requestResponseInformation = Int(MQTT_PROP_REQUEST_RESPONSE_INFORMATION.rawValue)
     public static let userProperty = Int(MQTT_PROP_USER_PROPERTY.rawValue)
 
     /// Server Keep Alive from a CONNACK, if the broker imposed one.
@@ -284,10 +286,44 @@ extension MQTTProperties {
             value = .string(raw)
         default: value = .pair(raw, values[1])
         }
-        if Int(identifier) == payloadFormatIndicator, case .byte(let b) = value, b > 1 {
-            throw MQTTError(.invalidArgument, "-D \(command) payload-format-indicator must be 0 (bytes) or 1 (UTF-8)")
+        if let problem = problem(identifier: Int(identifier), value: value) {
+            throw MQTTError(.invalidArgument, "-D \(command) \(name) \(values.joined(separator: " ")): \(problem)")
         }
         return (cmd, Property(identifier: Int(identifier), value: value))
+    }
+
+    /// What MQTT 5 forbids in a value the type allows (a 0 that is a protocol
+    /// error, a wildcard in a response topic, a control character in a string);
+    /// nil when the value is fine. A broker would otherwise close the
+    /// connection, and the error would seem to be the broker's.
+    static func problem(identifier: Int, value: Value) -> String? {
+        switch (identifier, value) {
+        case (payloadFormatIndicator, .byte(let b)) where b > 1:
+            return "use 0 (bytes) or 1 (UTF-8)"
+        case (requestProblemInformation, .byte(let b)) where b > 1, (requestResponseInformation, .byte(let b)) where b > 1:
+            return "use 0 or 1"
+        case (topicAlias, .uint16(0)):
+            return "use 1 to 65535 (0 is not a topic alias)"
+        case (receiveMaximum, .uint16(0)):
+            return "use 1 to 65535"
+        case (maximumPacketSize, .uint32(0)):
+            return "use 1 to 4294967295"
+        case (subscriptionIdentifier, .varint(0)):
+            return "use 1 to 268435455"
+        case (responseTopic, .string(let topic)):
+            return Topic.problemWithName(topic).map { "a response topic is a topic name: \($0)" }
+        case (_, .string(let text)):
+            return utf8Problem(text)
+        case (_, .pair(let key, let text)):
+            return utf8Problem(key) ?? utf8Problem(text)
+        default:
+            return nil
+        }
+    }
+
+    private static func utf8Problem(_ text: String) -> String? {
+        let ok = text.withCString { mosquitto_validate_utf8($0, Int32(text.utf8.count)) } == MOSQ_ERR_SUCCESS.rawValue
+        return ok ? nil : "not valid MQTT UTF-8 (control characters are not allowed)"
     }
 
     /// Whether `name` is a string-pair property (so `-D` takes two values after it).

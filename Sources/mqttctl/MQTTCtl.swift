@@ -71,8 +71,9 @@ struct MQTTCtl: ParsableCommand {
         var message = MQTTCtl.message(for: error)
         if message.hasPrefix("Error: ") { message.removeFirst(7) }
         let helpCommand = helpCommand(for: arguments)
-        let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
-        Diagnostics.error("\(firstLine.lowercasedFirst) (see '\(helpCommand)')")
+        // The whole message: it may quote a value with a newline in it, which
+        // Diagnostics shows as an escape, on one line.
+        Diagnostics.error("\(message.lowercasedFirst) (see '\(helpCommand)')")
         return ExitStatus.usage.rawValue
     }
 }

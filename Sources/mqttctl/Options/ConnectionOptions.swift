@@ -15,7 +15,7 @@ struct ConnectionOptions: ParsableArguments {
     var port: Int?
 
     @Option(name: [.customShort("L"), .long],
-            parsing: .unconditional, help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic.", valueName: "url"))
+            parsing: .unconditional, help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic; %XX escapes are decoded (%23 is #, %40 is @; %00 is refused).", valueName: "url"))
     var url: String?
 
     @Option(name: [.short, .customLong("id")], parsing: .unconditional, help: "Client id (default: assigned by the broker).")
@@ -69,6 +69,9 @@ struct ConnectionOptions: ParsableArguments {
         }
         if id != nil && idPrefix != nil {
             throw ValidationError("-i/--id and -I/--id-prefix cannot be used together")
+        }
+        if id == "" {
+            throw ValidationError("-i: the client id is empty; leave -i out and the broker assigns one")
         }
         if let id, id.utf8.count > 65535 {
             throw ValidationError("the client id is longer than 65535 bytes")
