@@ -82,7 +82,7 @@ import Testing
         process.waitUntilExit()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "line\n")
-        // Quiet, and 141 as for a tool killed by SIGPIPE (mosquitto_sub is).
+        // Quiet, and 141 as for a tool killed by SIGPIPE (`yes | head -1`).
         #expect(stderr == "status=141\n", "\(stderr)")
     }
 

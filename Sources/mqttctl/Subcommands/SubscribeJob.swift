@@ -199,9 +199,12 @@ final class SubscribeJob {
 
     /// Acknowledgements could not be written around libmosquitto's queue (its
     /// last packet is half-written and the socket takes nothing): end abruptly.
-    /// Nothing unacknowledged is lost; the broker sends it again.
+    /// Nothing unacknowledged is lost (the broker sends it again, so messages
+    /// printed may come twice), and the exit status says so.
     private func abortUnwritable() {
-        client.abort(MQTTError(.connectionLost, "the connection to \(client.options.endpoint) stopped taking data; acknowledgements could not be sent"))
+        let error = MQTTError(.connectionLost, "the connection to \(client.options.endpoint) stopped taking data; the last acknowledgements could not be sent (the broker will send those messages again)")
+        if failure == nil { failure = CommandFailure(error) }
+        client.abort(error)
     }
 
     private func connectionClosed(_ reason: CloseReason) {
