@@ -77,6 +77,25 @@ import Testing
         #expect(after.stdout == "msg2\nmsg3\n", "\(after)")
     }
 
+    @Test func aQoS2ReleaseDueWhenTimeRunsOutIsAwaitedAndPrinted() throws {
+        // PUBREL comes 1.5 s after PUBREC: after -W 1, within the 2 s grace.
+        let peer = try RawPeer(.qos2Publisher(pubrelAfter: 1.5))
+        let result = try mqttctl(["sub", "-p", "\(peer.port)", "-t", "t", "-q", "2", "-W", "1"], timeout: 20)
+        #expect(result.status == 27, "\(result)")
+        #expect(result.stdout == "held\n", "\(result)")
+        #expect(result.stderrLines == ["mqttctl: error: timed out after 1 s (-W) with 1 message received"], "\(result)")
+    }
+
+    @Test func aQoS2MessageNeverReleasedIsReportedLost() throws {
+        let peer = try RawPeer(.qos2Publisher(pubrelAfter: nil))
+        let result = try mqttctl(["sub", "-p", "\(peer.port)", "-t", "t", "-q", "2", "-W", "1"], timeout: 20)
+        #expect(result.status == 27, "\(result)")
+        #expect(result.stdout.isEmpty, "\(result)")
+        #expect(result.stderrLines.count == 1, "\(result)")
+        #expect(result.stderr.contains("1 QoS 2 message acknowledged to the broker (PUBREC) but not yet released by it (PUBREL) is lost"), "\(result)")
+        #expect(result.runtime < 10, "the grace is 2 s, took \(result.runtime) s")
+    }
+
     @Test func mqtt5QoS2BacklogBeyondTheInflightWindowArrivesWhole() throws {
         // mosquitto 2.0.11 sends more QoS 2 messages than the 20 in flight that
         // libmosquitto announces; that was a protocol error after 20 messages.

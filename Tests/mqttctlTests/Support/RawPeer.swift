@@ -10,6 +10,10 @@ final class RawPeer: @unchecked Sendable {
         case silent
         /// CONNACK (accepted), then read and ignore everything (no PUBACK, no SUBACK).
         case connackThenIgnore
+        /// MQTT 3.1.1: CONNACK, SUBACK (QoS 2), then one QoS 2 PUBLISH ("held", message
+        /// id 1) whose PUBREL follows the client's PUBREC after `pubrelAfter` seconds,
+        /// or never (nil): a QoS 2 message the client has acknowledged but not yet got.
+        case qos2Publisher(pubrelAfter: Double?)
     }
 
     let port: Int
@@ -105,6 +109,9 @@ final class RawPeer: @unchecked Sendable {
             stream += buffer[0..<n]
             while let (type, length) = packetHeader(stream), stream.count >= length {
                 if type == 3 { onPublish() }
+                if case .qos2Publisher(let delay) = behaviour {
+                    answer(fd, type: type, packet: Array(stream[0..<length]), pubrelAfter: delay)
+                }
                 stream.removeFirst(length)
             }
             if case .connackThenIgnore = behaviour, !answered, buffer[0] & 0xF0 == 0x10 {
@@ -113,6 +120,27 @@ final class RawPeer: @unchecked Sendable {
                 let connack: [UInt8] = isV5 ? [0x20, 0x03, 0x00, 0x00, 0x00] : [0x20, 0x02, 0x00, 0x00]
                 _ = connack.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             }
+        }
+    }
+
+    private static func answer(_ fd: Int32, type: UInt8, packet: [UInt8], pubrelAfter delay: Double?) {
+        @Sendable func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        switch type {
+        case 1:
+            send([0x20, 0x02, 0x00, 0x00])
+        case 8 where packet.count >= 4:
+            // SUBACK for the SUBSCRIBE's message id, then the message.
+            send([0x90, 0x03, packet[2], packet[3], 0x02])
+            let topic = Array("t".utf8), payload = Array("held".utf8)
+            send([0x34, UInt8(2 + topic.count + 2 + payload.count), 0, UInt8(topic.count)] + topic + [0x00, 0x01] + payload)
+        case 5:
+            guard let delay else { return }
+            Thread {
+                usleep(UInt32(delay * 1_000_000))
+                send([0x62, 0x02, 0x00, 0x01])
+            }.start()
+        default:
+            break
         }
     }
 
