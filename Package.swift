@@ -27,13 +27,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Subcommands/README.md", "Options/README.md", "Output/README.md",
-                      "Utilities/README.md", "Probes/README.md"]
+                      "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md"]
         ),
         // Tests run the built `mqttctl` against a real mosquitto they start themselves.
         .testTarget(
             name: "mqttctlTests",
             dependencies: ["Mosquitto", "mqttctl"],
-            exclude: ["README.md"]
+            exclude: ["README.md", "FuzzRegressions"]
         ),
         // Fast tests of the pure parts (rules, state machines, packet readers): no
         // broker, no network, milliseconds (`swift test --filter mqttctlUnitTests`).

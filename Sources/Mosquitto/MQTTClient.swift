@@ -100,6 +100,18 @@ public final class MQTTClient: MosquittoEvents {
     /// missing PINGRESP) runs. `ping` turns it off and sends its own PINGREQs.
     public var keepAliveEnabled = true
 
+    /// Consulted right before libmosquitto's queue of outgoing packets (acks,
+    /// PINGREQ, publishes) is written. Returning false holds the queue for the
+    /// rest of the connection: nothing of it is written any more, the loop stops
+    /// waiting to write it, and `disconnect` goes around it. `sub` flushes stdout
+    /// here, so that an acknowledgement leaves only after its message was written,
+    /// and writes what may still go itself (`writeAroundQueue`).
+    public var queueGate: (() -> Bool)?
+    public private(set) var queueHeld = false
+    /// The last write of the queue stopped early (the socket was full): a packet
+    /// may be half-written, and nothing can be slipped in before it.
+    private var queueMaybePartial = false
+
     public var onConnect: ((ConnAck) -> Void)?
     public var onClose: ((CloseReason) -> Void)?
     public var onMessage: ((ReceivedMessage) -> Void)?
@@ -185,6 +197,8 @@ public final class MQTTClient: MosquittoEvents {
         disconnectRequested = false
         ending = nil
         stopAfterDelivery = nil
+        queueHeld = false  // libmosquitto empties its queue on reconnect
+        queueMaybePartial = false
         tlsDiagnosis.reset()
         tlsHandshakeDone = false
         lastErrorLog = nil
@@ -316,8 +330,8 @@ public final class MQTTClient: MosquittoEvents {
         // Only acknowledgements are queued here (sub sends nothing else before it
         // stops), and writing those runs no callback, so writing from inside the
         // message callback is safe.
-        if !silent { _ = handle.loopWrite() }
-        stopAfterDelivery = (disconnectProperties, flushed: !handle.wantsWrite)
+        if !silent && passesGate() { _ = writeQueue() }
+        stopAfterDelivery = (disconnectProperties, flushed: !queueMaybePartial)
     }
 
     /// Called once libmosquitto's read returns after `stopAfterThisMessage`.
@@ -348,16 +362,44 @@ public final class MQTTClient: MosquittoEvents {
 
     private func advanceEnding() {
         guard case .flushing(let packet)? = ending else { return }
-        if handle.wantsWrite {
-            let rc = handle.loopWrite()
+        if handle.wantsWrite && passesGate() {
+            let rc = writeQueue()
             if rc != MOSQ_ERR_SUCCESS.rawValue {
                 closeAfterLoopError(rc)
                 return
             }
             lastWriteAt = MonotonicClock.now()
+            guard !handle.wantsWrite else { return }  // the loop calls again on POLLOUT
         }
-        guard !handle.wantsWrite else { return }  // the loop calls again on POLLOUT
+        if queueMaybePartial {
+            // Held with a packet half-written: DISCONNECT cannot be slipped in. An
+            // abrupt end loses nothing (what was not acknowledged stays with the broker).
+            handle.shutdownSocket()
+            close(.requested)
+            return
+        }
         sendDisconnect(packet)
+    }
+
+    /// Whether libmosquitto's queue may be written now (see `queueGate`).
+    private func passesGate() -> Bool {
+        if !queueHeld, let queueGate, !queueGate() { queueHeld = true }
+        return !queueHeld
+    }
+
+    private func writeQueue() -> Int32 {
+        let rc = handle.loopWrite()
+        queueMaybePartial = handle.wantsWrite
+        return rc
+    }
+
+    /// Writes complete packets straight to the broker, around libmosquitto's
+    /// queue. False when that is impossible now (not connected, ending, a queued
+    /// packet maybe half-written) or the write failed.
+    public func writeAroundQueue(_ bytes: [UInt8]) -> Bool {
+        guard state == .connected, ending == nil, !queueMaybePartial, handle.writeRaw(bytes) else { return false }
+        lastWriteAt = MonotonicClock.now()
+        return true
     }
 
     private func sendDisconnect(_ packet: [UInt8]) {
@@ -416,7 +458,7 @@ public final class MQTTClient: MosquittoEvents {
         switch ending {
         case .flushing?: return true
         case .draining?: return false
-        case nil: return !silent && handle.wantsWrite
+        case nil: return !silent && !queueHeld && handle.wantsWrite
         }
     }
 
@@ -527,8 +569,8 @@ public final class MQTTClient: MosquittoEvents {
             return
         }
         guard !silent, state != .closed, handle.socket >= 0, handle.wantsWrite else { return }
-        guard observeTLSHandshake() else { return }
-        let rc = handle.loopWrite()
+        guard observeTLSHandshake(), passesGate() else { return }
+        let rc = writeQueue()
         lastWriteAt = MonotonicClock.now()
         if rc != MOSQ_ERR_SUCCESS.rawValue { closeAfterLoopError(rc) }
     }

@@ -68,6 +68,10 @@ public struct MQTTProperties: Sendable, Equatable {
     public static let willDelayInterval = Int(MQTT_PROP_WILL_DELAY_INTERVAL.rawValue)
     public static let receiveMaximum = Int(MQTT_PROP_RECEIVE_MAXIMUM.rawValue)
     public static let topicAlias = Int(MQTT_PROP_TOPIC_ALIAS.rawValue)
+    public static let topicAliasMaximum = Int(MQTT_PROP_TOPIC_ALIAS_MAXIMUM.rawValue)
+    public static let maximumPacketSize = Int(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue)
+    public static let requestProblemInformation = Int(MQTT_PROP_REQUEST_PROBLEM_INFORMATION.rawValue)
+    public static let requestResponseInformation = Int(MQTT_PROP_REQUEST_RESPONSE_INFORMATION.rawValue)
     public static let userProperty = Int(MQTT_PROP_USER_PROPERTY.rawValue)
     public static let serverReference = Int(MQTT_PROP_SERVER_REFERENCE.rawValue)
     public static let maximumQoS = Int(MQTT_PROP_MAXIMUM_QOS.rawValue)
@@ -97,6 +101,41 @@ public struct MQTTProperties: Sendable, Equatable {
     public var receiveMaximum: Int? {
         if case .uint16(let v)? = first(Self.receiveMaximum) { return Int(v) }
         return nil
+    }
+
+    /// Maximum Packet Size from a CONNACK (nil: no limit but MQTT's own).
+    public var maximumPacketSize: Int? {
+        if case .uint32(let v)? = first(Self.maximumPacketSize) { return Int(v) }
+        return nil
+    }
+
+    /// Topic Alias Maximum from a CONNACK (nil: absent, which means 0).
+    public var topicAliasMaximum: Int? {
+        if case .uint16(let v)? = first(Self.topicAliasMaximum) { return Int(v) }
+        return nil
+    }
+
+    /// Bytes these properties take in a packet, without the property length
+    /// itself (every identifier fits in one byte).
+    public var encodedLength: Int {
+        items.reduce(0) { total, item in
+            let value: Int
+            switch item.value {
+            case .byte: value = 1
+            case .uint16: value = 2
+            case .uint32: value = 4
+            case .varint(let v): value = Self.variableByteIntegerLength(Int(v))
+            case .string(let s): value = 2 + s.utf8.count
+            case .binary(let b): value = 2 + b.count
+            case .pair(let k, let v): value = 4 + k.utf8.count + v.utf8.count
+            }
+            return total + 1 + value
+        }
+    }
+
+    /// Bytes MQTT's variable byte integer takes for `value`.
+    public static func variableByteIntegerLength(_ value: Int) -> Int {
+        value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4
     }
 }
 
@@ -272,10 +311,44 @@ extension MQTTProperties {
             value = .string(raw)
         default: value = .pair(raw, values[1])
         }
-        if Int(identifier) == payloadFormatIndicator, case .byte(let b) = value, b > 1 {
-            throw MQTTError(.invalidArgument, "-D \(command) payload-format-indicator must be 0 (bytes) or 1 (UTF-8)")
+        if let problem = problem(identifier: Int(identifier), value: value) {
+            throw MQTTError(.invalidArgument, "-D \(command) \(name) \(values.joined(separator: " ")): \(problem)")
         }
         return (cmd, Property(identifier: Int(identifier), value: value))
+    }
+
+    /// What MQTT 5 forbids in a value the type allows (a 0 that is a protocol
+    /// error, a wildcard in a response topic, a control character in a string);
+    /// nil when the value is fine. A broker would otherwise close the
+    /// connection, and the error would seem to be the broker's.
+    static func problem(identifier: Int, value: Value) -> String? {
+        switch (identifier, value) {
+        case (payloadFormatIndicator, .byte(let b)) where b > 1:
+            return "use 0 (bytes) or 1 (UTF-8)"
+        case (requestProblemInformation, .byte(let b)) where b > 1, (requestResponseInformation, .byte(let b)) where b > 1:
+            return "use 0 or 1"
+        case (topicAlias, .uint16(0)):
+            return "use 1 to 65535 (0 is not a topic alias)"
+        case (receiveMaximum, .uint16(0)):
+            return "use 1 to 65535"
+        case (maximumPacketSize, .uint32(0)):
+            return "use 1 to 4294967295"
+        case (subscriptionIdentifier, .varint(0)):
+            return "use 1 to 268435455"
+        case (responseTopic, .string(let topic)):
+            return Topic.problemWithName(topic).map { "a response topic is a topic name: \($0)" }
+        case (_, .string(let text)):
+            return utf8Problem(text)
+        case (_, .pair(let key, let text)):
+            return utf8Problem(key) ?? utf8Problem(text)
+        default:
+            return nil
+        }
+    }
+
+    private static func utf8Problem(_ text: String) -> String? {
+        let ok = text.withCString { mosquitto_validate_utf8($0, Int32(text.utf8.count)) } == MOSQ_ERR_SUCCESS.rawValue
+        return ok ? nil : "not valid MQTT UTF-8 (control characters are not allowed)"
     }
 
     /// Whether `name` is a string-pair property (so `-D` takes two values after it).

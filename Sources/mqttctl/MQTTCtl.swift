@@ -14,7 +14,9 @@ struct MQTTCtl: ParsableCommand {
         abstract: "A command-line MQTT toolkit: publish, subscribe, ping a broker, probe keep-alive and take-over.",
         discussion: """
             pub and sub take the options of mosquitto_pub and mosquitto_sub, never lose a QoS 1/2 \
-            message silently, and say what happened in the exit status.
+            message silently, and say what happened in the exit status. As with mosquitto's \
+            clients, an option's value is the next argument, whatever it starts with: \
+            pub -m -5 publishes "-5".
 
             \(TLSOptionGroup.helpText)
             \(Defaults.helpText)
@@ -33,6 +35,7 @@ struct MQTTCtl: ParsableCommand {
     /// Our own entry point: argv is preprocessed first, and every error becomes
     /// one line on stderr plus a documented exit status (ExitStatus).
     static func main() {
+        StandardStreams.reserve()
         let raw = CommandLine.arguments.indices.dropFirst().map { index -> [UInt8] in
             guard let cString = CommandLine.unsafeArgv[index] else { return [] }
             return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }
@@ -59,21 +62,38 @@ struct MQTTCtl: ParsableCommand {
         if let code = error as? ExitCode {
             return code.rawValue
         }
-        // swift-argument-parser: help and --version are clean exits; the rest are usage errors.
+        // swift-argument-parser: help, --version and completion scripts are clean
+        // exits, but a help that could not be written is no success.
         let code = exitCode(for: error)
         if code == .success {
-            exit(withError: error)
+            return writeToStdout(fullMessage(for: error) + "\n")
         }
         var message = MQTTCtl.message(for: error)
         if message.hasPrefix("Error: ") { message.removeFirst(7) }
         let helpCommand = helpCommand(for: arguments)
-        let firstLine = message.split(separator: "\n").first.map(String.init) ?? message
-        Diagnostics.error("\(firstLine.lowercasedFirst) (see '\(helpCommand)')")
+        // The whole message: it may quote a value with a newline in it, which
+        // Diagnostics shows as an escape, on one line.
+        Diagnostics.error("\(message.lowercasedFirst) (see '\(helpCommand)')")
         return ExitStatus.usage.rawValue
     }
 }
 
 extension MQTTCtl {
+    /// Writes `text` to stdout; 0, or 1 with one error line when it could not be
+    /// written (a full disk, a closed stdout). A closed pipe is the reader's
+    /// choice: quietly 141, as a tool killed by SIGPIPE.
+    static func writeToStdout(_ text: String) -> Int32 {
+        let output = OutputBuffer()
+        output.append(text)
+        output.flush()
+        if output.closed { return ExitStatus.outputClosed.rawValue }
+        if let failed = output.failure {
+            Diagnostics.error("cannot write to stdout: \(StandardStreams.describe(errno: failed, fd: 1))")
+            return ExitStatus.failure.rawValue
+        }
+        return ExitStatus.success.rawValue
+    }
+
     /// "mqttctl probe keepalive --help" for the (nested) subcommand named at the
     /// start of `arguments`, so a usage error points at the right help.
     static func helpCommand(for arguments: [String]) -> String {

@@ -1,6 +1,6 @@
 /// `-L/--url mqtt(s)://[user[:pass]@]host[:port]/topic`, as mosquitto's clients
 /// take it. Percent-escapes are decoded in the user, password and topic, so a
-/// topic can carry `%23` for `#` and a password `%40` for `@`.
+/// topic can carry `%23` for `#` and a password `%40` for `@` (never `%00`).
 struct BrokerURL: Equatable {
     var tls: Bool
     var username: String?
@@ -30,7 +30,7 @@ struct BrokerURL: Equatable {
             authority = rest[..<slash]
             let topicText = rest[rest.index(after: slash)...]
             if !topicText.isEmpty {
-                guard let decoded = Self.percentDecoded(topicText) else { throw fail("bad percent-escape in the topic") }
+                guard let decoded = Self.percentDecoded(topicText) else { throw fail("bad percent-escape in the topic (%XX with two hex digits, not %00, decoding to UTF-8)") }
                 topic = decoded
             }
         } else {
@@ -43,12 +43,12 @@ struct BrokerURL: Equatable {
             if let colon = userInfo.firstIndex(of: ":") {
                 guard let u = Self.percentDecoded(userInfo[..<colon]),
                       let p = Self.percentDecoded(userInfo[userInfo.index(after: colon)...]) else {
-                    throw fail("bad percent-escape in the user or password")
+                    throw fail("bad percent-escape in the user or password (%XX with two hex digits, not %00, decoding to UTF-8)")
                 }
                 username = u
                 password = p
             } else {
-                guard let u = Self.percentDecoded(userInfo) else { throw fail("bad percent-escape in the user") }
+                guard let u = Self.percentDecoded(userInfo) else { throw fail("bad percent-escape in the user (%XX with two hex digits, not %00, decoding to UTF-8)") }
                 username = u
             }
             if username?.isEmpty == true { throw fail("empty user name") }
@@ -101,8 +101,9 @@ struct BrokerURL: Equatable {
         var i = 0
         while i < input.count {
             if input[i] == UInt8(ascii: "%") {
+                // %00 would end the C string libmosquitto gets: a topic or password cut short.
                 guard i + 2 < input.count,
-                      let hi = hexValue(input[i + 1]), let lo = hexValue(input[i + 2]) else { return nil }
+                      let hi = hexValue(input[i + 1]), let lo = hexValue(input[i + 2]), hi << 4 | lo != 0 else { return nil }
                 bytes.append(hi << 4 | lo)
                 i += 3
             } else {

@@ -8,24 +8,24 @@ import Glibc
 /// Where and how to connect: the options every subcommand shares, spelled as
 /// mosquitto_pub/mosquitto_sub spell them. `--help` is help because `-h` is the host.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: [.customShort("h"), .long], help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
+    @Option(name: [.customShort("h"), .long], parsing: .unconditional, help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
     var host: String?
 
-    @Option(name: [.short, .long], help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).")
     var port: Int?
 
     @Option(name: [.customShort("L"), .long],
-            help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic.", valueName: "url"))
+            parsing: .unconditional, help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic; %XX escapes are decoded (%23 is #, %40 is @; %00 is refused).", valueName: "url"))
     var url: String?
 
-    @Option(name: [.short, .customLong("id")], help: "Client id (default: assigned by the broker).")
+    @Option(name: [.short, .customLong("id")], parsing: .unconditional, help: "Client id (default: assigned by the broker).")
     var id: String?
 
-    @Option(name: [.customShort("I"), .customLong("id-prefix")], help: "Client id prefix; the process id is appended.")
+    @Option(name: [.customShort("I"), .customLong("id-prefix")], parsing: .unconditional, help: "Client id prefix; the process id is appended.")
     var idPrefix: String?
 
     @Option(name: [.customShort("V"), .customLong("protocol")],
-            help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"))
+            parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"))
     var protocolVersion: String?
 
     @Flag(name: [.customShort("c"), .customLong("disable-clean-session")],
@@ -33,21 +33,21 @@ struct ConnectionOptions: ParsableArguments {
     var disableCleanSession = false
 
     @Option(name: [.customShort("x"), .customLong("session-expiry")],
-            help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"))
     var sessionExpiry: String?
 
-    @Option(name: [.short, .long], help: "Username (default: MQTTCTL_USERNAME or the config file).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
 
     @Option(name: [.customShort("P"), .long],
-            help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
+            parsing: .unconditional, help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
     var password: String?
 
     @Option(name: .customLong("password-file"),
-            help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.", valueName: "file"))
+            parsing: .unconditional, help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.", valueName: "file"))
     var passwordFile: String?
 
-    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))
+    @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))
     var connectTimeout: Double = 10
 
     @Flag(name: [.short, .long], help: "Show libmosquitto's log (packets sent and received) on stderr.")
@@ -70,15 +70,16 @@ struct ConnectionOptions: ParsableArguments {
         if id != nil && idPrefix != nil {
             throw ValidationError("-i/--id and -I/--id-prefix cannot be used together")
         }
+        if id == "" {
+            throw ValidationError("-i: the client id is empty; leave -i out and the broker assigns one")
+        }
         if let id, id.utf8.count > 65535 {
             throw ValidationError("the client id is longer than 65535 bytes")
         }
         if let sessionExpiry, parsedSessionExpiry(sessionExpiry) == nil {
             throw ValidationError("invalid session expiry '\(sessionExpiry)': use seconds from 0 to 4294967295, or -1/never")
         }
-        if !(connectTimeout > 0) || connectTimeout > 86400 {
-            throw ValidationError("invalid --connect-timeout \(connectTimeout): use a number of seconds above 0")
-        }
+        try Seconds.check(connectTimeout, option: "--connect-timeout", maximum: Seconds.oneDay)
         if let url { _ = try BrokerURL(parsing: url) }
     }
 
@@ -172,7 +173,7 @@ struct ConnectionOptions: ParsableArguments {
 /// `-k/--keepalive` for the subcommands that hold one connection.
 struct KeepAliveOption: ParsableArguments {
     @Option(name: [.short, .customLong("keepalive")],
-            help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535.", valueName: "seconds"))
     var keepAlive: Int = 60
 
     func validate() throws {

@@ -7,7 +7,7 @@ struct ProbeOptions: ParsableArguments {
     var json = false
 
     @Option(name: .customLong("junit"),
-            help: ArgumentHelp("Also write the results as a JUnit XML report to FILE (one test case per probe and version; for CI test reporters).", valueName: "file"))
+            parsing: .unconditional, help: ArgumentHelp("Also write the results as a JUnit XML report to FILE (one test case per probe and version; for CI test reporters).", valueName: "file"))
     var junit: String?
 
     @Flag(name: .customLong("strict"),
@@ -50,11 +50,11 @@ struct KeepAliveSweepOptions: ParsableArguments {
     var backoff: Double = 0.75
 
     @Option(name: .customLong("samples"),
-            help: ArgumentHelp("Silent clients per keep-alive, started one after the other over --spread: min/median/max drop times and the broker's check period (default: 1).", valueName: "n"))
+            parsing: .unconditional, help: ArgumentHelp("Silent clients per keep-alive, started one after the other over --spread: min/median/max drop times and the broker's check period (default: 1).", valueName: "n"))
     var samples: Int = 1
 
     @Option(name: .customLong("spread"),
-            help: ArgumentHelp("With --samples: seconds over which the samples of one keep-alive start (default: K, at most 10).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("With --samples: seconds over which the samples of one keep-alive start (default: K, at most 10).", valueName: "seconds"))
     var spread: Double?
 
     var values: [Int] { keepAlives.isEmpty ? [5] : keepAlives }

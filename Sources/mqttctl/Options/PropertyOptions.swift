@@ -8,7 +8,7 @@ struct PropertyOptions: ParsableArguments {
     static let separator: Character = "\u{1F}"
 
     @Option(name: [.customShort("D"), .customLong("property")],
-            help: ArgumentHelp("MQTT 5 property: -D COMMAND NAME VALUE, or -D COMMAND user-property KEY VALUE. COMMAND is connect, publish, subscribe, unsubscribe, disconnect or will. Repeatable; implies -V 5.",
+            parsing: .unconditionalSingleValue, help: ArgumentHelp("MQTT 5 property: -D COMMAND NAME VALUE, or -D COMMAND user-property KEY VALUE. COMMAND is connect, publish, subscribe, unsubscribe, disconnect or will. Repeatable; implies -V 5.",
                                valueName: "command name value"))
     var raw: [String] = []
 

@@ -10,11 +10,11 @@ import Glibc
 /// on (as does `-L mqtts://...`); the port then defaults to 8883.
 struct TLSOptionGroup: ParsableArguments {
     @Option(name: .customLong("cafile"),
-            help: ArgumentHelp("TLS: file of PEM CA certificates to trust for the broker's certificate. Turns TLS on.", valueName: "file"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: file of PEM CA certificates to trust for the broker's certificate. Turns TLS on.", valueName: "file"))
     var caFile: String?
 
     @Option(name: .customLong("capath"),
-            help: ArgumentHelp("TLS: directory of hashed PEM CA certificates (c_rehash). Turns TLS on.", valueName: "dir"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: directory of hashed PEM CA certificates (c_rehash). Turns TLS on.", valueName: "dir"))
     var caPath: String?
 
     @Flag(name: .customLong("tls-use-os-certs"),
@@ -22,11 +22,11 @@ struct TLSOptionGroup: ParsableArguments {
     var useOSCertificates = false
 
     @Option(name: .customLong("cert"),
-            help: ArgumentHelp("TLS: client certificate (PEM) for brokers that require one; needs --key.", valueName: "file"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: client certificate (PEM) for brokers that require one; needs --key.", valueName: "file"))
     var certFile: String?
 
     @Option(name: .customLong("key"),
-            help: ArgumentHelp("TLS: private key (PEM, not encrypted) of --cert.", valueName: "file"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: private key (PEM, not encrypted) of --cert.", valueName: "file"))
     var keyFile: String?
 
     @Flag(name: .customLong("insecure"),
@@ -34,23 +34,23 @@ struct TLSOptionGroup: ParsableArguments {
     var insecure = false
 
     @Option(name: .customLong("tls-version"),
-            help: ArgumentHelp("TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"))
     var version: String?
 
     @Option(name: .customLong("ciphers"),
-            help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
     var ciphers: String?
 
     @Option(name: .customLong("tls-alpn"),
-            help: ArgumentHelp("TLS: ALPN protocol to offer (e.g. mqtt, for brokers sharing port 443).", valueName: "protocol"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: ALPN protocol to offer (e.g. mqtt, for brokers sharing port 443).", valueName: "protocol"))
     var alpn: String?
 
     @Option(name: .customLong("psk"),
-            help: ArgumentHelp("TLS-PSK: pre-shared key in hexadecimal, instead of certificates; needs --psk-identity.", valueName: "hex"))
+            parsing: .unconditional, help: ArgumentHelp("TLS-PSK: pre-shared key in hexadecimal, instead of certificates; needs --psk-identity.", valueName: "hex"))
     var psk: String?
 
     @Option(name: .customLong("psk-identity"),
-            help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
+            parsing: .unconditional, help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
     var pskIdentity: String?
 
     static let versions = ["tlsv1.3", "tlsv1.2", "tlsv1.1"]

@@ -3,20 +3,20 @@ import Mosquitto
 
 /// The Last Will: what the broker publishes for us if we vanish without DISCONNECT.
 struct WillOptions: ParsableArguments {
-    @Option(name: .customLong("will-topic"), help: "Topic of the will message.")
+    @Option(name: .customLong("will-topic"), parsing: .unconditional, help: "Topic of the will message.")
     var topic: String?
 
-    @Option(name: .customLong("will-payload"), help: "Payload of the will message (default: empty).")
+    @Option(name: .customLong("will-payload"), parsing: .unconditional, help: "Payload of the will message (default: empty).")
     var payload: String?
 
-    @Option(name: .customLong("will-qos"), help: "QoS of the will message: 0, 1 or 2 (default: 0).")
+    @Option(name: .customLong("will-qos"), parsing: .unconditional, help: "QoS of the will message: 0, 1 or 2 (default: 0).")
     var qos: Int = 0
 
     @Flag(name: .customLong("will-retain"), help: "Retain the will message.")
     var retain = false
 
     @Option(name: .customLong("will-delay"),
-            help: ArgumentHelp("MQTT 5 will delay interval: seconds the broker waits before publishing the will.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("MQTT 5 will delay interval: seconds the broker waits before publishing the will.", valueName: "seconds"))
     var delay: UInt32?
 
     func validate() throws {
@@ -24,7 +24,7 @@ struct WillOptions: ParsableArguments {
             throw ValidationError("--will-payload, --will-qos, --will-retain and --will-delay need --will-topic")
         }
         if !(0...2).contains(qos) {
-            throw ValidationError("invalid --will-qos \(qos): use 0, 1 or 2")
+            throw ValidationError("--will-qos \(qos): QoS must be 0, 1 or 2")
         }
         if let topic, let problem = Topic.problemWithName(topic) {
             throw ValidationError("invalid --will-topic: \(problem)")

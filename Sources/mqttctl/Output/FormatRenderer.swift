@@ -51,6 +51,17 @@ final class FormatRenderer: MessageRenderer {
         /// `@c`: strftime("%c") of the local time; the index of its format.
         case strftime(Int)
         case nanoseconds
+
+        var field: Field? {
+            switch self {
+            case .topic(let f), .payload(let f, _), .payloadLength(let f), .mid(let f), .topicAlias(let f),
+                 .contentType(let f), .messageExpiryInterval(let f), .payloadFormatIndicator(let f),
+                 .responseTopic(let f), .subscriptionIdentifier(let f), .isoTime(let f):
+                return f
+            default:
+                return nil
+            }
+        }
     }
 
     /// Field widths and precisions above this are refused (mosquitto keeps them
@@ -214,6 +225,15 @@ final class FormatRenderer: MessageRenderer {
 
     deinit {
         timeBuffer.deallocate()
+    }
+
+    /// The widest field width or precision in the format (mosquitto_sub pads to
+    /// any width; the fuzzer must not print gigabytes per input).
+    var largestWidth: Int {
+        tokens.reduce(0) { widest, token in
+            guard let field = token.field else { return widest }
+            return max(widest, field.width, field.precision)
+        }
     }
 
     func render(_ message: ReceivedMessage, into output: OutputBuffer) {

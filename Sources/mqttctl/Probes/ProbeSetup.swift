@@ -63,9 +63,9 @@ struct ProbeSetup {
     }
 
     /// Writes the report to stdout.
-    func print(_ text: String) {
+    func print(_ text: String) throws(CommandFailure) {
         let output = OutputBuffer()
         output.append(text)
-        output.flush()
+        try output.finish()
     }
 }

@@ -64,13 +64,13 @@ struct Conn: ParsableCommand {
     var stay = false
 
     @Option(name: [.customShort("W"), .customLong("timeout")],
-            help: ArgumentHelp("With --stay: disconnect cleanly after this many seconds.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("With --stay: disconnect cleanly after this many seconds.", valueName: "seconds"))
     var timeout: Double?
 
     @Flag(name: .customLong("json"), help: "Print one JSON document.")
     var json = false
 
-    @Option(name: .customLong("junit"), help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
+    @Option(name: .customLong("junit"), parsing: .unconditional, help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
     var junit: String?
 
     func validate() throws {
@@ -125,7 +125,7 @@ struct Conn: ParsableCommand {
 
         let output = OutputBuffer()
         output.append(json ? facts.json.serialized() + "\n" : facts.text)
-        output.flush()
+        try output.finish()
         if let junit { try facts.junit(startedAt: startedAt).write(to: junit) }
         if let failure = refusal ?? ending { throw failure }
     }

@@ -54,8 +54,10 @@ struct Ping: ParsableCommand {
             one for the publishes).
 
             Exit status: 0 when every PINGREQ got its PINGRESP within -W (also after SIGINT); \
-            11 when one did not (with --publish: or a publish did not come back); 7 when the connection was lost; 3 to 6 for connection \
-            failures, 2 for usage errors; 143 after SIGTERM (statistics printed first).
+            11 when one did not (with --publish: or a publish did not come back); 7 when the \
+            connection was lost; 3 to 6 for connection failures, 2 for usage errors; 143 after \
+            SIGTERM (statistics printed first); 1 when stdout cannot be written (a full disk, a \
+            closed stdout), and 141, quietly, when its reader went away (| head).
 
             Examples:
               mqttctl ping -h broker.example                 # until Ctrl-C
@@ -68,17 +70,17 @@ struct Ping: ParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     @Option(name: [.short, .customLong("keepalive")],
-            help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
     var keepAlive: Int?
 
-    @Option(name: [.customShort("C"), .customLong("count")], help: "Stop after this many PINGREQs (default: until interrupted).")
+    @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Stop after this many PINGREQs (default: until interrupted).")
     var count: Int?
 
-    @Option(name: .customLong("interval"), help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
+    @Option(name: .customLong("interval"), parsing: .unconditional, help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
     var interval: Double = 1
 
     @Option(name: [.customShort("W"), .customLong("timeout")],
-            help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
     var timeout: Double = 5
 
     @Flag(name: .customLong("json"), help: "Print one JSON document with the results instead of lines.")
@@ -88,14 +90,14 @@ struct Ping: ParsableCommand {
           help: "Between the PINGREQs, also publish to a topic of our own and time its way back through the broker's routing.")
     var publish = false
 
-    @Option(name: [.short, .customLong("qos")], help: "With --publish: the QoS of the publishes and the subscription: 0, 1 or 2 (default: 0).")
+    @Option(name: [.short, .customLong("qos")], parsing: .unconditional, help: "With --publish: the QoS of the publishes and the subscription: 0, 1 or 2 (default: 0).")
     var qos: Int = 0
 
     @Option(name: [.short, .customLong("topic")],
-            help: ArgumentHelp("With --publish: the topic (default: mqttctl/ping/<client id>).", valueName: "topic"))
+            parsing: .unconditional, help: ArgumentHelp("With --publish: the topic (default: mqttctl/ping/<client id>).", valueName: "topic"))
     var topic: String?
 
-    @Option(name: .customLong("junit"), help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
+    @Option(name: .customLong("junit"), parsing: .unconditional, help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
     var junit: String?
 
     func validate() throws {
@@ -105,9 +107,7 @@ struct Ping: ParsableCommand {
         if !(interval >= 0.01) || interval > 86400 {
             throw ValidationError("invalid --interval \(interval): use 0.01 to 86400 seconds")
         }
-        if !(timeout > 0) || timeout > 86400 {
-            throw ValidationError("invalid -W \(timeout): use a number of seconds above 0")
-        }
+        try Seconds.check(timeout, option: "-W", maximum: Seconds.oneDay)
         if !(0...2).contains(qos) {
             throw ValidationError("-q \(qos): QoS must be 0, 1 or 2")
         }
@@ -199,7 +199,8 @@ struct Ping: ParsableCommand {
         while true {
             // With --publish: also the publish half an interval after the last PINGREQ.
             let stop = loop.run {
-                (session.isDone && (routing.map { $0.sent >= session.sent && $0.isDone } ?? true)) || client.state == .closed
+                (session.isDone && (routing.map { $0.sent >= session.sent && $0.isDone } ?? true))
+                    || client.state == .closed || output.broken
             }
             guard case .signal(let sig) = stop else { break }
             if signal != nil || sig != SIGINT { signal = sig; break }
@@ -227,6 +228,10 @@ struct Ping: ParsableCommand {
                                  startedAt: startedAt).write(to: junit)
         }
 
+        if output.closed { throw CommandFailure(.outputClosed, "") }  // `| head`: quietly, as SIGPIPE
+        if let failed = output.failure {
+            throw CommandFailure(.failure, "cannot write to stdout: \(StandardStreams.describe(errno: failed, fd: 1)) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
+        }
         if let lost {
             throw CommandFailure(lost.status, "\(lost.message) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
         }

@@ -165,7 +165,7 @@ struct ProbeAll: ParsableCommand {
             output.append(ProbeReport.text(endpoint: endpoint, versions: versions, keepAlive: keepAliveProbes,
                                            takeover: takeoverProbes, skipped: skipped, elapsed: elapsed))
         }
-        output.flush()
+        try output.finish()
         if let path = probe.junit {
             try ProbeReport.junit(keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped, name: "mqttctl probe",
                                   elapsed: elapsed, startedAt: startedAt).write(to: path)

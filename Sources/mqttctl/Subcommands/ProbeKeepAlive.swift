@@ -136,7 +136,7 @@ struct ProbeKeepAlive: ParsableCommand {
         try ProbeRunner.run([task], context: setup.context)
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
 
-        setup.print(probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
+        try setup.print(probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
         if let path = probe.junit {
             try ProbeReport.junit(keepAlive: [task], takeover: [], skipped: [], name: "mqttctl probe keepalive",
                                   elapsed: elapsed, startedAt: startedAt).write(to: path)

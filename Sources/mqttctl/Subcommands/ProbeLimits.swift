@@ -56,10 +56,10 @@ struct ProbeLimits: ParsableCommand {
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
     @Option(name: .customLong("require"),
-            help: ArgumentHelp("Features and rules that must be present (comma-separated ids, or 'all'): exit 10 when one is not.", valueName: "ids"))
+            parsing: .unconditional, help: ArgumentHelp("Features and rules that must be present (comma-separated ids, or 'all'): exit 10 when one is not.", valueName: "ids"))
     var require: String?
 
-    @Option(name: .customLong("max-payload"), help: ArgumentHelp("Largest payload to try, in bytes (default: 1 MiB).", valueName: "bytes"))
+    @Option(name: .customLong("max-payload"), parsing: .unconditional, help: ArgumentHelp("Largest payload to try, in bytes (default: 1 MiB).", valueName: "bytes"))
     var maxPayload: Int = 1 << 20
 
     static var knownIDs: [String] {
@@ -127,7 +127,7 @@ struct ProbeLimits: ParsableCommand {
                                   elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))
         let output = OutputBuffer()
         output.append(probe.json ? report.json.serialized() + "\n" : report.text)
-        output.flush()
+        try output.finish()
         if let path = probe.junit { try report.junit(startedAt: startedAt).write(to: path) }
         if !report.missing.isEmpty {
             throw CommandFailure(.verdictFailed, "probe limits: required but not there: "

@@ -115,7 +115,7 @@ struct ProbeTakeover: ParsableCommand {
         let startedAt = WallClock.now()
         try ProbeRunner.run([task], context: setup.context)
 
-        setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
+        try setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
         if let path = probe.junit {
             try ProbeReport.junit(keepAlive: [], takeover: [task], skipped: [], name: "mqttctl probe takeover",
                                   elapsed: task.elapsed, startedAt: startedAt).write(to: path)

@@ -12,8 +12,16 @@ struct Publish: ParsableCommand {
         discussion: """
             The message comes from exactly one of -m, -f, -s, -l or -n. At QoS 1 and 2 the \
             command succeeds only once the broker has acknowledged every message; otherwise it \
-            exits with status 8 and says how many were not acknowledged. Up to -M messages are \
-            kept in flight at once (MQTT 5: at most the broker's Receive Maximum).
+            exits with status 8 and says how many were not acknowledged, those never sent \
+            included. Up to -M messages are kept in flight at once (MQTT 5: at most the \
+            broker's Receive Maximum).
+
+            A message (a file, all of stdin, a line) may be at most 268435455 bytes, MQTT's \
+            largest payload, or what an MQTT 5 broker's Maximum Packet Size leaves of it on the \
+            topic. A longer one is refused as soon as reading passes the limit, so memory stays \
+            within it whatever the input; with -l the lines before it are sent (and \
+            acknowledged) first. That, an unreadable or closed stdin, and a file that cannot be \
+            read are usage errors: status 2.
 
             Examples:
               mqttctl pub -t sensors/temp -m 21.5 -q 1
@@ -27,13 +35,13 @@ struct Publish: ParsableCommand {
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
 
-    @Option(name: [.short, .long], help: "Topic to publish to (or the topic of -L).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Topic to publish to (or the topic of -L).")
     var topic: String?
 
-    @Option(name: [.short, .customLong("message")], help: "Message payload.")
+    @Option(name: [.short, .customLong("message")], parsing: .unconditional, help: "Message payload.")
     var message: String?
 
-    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
+    @Option(name: [.short, .customLong("file")], parsing: .unconditional, help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
     var file: String?
 
     @Flag(name: [.short, .customLong("stdin-file")], help: "Send all of stdin as one message.")
@@ -45,24 +53,24 @@ struct Publish: ParsableCommand {
     @Flag(name: [.short, .customLong("null-message")], help: "Send an empty message.")
     var nullMessage = false
 
-    @Option(name: [.short, .long], help: "Quality of service: 0, 1 or 2.")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Quality of service: 0, 1 or 2.")
     var qos: Int = 0
 
     @Flag(name: [.short, .long], help: "Ask the broker to retain the message.")
     var retain = false
 
-    @Option(name: .customLong("repeat"), help: ArgumentHelp("Publish the message this many times.", valueName: "count"))
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: ArgumentHelp("Publish the message this many times.", valueName: "count"))
     var repeatCount: Int = 1
 
-    @Option(name: .customLong("repeat-delay"), help: ArgumentHelp("Seconds between repeated messages (fractions allowed).", valueName: "seconds"))
+    @Option(name: .customLong("repeat-delay"), parsing: .unconditional, help: ArgumentHelp("Seconds between repeated messages (fractions allowed).", valueName: "seconds"))
     var repeatDelay: Double = 0
 
     @Option(name: [.customShort("M"), .customLong("max-inflight")],
-            help: ArgumentHelp("Messages kept in flight (sent, not yet acknowledged) at once.", valueName: "count"))
+            parsing: .unconditional, help: ArgumentHelp("Messages kept in flight (sent, not yet acknowledged) at once.", valueName: "count"))
     var maxInflight: Int = 20
 
     @Option(name: .customLong("ack-timeout"),
-            help: ArgumentHelp("Give up when no acknowledgement arrives for this many seconds while messages are outstanding.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Give up when no acknowledgement arrives for this many seconds while messages are outstanding.", valueName: "seconds"))
     var ackTimeout: Double = 30
 
     func validate() throws {
@@ -74,7 +82,7 @@ struct Publish: ParsableCommand {
             throw ValidationError("only one of -m, -f, -s, -l and -n can be used")
         }
         if !(0...2).contains(qos) {
-            throw ValidationError("invalid QoS \(qos): use 0, 1 or 2")
+            throw ValidationError("-q \(qos): QoS must be 0, 1 or 2")
         }
         if let topic, let problem = Topic.problemWithName(topic) {
             throw ValidationError("invalid topic: \(problem)")
@@ -85,15 +93,11 @@ struct Publish: ParsableCommand {
         if repeatCount > 1 && stdinLine {
             throw ValidationError("--repeat cannot be used with -l")
         }
-        if !(repeatDelay >= 0) || repeatDelay > 86400 {
-            throw ValidationError("invalid --repeat-delay \(repeatDelay): use 0 or more seconds")
-        }
+        try Seconds.check(repeatDelay, option: "--repeat-delay", allowZero: true, maximum: Seconds.oneDay)
         if !(1...65535).contains(maxInflight) {
             throw ValidationError("invalid -M \(maxInflight): use 1 to 65535")
         }
-        if !(ackTimeout > 0) {
-            throw ValidationError("invalid --ack-timeout \(ackTimeout): use a number of seconds above 0")
-        }
+        try Seconds.check(ackTimeout, option: "--ack-timeout", maximum: Seconds.oneYear)
     }
 
     func run() throws {
@@ -113,23 +117,25 @@ struct Publish: ParsableCommand {
         // Load a fixed payload before connecting, so that bad input never costs a connection.
         let source: PublishJob.Source
         if stdinLine {
+            try InputReading.requireStdin(for: "-l")
+            var st = stat()
+            if fstat(0, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                throw CommandFailure.usage("cannot read stdin: it is a directory")
+            }
             source = .lines(LineReader(fd: 0))
         } else {
-            let payload: [UInt8]
+            let payload: Payload
             if let message {
-                payload = Array(message.utf8)
+                payload = Payload(Array(message.utf8))
             } else if let file {
                 payload = try InputReading.readFile(file)
             } else if stdinFile {
                 payload = try InputReading.readStdin()
-                if payload.isEmpty {
+                if payload.count == 0 {
                     throw CommandFailure.usage("stdin was empty; use -n to send an empty message")
                 }
             } else {
-                payload = []
-            }
-            if payload.count > 268_435_455 {
-                throw CommandFailure.usage("the message is \(payload.count) bytes; MQTT allows at most 268435455")
+                payload = Payload()
             }
             source = .fixed(payload, count: repeatCount, delay: repeatDelay)
         }
@@ -143,209 +149,10 @@ struct Publish: ParsableCommand {
 
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)
-        let job = PublishJob(client: client, loop: loop, topic: topic, qos: qos, retain: retain,
-                             properties: prepared, source: source, window: maxInflight, ackTimeout: ackTimeout)
+        let job = PublishJob(client: client, loop: loop, topic: topic, qos: qos, retain: retain, properties: prepared,
+                             propertyValues: parsed.publish, source: source, window: maxInflight, ackTimeout: ackTimeout)
         try ClientSession.connect(client, on: loop)
         try job.run(disconnectProperties: parsed.disconnect)
-    }
-}
-
-/// One run of `pub`: keeps up to `window` messages in flight, reads more input
-/// only when there is room (so memory stays flat however long stdin is), and
-/// counts acknowledgements so the exit status can tell the truth.
-final class PublishJob {
-    enum Source {
-        case fixed([UInt8], count: Int, delay: Double)
-        case lines(LineReader)
-    }
-
-    let client: MQTTClient
-    let loop: EventLoop
-    let topic: String
-    let qos: Int
-    let retain: Bool
-    let properties: PreparedProperties?
-    let source: Source
-    var window: Int
-    let ackTimeout: Double
-
-    /// Messages handed to libmosquitto.
-    private(set) var published = 0
-    /// Messages acknowledged (QoS 1/2) or written (QoS 0).
-    private(set) var completed = 0
-    /// Acknowledgements with an MQTT 5 reason code >= 0x80.
-    private(set) var rejected = 0
-    private var firstRejection: Int32?
-    private var lastProgress = MonotonicClock.now()
-    private var nextRepeatAt: UInt64 = 0
-    private var stdinWatch: Int?
-    private var failure: CommandFailure?
-
-    init(client: MQTTClient, loop: EventLoop, topic: String, qos: Int, retain: Bool, properties: PreparedProperties?,
-         source: Source, window: Int, ackTimeout: Double) {
-        self.client = client
-        self.loop = loop
-        self.topic = topic
-        self.qos = qos
-        self.retain = retain
-        self.properties = properties
-        self.source = source
-        self.window = window
-        self.ackTimeout = ackTimeout
-        client.onPublishComplete = { [unowned self] _, reason in
-            completed += 1
-            lastProgress = MonotonicClock.now()
-            if reason >= 0x80 {
-                rejected += 1
-                if firstRejection == nil { firstRejection = reason }
-            }
-            pump()
-        }
-    }
-
-    var inflight: Int { published - completed }
-
-    private var sourceExhausted: Bool {
-        switch source {
-        case .fixed(_, let count, _): return published >= count
-        case .lines(let reader): return reader.isExhausted
-        }
-    }
-
-    func run(disconnectProperties: MQTTProperties) throws {
-        if let receiveMaximum = client.connAck?.properties.receiveMaximum {
-            // MQTT 5: the broker says how many QoS 1/2 messages it takes at once.
-            window = min(window, receiveMaximum)
-        }
-        if case .lines(let reader) = source {
-            stdinWatch = loop.watch(fd: reader.fd) { [unowned self] _ in
-                if let errorCode = reader.fill() {
-                    failure = CommandFailure(.failure, "cannot read stdin: \(String(cString: strerror(errorCode)))")
-                }
-                pump()
-            }
-        }
-        pump()
-        let ackCheck = ackTimeout
-        var timer: Int?
-        func armTimer() {
-            timer = loop.schedule(after: min(1, ackCheck)) { [unowned self] in
-                checkAckTimeout()
-                armTimer()
-            }
-        }
-        armTimer()
-
-        let stop = loop.run { [unowned self] in
-            failure != nil || client.state == .closed || (sourceExhausted && inflight == 0)
-        }
-        if let timer { loop.cancel(timer) }
-        if let stdinWatch { loop.unwatch(stdinWatch) }
-
-        if case .signal(let sig) = stop {
-            let unacknowledged = qos > 0 ? inflight : 0
-            ClientSession.disconnect(client, on: loop, properties: disconnectProperties)
-            if unacknowledged > 0 {
-                Diagnostics.error("interrupted: \(unacknowledged) of \(published) messages were not acknowledged")
-            }
-            throw CommandFailure(ExitStatus(signal: sig), "")
-        }
-        if let failure {
-            ClientSession.disconnect(client, on: loop, properties: disconnectProperties)
-            throw failure
-        }
-        if client.state == .closed {
-            if let failure = lostConnectionFailure() { throw failure }
-        } else {
-            ClientSession.disconnect(client, on: loop, properties: disconnectProperties)
-        }
-        if rejected > 0 {
-            let reason = firstRejection.map { ReasonCode.describe(Int($0)) } ?? "unknown"
-            throw CommandFailure(.notAcknowledged, "the broker rejected \(rejected) of \(published) messages (\(reason))")
-        }
-    }
-
-    /// Publishes while there is room in the window and input to send.
-    private func pump() {
-        guard failure == nil, client.state == .connected else { return }
-        switch source {
-        case .fixed(let payload, let count, let delay):
-            while inflight < window && published < count {
-                if delay > 0 && published > 0 {
-                    let now = MonotonicClock.now()
-                    if now < nextRepeatAt {
-                        loop.schedule(at: nextRepeatAt) { [unowned self] in pump() }
-                        return
-                    }
-                }
-                let ok = payload.withUnsafeBytes { publishOne($0) }
-                guard ok else { return }
-                if delay > 0 { nextRepeatAt = MonotonicClock.after(seconds: delay) }
-            }
-        case .lines(let reader):
-            while inflight < window {
-                let sent: Bool?
-                do {
-                    sent = try reader.withNextLine { line in publishOne(line) }
-                } catch {
-                    failure = error
-                    return
-                }
-                guard let sent else { break }
-                guard sent else { return }
-            }
-            // Read more input only while there is room to send it.
-            if let stdinWatch {
-                let wantInput = inflight < window && !reader.endOfInput && !reader.hasLine
-                loop.setEvents(stdinWatch, wantInput ? Int16(POLLIN) : 0)
-            }
-        }
-    }
-
-    private func publishOne(_ payload: UnsafeRawBufferPointer) -> Bool {
-        do {
-            try client.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
-            published += 1
-            if published == 1 { lastProgress = MonotonicClock.now() }
-            return true
-        } catch {
-            let status: ExitStatus = error.kind == .connectionLost ? .connectionLost : .notAcknowledged
-            failure = CommandFailure(status, "\(error.message)\(unacknowledgedSuffix)")
-            return false
-        }
-    }
-
-    private func checkAckTimeout() {
-        guard inflight > 0 else { return }
-        let idle = MonotonicClock.seconds(lastProgress, MonotonicClock.now())
-        if idle >= ackTimeout {
-            failure = CommandFailure(.notAcknowledged,
-                "no acknowledgement from the broker for \(formatSeconds(ackTimeout)) s (--ack-timeout): \(inflight) of \(published) messages were not acknowledged")
-        }
-    }
-
-    private var unacknowledgedSuffix: String {
-        qos > 0 && inflight > 0 ? "; \(inflight) of \(published) messages were not acknowledged" : ""
-    }
-
-    /// Why the run failed after the connection closed; nil if nothing was lost.
-    private func lostConnectionFailure() -> CommandFailure? {
-        let cause = ClientSession.failure(for: client)
-        let where_: String
-        if case .lines(let reader) = source {
-            where_ = " after input line \(reader.lineNumber)"
-        } else {
-            where_ = ""
-        }
-        if qos > 0 && inflight > 0 {
-            return CommandFailure(.notAcknowledged,
-                "\(cause.message)\(where_): \(inflight) of \(published) messages were not acknowledged")
-        }
-        if sourceExhausted && inflight == 0 {
-            // Everything was acknowledged before the connection went; nothing was lost.
-            return nil
-        }
-        return CommandFailure(cause.status, "\(cause.message)\(where_) (\(completed) messages sent)")
     }
 }
 

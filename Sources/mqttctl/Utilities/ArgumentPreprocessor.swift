@@ -19,6 +19,24 @@ enum ArgumentPreprocessor {
         return try joinPropertyOptions(arguments)
     }
 
+    /// Every option that takes a value, in any subcommand. Values are taken
+    /// whatever they look like, as mosquitto's clients take them (`-m -5`,
+    /// `-t -x`, `-F '-%p'`): swift-argument-parser does so for options declared
+    /// with `parsing: .unconditional`, and argv scans here and in `Defaults`
+    /// must skip these values too (`-m -D` is a message, not a property). A test
+    /// checks this list against the parser's own.
+    static let valueOptions: Set<String> = [
+        "--ack-timeout", "--backoff", "--cafile", "--capath", "--cert", "--ciphers", "--connect-timeout", "--count",
+        "--file", "--filter-out", "--format", "--grace", "--host", "--id", "--id-prefix", "--interval", "--keepalive",
+        "--junit", "--key", "--max-inflight", "--max-payload", "--max-wait", "--message", "--password", "--password-file", "--port", "--property",
+        "--protocol", "--psk", "--psk-identity", "--qos", "--repeat", "--repeat-delay", "--require", "--retain-handling",
+        "--samples", "--spread",
+        "--session-expiry", "--timeout", "--tls-alpn", "--tls-version", "--topic", "--topic-prefix", "--unsubscribe",
+        "--url", "--username", "--will-delay", "--will-payload", "--will-qos", "--will-topic",
+        "-C", "-D", "-F", "-I", "-L", "-M", "-P", "-T", "-U", "-V", "-W", "-f", "-h", "-i", "-k", "-m", "-p", "-q",
+        "-t", "-u", "-x",
+    ]
+
     static func joinPropertyOptions(_ arguments: [String]) throws(CommandFailure) -> [String] {
         var result: [String] = []
         var i = 0
@@ -31,6 +49,11 @@ enum ArgumentPreprocessor {
             guard argument == "-D" || argument == "--property" else {
                 result.append(argument)
                 i += 1
+                if valueOptions.contains(argument), i < arguments.count {
+                    // A value, even one spelled like an option (`-m -D`).
+                    result.append(arguments[i])
+                    i += 1
+                }
                 continue
             }
             let available = arguments.count - (i + 1)
@@ -42,7 +65,8 @@ enum ArgumentPreprocessor {
                 throw .usage("-D \(arguments[i + 1]) \(arguments[i + 2]) needs a key and a value")
             }
             let words = arguments[(i + 1)...(i + width)]
-            result.append("--property")
+            // Spelled as given, so that an error names the option the user wrote.
+            result.append(argument)
             result.append(words.joined(separator: String(PropertyOptions.separator)))
             i += 1 + width
         }

@@ -20,12 +20,16 @@ enum Credentials {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw .usage("cannot read --password-file '\(path)': it is a directory")
         }
-        try checkPrivate(path: path, mode: st.st_mode, what: "password file")
+        if (st.st_mode & S_IFMT) == S_IFREG {
+            // Only a file's mode says who can read it; a pipe (<(pass show mqtt)) or a
+            // device is not a file to chmod.
+            try checkPrivate(path: path, mode: st.st_mode, what: "password file")
+        }
         let bytes: [UInt8]
         do {
-            bytes = try InputReading.readAll(fd)
+            bytes = try InputReading.readSmall(fd)
         } catch {
-            throw .usage("cannot read --password-file '\(path)': \(String(cString: strerror(error.code)))")
+            throw .usage("cannot read --password-file '\(path)': \(InputReading.reason(error))")
         }
         var line = bytes.prefix { $0 != UInt8(ascii: "\n") }
         if line.last == UInt8(ascii: "\r") { line = line.dropLast() }

@@ -48,7 +48,8 @@ enum Defaults {
         Connection options take defaults from the environment (MQTTCTL_HOST, MQTTCTL_PORT, \
         MQTTCTL_USERNAME, MQTTCTL_PASSWORD) and from the config file \
         $XDG_CONFIG_HOME/mqttctl/config (else ~/.config/mqttctl/config). The command line \
-        wins over the environment, which wins over the file; --no-config ignores the file. \
+        wins over the environment, which wins over the file; --no-config ignores the file. A \
+        variable's value is checked only when it is used. \
         The file has one option per line, spelled as on the command line (-h broker.example, \
         --port 8883, --cafile ~/ca.pem, --insecure); the value is the rest of the line after \
         the first space (spaces allowed, no quoting); lines starting with # are comments. Only \
@@ -135,7 +136,7 @@ enum Defaults {
         let owners = declaredOwners(of: command)
         guard owners.contains(.connection) else { return arguments }
 
-        let envEntries = try environmentEntries()
+        let envEntries = environmentEntries()
         var fileEntries: [Entry] = []
         if !scan.noConfig, let path = configFilePath() {
             fileEntries = try readConfigFile(path) ?? []
@@ -144,6 +145,7 @@ enum Defaults {
         // Resolve the layers: command line > environment > file.
         let userDrop = superseded(by: scan.options, url: scan.url)
         let keptEnv = envEntries.filter { !userDrop.contains($0.option) }
+        try checkEnvironment(keptEnv)
         let envDrop = superseded(by: Set(keptEnv.map(\.option)), url: nil)
         let keptFile = fileEntries.filter { entry in
             guard !userDrop.contains(entry.option), !envDrop.contains(entry.option) else { return false }
@@ -220,13 +222,9 @@ enum Defaults {
         return scan
     }
 
-    /// Whether `name` is a connection option with a value, or another option known
-    /// to take one whose value could look like an option (-m -h, -t -p...).
+    /// Whether `name` takes a value (which is then never read as an option).
     static func takesValue(_ name: String) -> Bool {
-        if let spec = spec(named: name) { return spec.kind != .flag }
-        return ["-L", "--url", "-i", "--id", "-m", "--message", "-t", "--topic", "-T", "--filter-out",
-                "-U", "--unsubscribe", "-F", "--format", "-f", "--file", "-x", "--session-expiry",
-                "--will-topic", "--will-payload"].contains(name)
+        ArgumentPreprocessor.valueOptions.contains(name)
     }
 
     /// The options of lower layers that an option given in a higher layer replaces.
@@ -259,18 +257,26 @@ enum Defaults {
 
     // MARK: Environment
 
-    static func environmentEntries() throws(CommandFailure) -> [Entry] {
+    /// The variables set. Their values are checked only once they are used
+    /// (`checkEnvironment`): `MQTTCTL_PORT=abc mqttctl pub -p 1883` works, as
+    /// the command line wins.
+    static func environmentEntries() -> [Entry] {
         var entries: [Entry] = []
         for (variable, option) in environment {
             guard let raw = getenv(variable) else { continue }
             let value = String(cString: raw)
             if value.isEmpty { continue }
-            if let spec = spec(named: option), let problem = problem(with: value, kind: spec.kind) {
-                throw .usage("\(variable): \(problem)")
-            }
             entries.append(Entry(option: option, value: value, origin: variable))
         }
         return entries
+    }
+
+    static func checkEnvironment(_ entries: [Entry]) throws(CommandFailure) {
+        for entry in entries {
+            if let value = entry.value, let spec = spec(named: entry.option), let problem = problem(with: value, kind: spec.kind) {
+                throw .usage("\(entry.origin): \(problem)")
+            }
+        }
     }
 
     // MARK: Config file
@@ -301,9 +307,9 @@ enum Defaults {
         }
         let bytes: [UInt8]
         do {
-            bytes = try InputReading.readAll(fd)
+            bytes = try InputReading.readSmall(fd)
         } catch {
-            throw .usage("cannot read the config file '\(path)': \(String(cString: strerror(error.code)))")
+            throw .usage("cannot read the config file '\(path)': \(InputReading.reason(error))")
         }
         let entries = try parseConfig(bytes, path: path)
         if entries.contains(where: { $0.option == "--password" }) {

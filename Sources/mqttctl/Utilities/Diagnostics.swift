@@ -6,15 +6,36 @@ import Glibc
 /// prefixed with the program name, so scripts can grep it and people can read it.
 enum Diagnostics {
     static func error(_ message: String) {
-        writeLine("mqttctl: error: \(message)")
+        writeLine("mqttctl: error: \(oneLine(message))")
     }
 
     static func warning(_ message: String) {
-        writeLine("mqttctl: warning: \(message)")
+        writeLine("mqttctl: warning: \(oneLine(message))")
     }
 
     static func note(_ message: String) {
-        writeLine("mqttctl: \(message)")
+        writeLine("mqttctl: \(oneLine(message))")
+    }
+
+    /// `message` with control characters shown as escapes. Messages quote what
+    /// the user gave (topics, URLs, paths, formats), which may hold a newline or
+    /// a NUL; a message must stay one line that a terminal shows as it is.
+    static func oneLine(_ message: String) -> String {
+        guard message.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return message }
+        var result = ""
+        for scalar in message.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: result += "\\n"
+            case 0x0D: result += "\\r"
+            case 0x09: result += "\\t"
+            case 0x00: result += "\\0"
+            case 0..<0x20, 0x7F:
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                result += "\\x" + (hex.count < 2 ? "0" : "") + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     /// A line as is (debug output, progress).

@@ -18,13 +18,14 @@ enum ExitStatus: Int32, CaseIterable {
     case inconclusive = 12
     case timeout = 27
     case interrupted = 130
+    case outputClosed = 141
     case terminated = 143
 
     var summary: String {
         switch self {
         case .success: return "success"
-        case .failure: return "other error (writing output failed, internal error)"
-        case .usage: return "usage error: bad option or value, unreadable input file"
+        case .failure: return "other error: writing output failed, internal error"
+        case .usage: return "usage error: bad option or value, bad or oversized input"
         case .cannotConnect: return "cannot connect: DNS, refused, unreachable, not MQTT"
         case .refused: return "the broker refused the connection (CONNACK)"
         case .notAuthorized: return "not authorised: bad username or password, or denied"
@@ -37,6 +38,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .inconclusive: return "probe: nothing failed, but a verdict was inconclusive"
         case .timeout: return "timed out: sub -W, or --connect-timeout (as mosquitto)"
         case .interrupted: return "interrupted by SIGINT (after a clean DISCONNECT)"
+        case .outputClosed: return "stdout closed by its reader (quietly, as SIGPIPE)"
         case .terminated: return "terminated by SIGTERM (after a clean DISCONNECT)"
         }
     }

@@ -6,7 +6,8 @@ import Glibc
 /// `print`, no per-message allocation) and written in large chunks: when the
 /// buffer fills and whenever the event loop is about to wait, so a pipe sees
 /// each batch as soon as it has arrived. A closed reader (EPIPE) is remembered
-/// in `closed` and the command then ends quietly.
+/// in `closed`, another error in `failure`; `written` and `appended` let `sub`
+/// tell which messages really reached stdout.
 final class OutputBuffer {
     private var storage: UnsafeMutablePointer<UInt8>
     private let capacity: Int
@@ -16,6 +17,14 @@ final class OutputBuffer {
     private(set) var closed = false
     /// Another write error (disk full...), as errno.
     private(set) var failure: Int32?
+    /// Bytes the kernel took (write(2) returned them).
+    private(set) var written = 0
+    /// Bytes thrown away because writing had failed.
+    private var dropped = 0
+    /// Bytes ever appended: a message ending at or before `written` is out.
+    var appended: Int { written + dropped + count }
+    /// Writing failed or the reader went away: nothing more gets out.
+    var broken: Bool { closed || failure != nil }
 
     init(fd: Int32 = 1, capacity: Int = 1 << 16) {
         self.fd = fd
@@ -74,6 +83,17 @@ final class OutputBuffer {
         _ = n
     }
 
+    /// Flushes, and turns a failed write into the command's failure: 141,
+    /// quietly, when the reader went away (as SIGPIPE would), 1 with the reason
+    /// otherwise (a full disk). For the reports written once at the end.
+    func finish() throws(CommandFailure) {
+        flush()
+        if closed { throw CommandFailure(.outputClosed, "") }
+        if let failure {
+            throw CommandFailure(.failure, "cannot write to stdout: \(StandardStreams.describe(errno: failure, fd: fd))")
+        }
+    }
+
     func flush() {
         guard count > 0 else { return }
         writeAll(UnsafeRawPointer(storage), count)
@@ -81,12 +101,16 @@ final class OutputBuffer {
     }
 
     private func writeAll(_ base: UnsafeRawPointer, _ length: Int) {
-        guard !closed, failure == nil else { return }
+        guard !closed, failure == nil else {
+            dropped += length
+            return
+        }
         var offset = 0
         while offset < length {
             let n = write(fd, base + offset, length - offset)
             if n > 0 {
                 offset += n
+                written += n
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && errno == EAGAIN {
@@ -94,7 +118,8 @@ final class OutputBuffer {
                 var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = poll(&p, 1, 1000)
             } else {
-                if errno == EPIPE { closed = true } else { failure = errno }
+                if errno == EPIPE { closed = true } else { failure = n == 0 ? EIO : errno }
+                dropped += length - offset
                 return
             }
         }

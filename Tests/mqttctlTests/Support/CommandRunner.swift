@@ -14,6 +14,8 @@ struct RunResult: CustomStringConvertible {
     /// CPU seconds (user + system) the command used: what a busy loop would show
     /// however loaded the machine is.
     var cpuSeconds: Double = 0
+    /// Peak resident memory of the command, KiB.
+    var maxRSS = 0
 
     var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
     var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(String.init) }
@@ -34,6 +36,16 @@ func mqttctlPath() -> String {
     return directory.appendingPathComponent("mqttctl").path
 }
 
+/// Where a command's stdin or stdout goes instead of the usual (a file the test reads).
+enum Redirect: Sendable {
+    /// A path opened for it (`/dev/full`, `/tmp`).
+    case path(String)
+    /// The descriptor is closed when the command starts (`<&-`, `>&-`).
+    case closed
+    /// An open descriptor of the test (a pipe end).
+    case descriptor(Int32)
+}
+
 /// A running `mqttctl`. Killed on deinit if still running.
 final class RunningCommand: @unchecked Sendable {
     private(set) var process: ChildProcess!
@@ -43,7 +55,8 @@ final class RunningCommand: @unchecked Sendable {
     private let startedAt = DispatchTime.now().uptimeNanoseconds
     private let directory: URL
 
-    init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:]) throws {
+    init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:],
+         stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil) throws {
         ignoreSIGPIPE
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -73,7 +86,27 @@ final class RunningCommand: @unchecked Sendable {
             stdinPipe = nil
         }
         defer { if !keepStdinOpen, let input { close(input) } }
-        process = try ChildProcess(mqttctlPath(), arguments, environment: env, stdin: input, stdout: out, stderr: err)
+        var closed: Set<Int32> = []
+        var opened: [Int32] = []
+        defer { opened.forEach { close($0) } }
+        func target(_ redirect: Redirect?, fd: Int32, flags: Int32, otherwise: Int32?) throws -> Int32? {
+            switch redirect {
+            case nil: return otherwise
+            case .closed?:
+                closed.insert(fd)
+                return otherwise
+            case .descriptor(let d)?: return d
+            case .path(let path)?:
+                let d = open(path, flags | O_CLOEXEC)
+                guard d >= 0 else { throw BrokerError("cannot open \(path)") }
+                opened.append(d)
+                return d
+            }
+        }
+        let stdinFD = try target(stdinRedirect, fd: 0, flags: O_RDONLY, otherwise: input)
+        let stdoutFD = try target(stdoutRedirect, fd: 1, flags: O_WRONLY, otherwise: out)
+        process = try ChildProcess(mqttctlPath(), arguments, environment: env, stdin: stdinFD, stdout: stdoutFD, stderr: err,
+                                   closed: closed)
         // Our copy of the read end would keep the pipe open after the command ends.
         try? stdinPipe?.fileHandleForReading.close()
     }
@@ -121,7 +154,7 @@ final class RunningCommand: @unchecked Sendable {
         process.waitUntilExit()
         let out = (try? Data(contentsOf: stdoutFile)) ?? Data()
         return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime,
-                         cpuSeconds: process.cpuSeconds ?? 0)
+                         cpuSeconds: process.cpuSeconds ?? 0, maxRSS: process.maxRSS)
     }
 
     /// Waits until `condition` holds for (stdout, stderr). False on timeout or exit.
@@ -133,8 +166,10 @@ final class RunningCommand: @unchecked Sendable {
 }
 
 /// Runs `mqttctl` to completion.
-func mqttctl(_ arguments: [String], stdin: Data? = nil, timeout: Double = 60, environment: [String: String] = [:]) throws -> RunResult {
-    try RunningCommand(arguments, stdin: stdin, environment: environment).wait(timeout: timeout)
+func mqttctl(_ arguments: [String], stdin: Data? = nil, timeout: Double = 60, environment: [String: String] = [:],
+             stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil) throws -> RunResult {
+    try RunningCommand(arguments, stdin: stdin, environment: environment,
+                       stdinRedirect: stdinRedirect, stdoutRedirect: stdoutRedirect).wait(timeout: timeout)
 }
 
 func mqttctl(_ arguments: String..., stdin: String? = nil, timeout: Double = 60) throws -> RunResult {

@@ -9,8 +9,9 @@ import Synchronization
 struct SpawnedProcess: Sendable {
     let pid: pid_t
 
+    /// `closed`: standard descriptors (0, 1, 2) the program starts with closed.
     init(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
-         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws {
+         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, closed: Set<Int32> = []) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -30,6 +31,7 @@ struct SpawnedProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin ?? devNull, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout ?? devNull, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr ?? devNull, 2)
+        for fd in closed.sorted() { posix_spawn_file_actions_addclose(&actions, fd) }
         // Nothing else leaks in (another test's pipe end would keep its reader waiting).
         // glibc ≥ 2.34 has the call; Swift's Glibc module does not show it.
         typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -67,12 +69,13 @@ struct SpawnedProcess: Sendable {
 /// already exited.)
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
-    private let exit = Mutex<(status: Int32, at: UInt64, cpu: Double)?>(nil)
+    private let exit = Mutex<(status: Int32, at: UInt64, cpu: Double, maxRSS: Int)?>(nil)
     private let exited = DispatchSemaphore(value: 0)
 
     init(_ path: String, _ arguments: [String], environment: [String: String],
-         stdin: Int32?, stdout: Int32?, stderr: Int32?) throws {
-        pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr).pid
+         stdin: Int32?, stdout: Int32?, stderr: Int32?, closed: Set<Int32> = []) throws {
+        pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr,
+                                 closed: closed).pid
         let watcher = Thread { [self] in
             var status: Int32 = 0
             var usage = rusage()
@@ -82,7 +85,7 @@ final class ChildProcess: @unchecked Sendable {
             let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
             func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
             let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime)
-            self.exit.withLock { $0 = (code, at, cpu) }
+            self.exit.withLock { $0 = (code, at, cpu, usage.ru_maxrss) }
             self.exited.signal()
         }
         watcher.start()
@@ -95,6 +98,8 @@ final class ChildProcess: @unchecked Sendable {
     var exitedAt: UInt64? { exit.withLock { $0?.at } }
     /// CPU time it used, user and system (seconds), once it exited.
     var cpuSeconds: Double? { exit.withLock { $0?.cpu } }
+    /// Its peak resident memory in KiB (0 while running).
+    var maxRSS: Int { exit.withLock { $0?.maxRSS ?? 0 } }
 
     func waitUntilExit() {
         exited.wait()
