@@ -238,3 +238,60 @@ import Testing
         #expect(result.stderr.hasPrefix("mqttctl: error: "), "\(result)")
     }
 }
+
+/// `probe takeover --matrix`: every variant at once, both versions, on two
+/// brokers that differ.
+@Suite struct ProbeTakeoverMatrixTests {
+    static func byName(_ d: [String: Any]) -> [String: [String: Any]] {
+        Dictionary(d.objects("takeover").map { ("\($0.string("protocol") ?? "") \($0.string("session") ?? "")", $0) },
+                   uniquingKeysWith: { a, _ in a })
+    }
+
+    /// mosquitto 2.0.11: the wills of resumed sessions are dropped (the only
+    /// failures), the message A left unacknowledged is resent to B, B's own will stays.
+    @Test func mosquitto() async throws {
+        let broker = try TestBroker.standard()
+        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "\(broker.port)", "--json"], timeout: 90)
+        #expect(result.status == 10, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.objects("takeover").count == 14, "\(d)")
+        let t = Self.byName(d)
+        let failing = Set(t.filter { $0.value.bool("pass") == false }.keys)
+        #expect(failing == ["3.1.1 persistent", "3.1.1 A silent, message in flight", "5 persistent", "5 A silent, message in flight",
+                            "5 B other expiry"], "\(failing)")
+        #expect(t["5 A silent, message in flight"]?.bool("inflight_redelivered") == true, "\(t["5 A silent, message in flight"] ?? [:])")
+        #expect(t["3.1.1 A silent, message in flight"]?.bool("inflight_redelivered") == true)
+        #expect(t["5 B with a will"]?.bool("b_will_published") == false)
+        #expect(t["5 persistent, will delay 2 s"]?.bool("pass") == true)
+        // Concurrent: about as long as the slowest variant, not their sum.
+        #expect((d.number("elapsed_s") ?? 99) < 20, "\(d)")
+    }
+
+    /// ejabberd 23.01 follows every rule in every variant.
+    @Test func ejabberd() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "\(broker.port)", "--json"] + TestEjabberd.credentials,
+                                        timeout: 90)
+        let d = try jsonDocument(result)
+        let t = Self.byName(d)
+        let failing = t.filter { $0.value.bool("pass") == false }
+        #expect(failing.isEmpty, "\(failing)")
+        #expect(result.status == 0, "\(result)")
+        #expect(t["5 A silent, message in flight"]?.bool("inflight_redelivered") == true)
+    }
+
+    @Test func textTable() async throws {
+        let broker = try TestBroker.standard()
+        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "\(broker.port)", "-V", "311"], timeout: 90)
+        #expect(result.status == 10, "\(result)")
+        #expect(result.stdout.contains("  variant "), "\(result)")
+        #expect(result.stdout.contains("in flight resent"), "\(result)")
+        #expect(result.stdoutLines.last == "--- 2 of 6 did not pass", "\(result)")
+    }
+
+    @Test(arguments: [["-c", "-i", "x"], ["--will-topic", "w"], ["-i", "x"], ["--new-clean", "-c", "-i", "x"]])
+    func usageErrors(arguments: [String]) async throws {
+        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "1"] + arguments)
+        #expect(result.status == 2, "\(result)")
+    }
+}

@@ -99,6 +99,44 @@ import Mosquitto
         #expect(silent.failure?.status == .timeout)
     }
 
+    /// A holds a message unacknowledged before B comes; a resumed session must
+    /// deliver it to B again ([MQTT-4.4.0-1]); B's own will must stay unpublished.
+    @Test func inflightMessageAndBsWill() throws {
+        var p = plan(.v5, persistent: true)
+        p.aInflight = true
+        p.bWill = Will(topic: "bw", payload: [2], qos: 1)
+        var m = TakeoverMachine(plan: p, subscribeTimeout: 10)
+        _ = m.handle(.start)
+        _ = m.handle(.observerReady)
+        _ = m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 0)))
+        #expect(m.handle(.aSubscribed(granted: [1])) == [.watchA, .publishInflight, .schedule(.subscribeTimeout, after: 10)])
+        #expect(m.handle(.aReceivedPublish) == [.watchA, .connectB, .schedule(.closeWait, after: 5)])
+        _ = m.handle(.aClosed(at: 2 * Self.ms, end: .disconnect(ServerDisconnect(reasonCode: 0x8E)), failure: failure(), bLastWrite: Self.ms))
+        _ = m.handle(.willArrived(at: 2 * Self.ms))
+        _ = m.handle(.bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
+        // The carry message alone is not enough: the one in flight must come too.
+        #expect(m.handle(.carryArrived(at: 4 * Self.ms)) == [])
+        #expect(m.handle(.inflightArrived(at: 4 * Self.ms)) == [.cancelTimers, .disconnectA, .disconnectB])
+        let result = try #require(m.measurement)
+        #expect(result.findings.passed, "\(result.findings)")
+        #expect(result.findings.contains { $0.rule == SpecRules.unacknowledgedResent(.v5) && $0.level == .pass })
+
+        var leaky = TakeoverMachine(plan: p, subscribeTimeout: 10)
+        _ = leaky.handle(.start)
+        _ = leaky.handle(.observerReady)
+        _ = leaky.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 0)))
+        _ = leaky.handle(.aSubscribed(granted: [1]))
+        _ = leaky.handle(.aReceivedPublish)
+        _ = leaky.handle(.bWillArrived(at: Self.ms))
+        _ = leaky.handle(.aClosed(at: 2 * Self.ms, end: .closed(.fin), failure: failure(), bLastWrite: Self.ms))
+        _ = leaky.handle(.willArrived(at: 2 * Self.ms))
+        _ = leaky.handle(.bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
+        _ = leaky.handle(.carryArrived(at: 4 * Self.ms))
+        _ = leaky.handle(.timerFired(.carryWindow, at: 8000 * Self.ms))
+        let failed = try #require(leaky.measurement).findings.filter { $0.level == .fail }.map(\.rule)
+        #expect(failed == [SpecRules.willNotBeforeClose(.v5), SpecRules.unacknowledgedResent(.v5)], "\(failed)")
+    }
+
     @Test func withoutWillOrSessionNoObserverIsNeeded() {
         var m = TakeoverMachine(plan: plan(will: false), subscribeTimeout: 10)
         #expect(m.handle(.start) == [.connectA])

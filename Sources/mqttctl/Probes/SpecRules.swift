@@ -121,6 +121,24 @@ enum SpecRules {
         basis: .unsettled, clause: "MQTT 5 §3.1.3.2.2 vs §3.1.4 (non-normative), [MQTT-3.1.2-8]",
         quote: "Not published, by §3.1.3.2.2: \"the Will Message for the exiting connection is sent unless the new connection specifies Clean Start of 0 and the Will Delay is greater than zero\", and by the exception of [MQTT-3.1.2-8]: \"or a new Network Connection for the ClientID is opened before the Will Delay Interval has elapsed\". Published, by §3.1.4: \"If the Session Expiry Interval of the existing Network Connection is 0 … it will be sent because the original Session is ended on the takeover\".")
 
+    /// A will is published only after its connection closed.
+    static func willNotBeforeClose(_ version: ProtocolVersion) -> SpecRule {
+        version == .v5
+            ? SpecRule(basis: .must, clause: "MQTT 5 [MQTT-3.1.2-8]",
+                       quote: "The Will Message MUST be published after the Network Connection is subsequently closed and either the Will Delay Interval has elapsed or the Session ends. (B's connection is open: its will has no reason to be published.)")
+            : SpecRule(basis: .must, clause: "\(v(version)) [MQTT-3.1.2-8]",
+                       quote: "The Will Message MUST be published when the Network Connection is subsequently closed. (B's connection is open: its will has no reason to be published.)")
+    }
+
+    /// A resumed session resends what was not acknowledged.
+    static func unacknowledgedResent(_ version: ProtocolVersion) -> SpecRule {
+        version == .v5
+            ? SpecRule(basis: .must, clause: "MQTT 5 [MQTT-4.4.0-1]",
+                       quote: "When a Client reconnects with Clean Start set to 0 and a session is present, both the Client and Server MUST resend any unacknowledged PUBLISH packets (where QoS > 0) and PUBREL packets using their original Packet Identifiers.")
+            : SpecRule(basis: .must, clause: "\(v(version)) [MQTT-4.4.0-1]",
+                       quote: "When a Client reconnects with CleanSession set to 0, both the Client and Server MUST re-send any unacknowledged PUBLISH Packets (where QoS > 0) and PUBREL Packets using their original Packet Identifiers.")
+    }
+
     /// Session present after B's CONNECT.
     static func sessionPresent(_ version: ProtocolVersion, bCleanStart: Bool, aSessionSurvives: Bool) -> SpecRule {
         if version == .v5 {

@@ -12,6 +12,9 @@ struct TakeoverMachine {
         case subscribeTimeout, closeWait, willWindow, carryWindow
     }
 
+    /// The payload of the message A holds unacknowledged (`aInflight`).
+    static let inflightPayload = Array("mqttctl take-over probe: in flight at A".utf8)
+
     enum Event {
         case start
         case observerReady
@@ -22,7 +25,13 @@ struct TakeoverMachine {
         case bConnected(ConnAck, connectWrittenAt: UInt64)
         case bClosed(end: ConnectionEnd?, failure: CommandFailure)
         case willArrived(at: UInt64)
+        /// B's own will was published (it must not be).
+        case bWillArrived(at: UInt64)
+        /// A received the message it will not acknowledge (`aInflight`).
+        case aReceivedPublish
         case carryArrived(at: UInt64)
+        /// B got the message A held unacknowledged.
+        case inflightArrived(at: UInt64)
         case timerFired(Timer, at: UInt64)
         case sweepEnded(cleanly: Bool)
     }
@@ -37,6 +46,8 @@ struct TakeoverMachine {
         case connectB
         /// The observer publishes to A's subscription; B must receive it.
         case publishCarry
+        /// The observer publishes `inflightPayload` to A's subscription (A will not acknowledge it).
+        case publishInflight
         case schedule(Timer, after: Double)
         case cancelTimers
         case disconnectA
@@ -62,6 +73,8 @@ struct TakeoverMachine {
         var carryArrivedAt: UInt64?
         var carryDone = false
         var carryStartedAt: UInt64?
+        var bWillArrivedAt: UInt64?
+        var inflightArrivedAt: UInt64?
         var notes: [String] = []
         var findings: [Finding] = []
     }
@@ -71,6 +84,8 @@ struct TakeoverMachine {
         case waitingForObserver
         case connectingA
         case subscribingA
+        /// A holds a message unacknowledged before B comes (`aInflight`).
+        case primingA
         case measuring(Measurement)
         /// Judged; A, B and any session are being cleaned away.
         case cleaningUp(Measurement)
@@ -134,14 +149,24 @@ struct TakeoverMachine {
                     "the broker refused A's subscription to '\(plan.carryTopic)' (use --topic-prefix for the carry-over check)"))
                 return []
             }
+            guard plan.aInflight else { return startMeasuring(at: MonotonicClock.now()) }
+            state = .primingA
+            return [.watchA, .publishInflight, .schedule(.subscribeTimeout, after: subscribeTimeout)]
+
+        case (.primingA, .aReceivedPublish):
             return startMeasuring(at: MonotonicClock.now())
+
+        case (.primingA, .timerFired(.subscribeTimeout, _)):
+            state = .failed(CommandFailure(.timeout, "A never received the message it was to hold unacknowledged on '\(plan.carryTopic)'"))
+            return []
 
         case (.subscribingA, .timerFired(.subscribeTimeout, _)):
             state = .failed(CommandFailure(.timeout, "no SUBACK for A's subscription to '\(plan.carryTopic)'"))
             return []
 
         case (.idle, .aClosed(_, _, let failure, _)), (.waitingForObserver, .aClosed(_, _, let failure, _)),
-             (.connectingA, .aClosed(_, _, let failure, _)), (.subscribingA, .aClosed(_, _, let failure, _)):
+             (.connectingA, .aClosed(_, _, let failure, _)), (.subscribingA, .aClosed(_, _, let failure, _)),
+             (.primingA, .aClosed(_, _, let failure, _)):
             state = .failed(CommandFailure(failure.status, "connection A (\(plan.clientID)), before the take-over: \(failure.message)"))
             return []
 
@@ -205,7 +230,16 @@ struct TakeoverMachine {
         case .carryArrived(let at):
             guard m.carryArrivedAt == nil else { return [] }
             m.carryArrivedAt = at
-            m.carryDone = true
+            // With a message in flight, both must come (or the window close).
+            m.carryDone = !plan.aInflight || m.inflightArrivedAt != nil
+            return []
+        case .inflightArrived(let at):
+            guard m.inflightArrivedAt == nil else { return [] }
+            m.inflightArrivedAt = at
+            m.carryDone = m.carryArrivedAt != nil
+            return []
+        case .bWillArrived(let at):
+            if m.bWillArrivedAt == nil { m.bWillArrivedAt = at }
             return []
         case .timerFired(.closeWait, let at):
             guard m.aClosedAt == nil else { return [] }
@@ -255,7 +289,9 @@ struct TakeoverMachine {
     func observation(_ m: Measurement) -> TakeoverObservation {
         TakeoverObservation(closedAfter: closedAfter(m), closeWait: plan.closeWait, aEnd: m.aEnd, willPublished: willPublished(m),
                             willAfterClose: willAfterClose(m), willWatched: m.willWindow, sessionPresent: m.bConnAck?.sessionPresent,
-                            subscriptionCarriedOver: subscriptionCarriedOver(m), carryWait: TakeoverPlan.carryWait + plan.grace)
+                            subscriptionCarriedOver: subscriptionCarriedOver(m), carryWait: TakeoverPlan.carryWait + plan.grace,
+                            bWillPublished: plan.bWill == nil ? nil : m.bWillArrivedAt != nil,
+                            inflightRedelivered: plan.aInflight ? m.inflightArrivedAt != nil : nil)
     }
 
     func closedAfter(_ m: Measurement) -> Double? {
@@ -284,6 +320,7 @@ struct TakeoverMachine {
         case .idle, .waitingForObserver: return "subscribing the will observer"
         case .connectingA: return "connecting A"
         case .subscribingA: return "A subscribing"
+        case .primingA: return "A receiving a message it will not acknowledge"
         case .measuring(let m):
             if m.aClosedAt == nil && !m.closeWaitEnded {
                 return "waiting for A to be closed, \(Numbers.fixed(MonotonicClock.seconds(m.startedAt, now), 1)) of \(Numbers.short(plan.closeWait)) s"

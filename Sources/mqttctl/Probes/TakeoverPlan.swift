@@ -25,6 +25,17 @@ struct TakeoverPlan {
     var waitCap: Double = TakeoverPlan.defaultWaitCap
     /// "clean" or "persistent", for reports.
     var sessionName: String
+    /// B's clean start when it differs from A's rule (`newCleanStart`): the
+    /// clean-to-persistent variant.
+    var bCleanOverride: Bool?
+    /// B's MQTT 5 session expiry when it differs from A's.
+    var bSessionExpiry: UInt32?
+    /// A will of B's own: it must not be published, B stays connected.
+    var bWill: Will?
+    /// A holds a QoS 1 message it has not acknowledged when B takes over (the
+    /// half-open case: A's socket open, A answering nothing): a session that
+    /// goes on must deliver it to B again.
+    var aInflight = false
 
     /// How long a will may take after A's close (beyond its will delay).
     static let willWait = 3.0
@@ -39,7 +50,8 @@ struct TakeoverPlan {
         min(Double(delay) + Self.willWait + grace, waitCap)
     }
 
-    var bCleanStart: Bool { newCleanStart || cleanStart }
+    var bCleanStart: Bool { bCleanOverride ?? (newCleanStart || cleanStart) }
+    var bSessionExpiryValue: UInt32? { bSessionExpiry ?? sessionExpiry }
 
     /// Whether A's session can outlive A's connection (then we check it carries over).
     var aSessionSurvives: Bool {

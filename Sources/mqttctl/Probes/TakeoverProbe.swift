@@ -41,6 +41,8 @@ final class TakeoverProbe: ProbeTask {
     var willPublished: Bool? { measurement.flatMap(machine.willPublished) ?? (plan.will == nil ? nil : false) }
     var willAfterClose: Double? { measurement.flatMap(machine.willAfterClose) }
     var subscriptionCarriedOver: Bool? { measurement.flatMap(machine.subscriptionCarriedOver) }
+    var inflightRedelivered: Bool? { plan.aInflight ? measurement.map { $0.inflightArrivedAt != nil } : nil }
+    var bWillPublished: Bool? { plan.bWill == nil ? nil : measurement.map { $0.bWillArrivedAt != nil } }
 
     /// Seconds from start to the verdict.
     var elapsed: Double { MonotonicClock.seconds(startedAt, finishedAt ?? MonotonicClock.now()) }
@@ -75,6 +77,7 @@ final class TakeoverProbe: ProbeTask {
             case .watchA: a?.watchForEnd()
             case .connectB: later { [unowned self] () throws(CommandFailure) in try connectB() }
             case .publishCarry: observer?.publish(plan.carryTopic, "mqttctl take-over probe: carried-over subscription", qos: 1)
+            case .publishInflight: observer?.publish(plan.carryTopic, String(decoding: TakeoverMachine.inflightPayload, as: UTF8.self), qos: 1)
             case .schedule(let timer, let seconds):
                 timers.append(context.loop.schedule(after: seconds) { [unowned self] in
                     send(.timerFired(timer, at: MonotonicClock.now()))
@@ -104,12 +107,14 @@ final class TakeoverProbe: ProbeTask {
     // MARK: Connections
 
     private func startObserver() throws(CommandFailure) {
-        let observer = try Observer(context: context, id: plan.observerID, topics: plan.will.map { [$0.topic] } ?? [])
+        let topics = (plan.will.map { [$0.topic] } ?? []) + (plan.bWill.map { [$0.topic] } ?? [])
+        let observer = try Observer(context: context, id: plan.observerID, topics: topics)
         self.observer = observer
         observer.onReady = { [unowned self] in send(.observerReady) }
         observer.onArrival = { [unowned self, unowned observer] topic in
-            guard topic == plan.will?.topic, let at = observer.arrivals[topic] else { return }
-            send(.willArrived(at: at))
+            guard let at = observer.arrivals[topic] else { return }
+            if topic == plan.will?.topic { send(.willArrived(at: at)) }
+            if topic == plan.bWill?.topic { send(.bWillArrived(at: at)) }
         }
         try observer.start()
     }
@@ -125,6 +130,8 @@ final class TakeoverProbe: ProbeTask {
         a = client
         client.onConnect = { [unowned self] ack in send(.aConnected(ack)) }
         client.onSubscribe = { [unowned self] _, granted in send(.aSubscribed(granted: granted)) }
+        // While A holds a message unacknowledged, its PUBLISH shows here (A is being watched).
+        client.onWatchedPacket = { [unowned self] type in if type == 3 { send(.aReceivedPublish) } }
         client.onClose = { [unowned self, unowned client] reason in
             send(.aClosed(at: client.closedAt ?? MonotonicClock.now(), end: ConnectionEnd(reason),
                           failure: ClientSession.failure(for: client), bLastWrite: b?.lastWriteAt))
@@ -137,14 +144,16 @@ final class TakeoverProbe: ProbeTask {
             options.protocolVersion = plan.protocolVersion
             options.keepAlive = plan.keepAlive
             options.cleanSession = plan.bCleanStart
-            options.sessionExpiry = plan.protocolVersion == .v5 ? plan.sessionExpiry : nil
+            options.sessionExpiry = plan.protocolVersion == .v5 ? plan.bSessionExpiryValue : nil
+            options.will = plan.bWill
         }
         b = client
         // B has written nothing but CONNECT when CONNACK comes.
         client.onConnect = { [unowned self, unowned client] ack in send(.bConnected(ack, connectWrittenAt: client.lastWriteAt)) }
         client.onMessage = { [unowned self] message in
             guard message.topicString == plan.carryTopic else { return }
-            send(.carryArrived(at: MonotonicClock.now()))
+            let inflight = message.payload.elementsEqual(TakeoverMachine.inflightPayload)
+            send(inflight ? .inflightArrived(at: MonotonicClock.now()) : .carryArrived(at: MonotonicClock.now()))
         }
         client.onClose = { [unowned self, unowned client] reason in
             send(.bClosed(end: ConnectionEnd(reason), failure: ClientSession.failure(for: client)))

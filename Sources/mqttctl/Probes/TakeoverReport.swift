@@ -32,6 +32,8 @@ extension ProbeReport {
             ("session_present", probe.bConnAck.map { .bool($0.sessionPresent) } ?? .null),
             ("session_present_expected", .bool(expectation.sessionPresent)),
             ("subscription_carried_over", JSON.optional(probe.subscriptionCarriedOver)),
+            ("b_will_published", JSON.optional(probe.bWillPublished)),
+            ("inflight_redelivered", JSON.optional(probe.inflightRedelivered)),
             ("verdict", .string(probe.passed ? "pass" : "fail")),
             ("findings", .array(probe.findings.reported.map(\.json))),
             ("failures", .array(probe.findings.filter { $0.level == .fail }.map { .string("\($0.text) (\($0.rule.clause))") })),

@@ -88,6 +88,10 @@ struct TakeoverObservation {
     /// nil when A's session could not survive (not checked).
     var subscriptionCarriedOver: Bool?
     var carryWait: Double = 0
+    /// nil without a will of B's own.
+    var bWillPublished: Bool? = nil
+    /// nil unless A held a message unacknowledged; whether B got it again.
+    var inflightRedelivered: Bool? = nil
 }
 
 /// Turns a take-over observation into findings. Pure.
@@ -145,6 +149,21 @@ enum TakeoverJudge {
                                        ? (carried ? "A's subscription carried over to B" : "A's subscription ended with A's session")
                                        : (carried ? "A's subscription delivered to B although the session should have ended"
                                                   : "A's subscription did not deliver to B within \(Numbers.short(o.carryWait)) s although the session should have gone on")))
+        }
+        if let published = o.bWillPublished {
+            findings.append(.check(SpecRules.willNotBeforeClose(version), met: !published, strict: strict,
+                                   expected: "B's own will not published (B is connected)", observed: published ? "published" : "not published",
+                                   text: published ? "B's own will was published although B is still connected" : "B's own will was not published"))
+        }
+        if let redelivered = o.inflightRedelivered {
+            let rule = e.sessionGoesOn ? SpecRules.unacknowledgedResent(version) : SpecRules.subscriptionCarriedOver(version, sessionGoesOn: false)
+            let ok = redelivered == e.sessionGoesOn
+            findings.append(.check(rule, met: ok, strict: strict,
+                                   expected: e.sessionGoesOn ? "the message A did not acknowledge delivered to B again" : "not delivered again (the session ended)",
+                                   observed: redelivered ? "delivered to B" : "not delivered to B within \(Numbers.short(o.carryWait)) s",
+                                   text: ok ? (redelivered ? "the message A left unacknowledged was delivered to B" : "the message A left unacknowledged ended with its session")
+                                            : (redelivered ? "the message A left unacknowledged reached B although the session ended"
+                                                           : "the message A left unacknowledged was not delivered to B although the session went on")))
         }
         return findings
     }

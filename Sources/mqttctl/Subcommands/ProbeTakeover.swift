@@ -74,8 +74,22 @@ struct ProbeTakeover: ParsableCommand {
             one was; 3 to 7 for connection failures, 9 when a probe subscription is refused, 2 \
             for usage errors, 130/143 on SIGINT/SIGTERM.
 
+            MATRIX
+            --matrix runs every variant at once, for MQTT 3.1.1 and 5 (-V picks one), each with \
+            its own client id, will and topics, and prints a table per version: clean; \
+            persistent; clean to persistent (A clean, B resumes nothing); persistent to clean \
+            (B's clean start ends A's session); B with a will of its own (it MUST NOT be \
+            published: B is connected, [MQTT-3.1.2-8]); A silent with a message in flight (A \
+            holds a QoS 1 message unacknowledged when B takes over, the half-open case the \
+            take-over exists for: a session that goes on MUST resend it to B, [MQTT-4.4.0-1]); \
+            MQTT 5 also B with another session expiry than A's, and a persistent session with \
+            a will delay of 2 s. The JSON is {"probe": "takeover-matrix", "takeover": [the \
+            document above per variant, with "b_will_published" and "inflight_redelivered"], \
+            "skipped", "elapsed_s", "pass"}.
+
             Examples:
               mqttctl probe takeover --will-topic probe/gone
+              mqttctl probe takeover --matrix
               mqttctl probe takeover -V 5 -c -x 300 --will-topic probe/gone --will-delay 5
               mqttctl probe takeover -V 5 --strict --json
             """
@@ -89,13 +103,21 @@ struct ProbeTakeover: ParsableCommand {
     @Flag(name: .customLong("new-clean"), help: "B connects with clean start even though A kept its session (-c or -x): the session ends.")
     var newClean = false
 
+    @Flag(name: .customLong("matrix"),
+          help: "Run every take-over variant at once (clean, persistent, clean to persistent, persistent to clean, B with a will, A silent with a message in flight; MQTT 5 also B with another session expiry and a delayed will), as a table per protocol version (both unless -V).")
+    var matrix = false
+
     func validate() throws {
+        if matrix && (newClean || connection.disableCleanSession || connection.sessionExpiry != nil || will.topic != nil || connection.id != nil) {
+            throw ValidationError("--matrix sets the sessions, wills and client ids of its variants itself: no -c, -x, -i, --new-clean or --will-*")
+        }
         if newClean && !connection.disableCleanSession && connection.sessionExpiry == nil {
             throw ValidationError("--new-clean needs a session that A keeps (-c, or -x with MQTT 5)")
         }
     }
 
     func run() throws {
+        if matrix { return try runMatrix() }
         let version = try connection.resolvedProtocol(needsV5: will.needsV5 || connection.sessionExpiry != nil)
         let setup = try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: "to")
         let template = try will.makeWill(protocolVersion: version, properties: nil)
@@ -123,6 +145,61 @@ struct ProbeTakeover: ParsableCommand {
         let failed = task.findings.filter { $0.level == .fail }.map { "\($0.text) (\($0.rule.clause))" }
         try ProbeOutcome.finish(command: "probe takeover", passed: task.passed, inconclusive: false,
                                 failed: failed.isEmpty ? ["the probe did not finish"] : failed)
+    }
+}
+
+extension ProbeTakeover {
+    /// --matrix: every variant for each version the broker accepts, all at once.
+    func runMatrix() throws {
+        let started = MonotonicClock.now()
+        let startedAt = WallClock.now()
+        let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
+        let loop = EventLoop()
+        let progress = Progress.forCommand(json: probe.json)
+        let setups = try versions.map { version throws(CommandFailure) in
+            try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: "tm", loop: loop, progress: progress)
+        }
+        var skipped: [ProbeReport.Skipped] = []
+        var tasks: [TakeoverProbe] = []
+        var firstError: CommandFailure?
+        let runID = RunID.make()
+        for (setup, check) in zip(setups, try ProbeSetup.checkConnects(setups)) {
+            switch check {
+            case .failure(let error):
+                if explicit != nil { throw error }
+                firstError = firstError ?? error
+                skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+            case .success(let ack):
+                let plans = TakeoverVariants.plans(setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
+                                                   topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
+                                                   willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
+                tasks += plans.map { TakeoverProbe(plan: $0, context: setup.context) }
+            }
+        }
+        if tasks.isEmpty, let firstError { throw firstError }
+        if let context = setups.first?.context, !tasks.isEmpty { try ProbeRunner.run(tasks, context: context) }
+        let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
+        let passed = !tasks.isEmpty && tasks.allSatisfy(\.passed)
+        let output = OutputBuffer()
+        if probe.json {
+            output.append(JSON.object([
+                ("probe", .string("takeover-matrix")),
+                ("takeover", .array(tasks.map { ProbeReport.json($0) })),
+                ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
+                ("elapsed_s", JSON.rounded(elapsed)),
+                ("pass", .bool(passed)),
+            ]).serialized() + "\n")
+        } else {
+            output.append(ProbeReport.matrixText(endpoint: setups.first?.context.endpoint ?? "", probes: tasks, skipped: skipped, elapsed: elapsed))
+        }
+        try output.finish()
+        if let path = probe.junit {
+            try ProbeReport.junit(keepAlive: [], takeover: tasks, skipped: skipped, name: "mqttctl probe takeover --matrix",
+                                  elapsed: elapsed, startedAt: startedAt).write(to: path)
+        }
+        let failed = tasks.filter { !$0.passed }.map { "MQTT \($0.plan.protocolVersion) \($0.plan.sessionName)" }
+        try ProbeOutcome.finish(command: "probe takeover --matrix", passed: passed, inconclusive: false, failed: failed)
     }
 }
 
