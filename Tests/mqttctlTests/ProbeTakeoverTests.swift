@@ -295,3 +295,37 @@ import Testing
         #expect(result.status == 2, "\(result)")
     }
 }
+
+/// `probe takeover --b-host/--b-port`: B on another node.
+@Suite struct ProbeTakeoverAcrossNodesTests {
+    /// Two independent mosquittos are no cluster: A is not closed, and the
+    /// report says so plainly.
+    @Test func twoIndependentBrokersAreNoCluster() async throws {
+        let a = try TestBroker.standard()
+        let b = try TestBroker.maxKeepAlive10()
+        let result = try await runAsync(["probe", "takeover", "-p", "\(a.port)", "--b-port", "\(b.port)", "--max-wait", "1",
+                                         "--will-topic", uniqueTopic(), "--json"], timeout: 60)
+        #expect(result.status == 10, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.bool("old_closed") == false)
+        #expect(d.int("b_port") == b.port)
+        let failure = d.objects("findings").first { $0.string("level") == "fail" }
+        #expect(failure?.string("text")?.contains("they are not nodes of one cluster") == true, "\(d)")
+    }
+
+    /// A scripted two-node "cluster" that shares its session table: the
+    /// take-over happens across nodes and follows the rules.
+    @Test func aTwoNodeClusterTakesOverAcrossNodes() async throws {
+        let cluster = try ScriptedBroker(ScriptedBroker.Behaviour(takeover: .disconnect(0x8E)), nodes: 2)
+        let second = try #require(cluster.secondPort)
+        let result = try await runAsync(["probe", "takeover", "-p", "\(cluster.port)", "--b-port", "\(second)", "-V", "5", "-c",
+                                         "--will-topic", uniqueTopic(), "--json"], timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.bool("old_closed") == true)
+        #expect(d.int("disconnect_reason") == 0x8E)
+        #expect(d.bool("session_present") == true)
+        #expect(d.bool("subscription_carried_over") == true)
+        #expect(d.bool("will_published") == true)
+    }
+}

@@ -18,10 +18,16 @@ final class Observer {
     private var subackTimer: Int?
     private var stopping = false
 
-    init(context: ProbeContext, id: String, topics: [String]) throws(CommandFailure) {
+    /// `endpoint`: another host and port than the probe's (another node of a cluster).
+    init(context: ProbeContext, id: String, topics: [String], endpoint: (host: String, port: Int)? = nil) throws(CommandFailure) {
         self.context = context
         self.topics = topics
-        client = try context.makeClient(id: id)
+        client = try context.makeClient(id: id) { options in
+            if let endpoint {
+                options.host = endpoint.host
+                options.port = endpoint.port
+            }
+        }
     }
 
     func start() throws(CommandFailure) {

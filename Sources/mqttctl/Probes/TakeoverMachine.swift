@@ -291,7 +291,8 @@ struct TakeoverMachine {
                             willAfterClose: willAfterClose(m), willWatched: m.willWindow, sessionPresent: m.bConnAck?.sessionPresent,
                             subscriptionCarriedOver: subscriptionCarriedOver(m), carryWait: TakeoverPlan.carryWait + plan.grace,
                             bWillPublished: plan.bWill == nil ? nil : m.bWillArrivedAt != nil,
-                            inflightRedelivered: plan.aInflight ? m.inflightArrivedAt != nil : nil)
+                            inflightRedelivered: plan.aInflight ? m.inflightArrivedAt != nil : nil,
+                            nodes: plan.bEndpoint.map { "B on \($0.host):\($0.port), another node than A's" })
     }
 
     func closedAfter(_ m: Measurement) -> Double? {

@@ -36,6 +36,10 @@ struct TakeoverPlan {
     /// half-open case: A's socket open, A answering nothing): a session that
     /// goes on must deliver it to B again.
     var aInflight = false
+    /// Where B (and the observer) connect when it is not where A does: another
+    /// node of a cluster, which must take the session over all the same.
+    var bEndpoint: (host: String, port: Int)?
+    var observerEndpoint: (host: String, port: Int)?
 
     /// How long a will may take after A's close (beyond its will delay).
     static let willWait = 3.0

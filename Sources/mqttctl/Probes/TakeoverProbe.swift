@@ -108,7 +108,7 @@ final class TakeoverProbe: ProbeTask {
 
     private func startObserver() throws(CommandFailure) {
         let topics = (plan.will.map { [$0.topic] } ?? []) + (plan.bWill.map { [$0.topic] } ?? [])
-        let observer = try Observer(context: context, id: plan.observerID, topics: topics)
+        let observer = try Observer(context: context, id: plan.observerID, topics: topics, endpoint: plan.observerEndpoint)
         self.observer = observer
         observer.onReady = { [unowned self] in send(.observerReady) }
         observer.onArrival = { [unowned self, unowned observer] topic in
@@ -146,6 +146,10 @@ final class TakeoverProbe: ProbeTask {
             options.cleanSession = plan.bCleanStart
             options.sessionExpiry = plan.protocolVersion == .v5 ? plan.bSessionExpiryValue : nil
             options.will = plan.bWill
+            if let endpoint = plan.bEndpoint {
+                options.host = endpoint.host
+                options.port = endpoint.port
+            }
         }
         b = client
         // B has written nothing but CONNECT when CONNACK comes.

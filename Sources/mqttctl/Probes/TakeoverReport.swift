@@ -17,6 +17,8 @@ extension ProbeReport {
             ("session_expiry", plan.protocolVersion == .v5 ? .int(Int(plan.sessionExpiry ?? 0)) : .null),
             ("will_delay_s", plan.will.map { .int(Int($0.delayInterval)) } ?? .null),
             ("strict", .bool(plan.strict)),
+            ("b_host", plan.bEndpoint.map { .string($0.host) } ?? .null),
+            ("b_port", plan.bEndpoint.map { .int($0.port) } ?? .null),
             ("old_closed", .bool(probe.oldClosed)),
             ("closed_after_ms", probe.closedAfter.map { JSON.rounded($0) } ?? .null),
             ("connack_after_ms", probe.connAckAfter.map { JSON.rounded($0) } ?? .null),

@@ -92,6 +92,8 @@ struct TakeoverObservation {
     var bWillPublished: Bool? = nil
     /// nil unless A held a message unacknowledged; whether B got it again.
     var inflightRedelivered: Bool? = nil
+    /// "A on h1:1883, B on h2:1883" when B connected to another node.
+    var nodes: String? = nil
 }
 
 /// Turns a take-over observation into findings. Pure.
@@ -102,7 +104,9 @@ enum TakeoverJudge {
         let closed = o.closedAfter.map { "closed \(Numbers.fixed($0, 3)) ms after B's CONNECT" }
         findings.append(.check(SpecRules.takeoverClose(version), met: o.closedAfter != nil, strict: strict,
                                expected: "A closed", observed: closed ?? "not closed within \(Numbers.short(o.closeWait)) s",
-                               text: o.closedAfter != nil ? "A was closed" : "A was not closed within \(Numbers.short(o.closeWait)) s of B's CONNECT (--max-wait)"))
+                               text: o.closedAfter != nil ? "A was closed" + (o.nodes.map { " (\($0))" } ?? "")
+                                   : "A was not closed within \(Numbers.short(o.closeWait)) s of B's CONNECT (--max-wait)"
+                                   + (o.nodes.map { "; \($0): they are not nodes of one cluster, or the cluster does not take a session over across nodes" } ?? "")))
         if version == .v5, let end = o.aEnd {
             let got = end.reasonCode == ReasonCode.sessionTakenOver
             findings.append(.check(SpecRules.takeoverDisconnect, met: got, strict: strict,

@@ -74,6 +74,12 @@ struct ProbeTakeover: ParsableCommand {
             one was; 3 to 7 for connection failures, 9 when a probe subscription is refused, 2 \
             for usage errors, 130/143 on SIGINT/SIGTERM.
 
+            ACROSS CLUSTER NODES
+            --b-host/--b-port connect B to another node than A (and the observer there too, or \
+            to --observer-host/--observer-port): a cluster must take the session over across \
+            nodes by the same rules. Against two independent brokers A is not closed, and the \
+            report says plainly that they are not one cluster.
+
             MATRIX
             --matrix runs every variant at once, for MQTT 3.1.1 and 5 (-V picks one), each with \
             its own client id, will and topics, and prints a table per version: clean; \
@@ -103,11 +109,29 @@ struct ProbeTakeover: ParsableCommand {
     @Flag(name: .customLong("new-clean"), help: "B connects with clean start even though A kept its session (-c or -x): the session ends.")
     var newClean = false
 
+    @Option(name: .customLong("b-host"), parsing: .unconditional,
+            help: ArgumentHelp("Connect B to this host (another node of a cluster; default: A's).", valueName: "host"))
+    var bHost: String?
+
+    @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"))
+    var bPort: Int?
+
+    @Option(name: .customLong("observer-host"), parsing: .unconditional,
+            help: ArgumentHelp("Connect the will observer to this host (default: B's).", valueName: "host"))
+    var observerHost: String?
+
+    @Option(name: .customLong("observer-port"), parsing: .unconditional,
+            help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"))
+    var observerPort: Int?
+
     @Flag(name: .customLong("matrix"),
           help: "Run every take-over variant at once (clean, persistent, clean to persistent, persistent to clean, B with a will, A silent with a message in flight; MQTT 5 also B with another session expiry and a delayed will), as a table per protocol version (both unless -V).")
     var matrix = false
 
     func validate() throws {
+        for (name, port) in [("--b-port", bPort), ("--observer-port", observerPort)] {
+            if let port, !(1...65535).contains(port) { throw ValidationError("invalid \(name) \(port): use a number from 1 to 65535") }
+        }
         if matrix && (newClean || connection.disableCleanSession || connection.sessionExpiry != nil || will.topic != nil || connection.id != nil) {
             throw ValidationError("--matrix sets the sessions, wills and client ids of its variants itself: no -c, -x, -i, --new-clean or --will-*")
         }
@@ -130,6 +154,13 @@ struct ProbeTakeover: ParsableCommand {
             sessionName: "clean")
         plan.waitCap = probe.maxWait ?? TakeoverPlan.defaultWaitCap
         plan.sessionName = plan.aSessionSurvives ? "persistent" : "clean"
+        if bHost != nil || bPort != nil {
+            plan.bEndpoint = (bHost ?? setup.options.host, bPort ?? setup.options.port)
+        }
+        if observerHost != nil || observerPort != nil || plan.bEndpoint != nil {
+            let b = plan.bEndpoint ?? (setup.options.host, setup.options.port)
+            plan.observerEndpoint = (observerHost ?? b.host, observerPort ?? b.port)
+        }
         if Topic.problemWithName(plan.carryTopic) != nil {
             throw CommandFailure.usage("the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
         }

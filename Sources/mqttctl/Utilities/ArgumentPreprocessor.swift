@@ -26,9 +26,9 @@ enum ArgumentPreprocessor {
     /// must skip these values too (`-m -D` is a message, not a property). A test
     /// checks this list against the parser's own.
     static let valueOptions: Set<String> = [
-        "--ack-timeout", "--backoff", "--cafile", "--capath", "--cert", "--ciphers", "--connect-timeout", "--count",
+        "--ack-timeout", "--b-host", "--b-port", "--backoff", "--cafile", "--capath", "--cert", "--ciphers", "--connect-timeout", "--count",
         "--file", "--filter-out", "--format", "--grace", "--host", "--id", "--id-prefix", "--interval", "--keepalive",
-        "--junit", "--key", "--max-inflight", "--max-payload", "--max-wait", "--message", "--password", "--password-file", "--port", "--property",
+        "--junit", "--key", "--max-inflight", "--max-payload", "--max-wait", "--message", "--observer-host", "--observer-port", "--password", "--password-file", "--port", "--property",
         "--protocol", "--psk", "--psk-identity", "--qos", "--repeat", "--repeat-delay", "--require", "--retain-handling",
         "--samples", "--spread",
         "--session-expiry", "--timeout", "--tls-alpn", "--tls-version", "--topic", "--topic-prefix", "--unsubscribe",

@@ -70,35 +70,46 @@ final class ScriptedBroker: @unchecked Sendable {
     }
 
     let port: Int
+    /// With `nodes: 2`: the second "node", a listener that shares every session
+    /// and subscription with the first, as the nodes of a cluster do.
+    let secondPort: Int?
     let behaviour: Behaviour
-    private let listener: Int32
+    private let listeners: [Int32]
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     private let received = Mutex<[String: [UInt8]]>([:])
 
-    init(_ behaviour: Behaviour = Behaviour()) throws {
+    init(_ behaviour: Behaviour = Behaviour(), nodes: Int = 1) throws {
         self.behaviour = behaviour
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BrokerError("socket() failed") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                guard bind(fd, pointer, length) == 0, listen(fd, 64) == 0 else { return -1 }
-                return getsockname(fd, pointer, &length)
+        var listeners: [Int32] = []
+        var ports: [Int] = []
+        for _ in 0..<max(1, nodes) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw BrokerError("socket() failed") }
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                    guard bind(fd, pointer, length) == 0, listen(fd, 64) == 0 else { return -1 }
+                    return getsockname(fd, pointer, &length)
+                }
             }
+            guard bound == 0 else {
+                close(fd)
+                for other in listeners { close(other) }
+                throw BrokerError("bind/listen failed")
+            }
+            listeners.append(fd)
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
         }
-        guard bound == 0 else {
-            close(fd)
-            throw BrokerError("bind/listen failed")
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.listeners = listeners
+        port = ports[0]
+        secondPort = ports.count > 1 ? ports[1] : nil
         let thread = Thread { [self] in
             Loop(broker: self).run()
             finished.signal()
@@ -114,7 +125,7 @@ final class ScriptedBroker: @unchecked Sendable {
     func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
         finished.wait()
-        close(listener)
+        for listener in listeners { close(listener) }
     }
 
     /// The MQTT packet types (1 CONNECT, 3 PUBLISH, 8 SUBSCRIBE, 12 PINGREQ, 14
@@ -124,7 +135,7 @@ final class ScriptedBroker: @unchecked Sendable {
     }
 
     fileprivate var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
-    fileprivate var listenerFD: Int32 { listener }
+    fileprivate var listenerFDs: [Int32] { listeners }
 
     fileprivate func record(_ type: UInt8, from clientID: String) {
         received.withLock { $0[clientID, default: []].append(type) }
@@ -165,16 +176,18 @@ private final class Loop {
 
     func run() {
         while broker.isRunning {
-            var fds = [pollfd(fd: broker.listenerFD, events: Int16(POLLIN), revents: 0)]
-            fds += connections.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let listeners = broker.listenerFDs
+            var fds = listeners.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let polled = connections
+            fds += polled.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             _ = poll(&fds, nfds_t(fds.count), 10)
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                let fd = accept(broker.listenerFD, nil, nil)
+            for (i, listener) in listeners.enumerated() where fds[i].revents & Int16(POLLIN) != 0 {
+                let fd = accept(listener, nil, nil)
                 if fd >= 0 { connections.append(Connection(fd: fd)) }
             }
             // A connection ended earlier in this round (a take-over) has a closed fd
             // that another thread of the test process may already have reused.
-            for (i, connection) in connections.enumerated() where i + 1 < fds.count && fds[i + 1].revents != 0 && connection.open {
+            for (i, connection) in polled.enumerated() where fds[listeners.count + i].revents != 0 && connection.open {
                 readFrom(connection)
             }
             let due = pendingWills.filter { $0.at <= now() }
