@@ -15,6 +15,8 @@ final class Observer {
     private(set) var arrivals: [String: UInt64] = [:]
     var onReady: (() -> Void)?
     var onArrival: ((String) -> Void)?
+    /// The first live message on a topic, with its MQTT 5 properties.
+    var onMessageDetail: ((String, MQTTProperties) -> Void)?
     private var subackTimer: Int?
     private var stopping = false
 
@@ -38,6 +40,7 @@ final class Observer {
             let topic = message.topicString
             if arrivals[topic] == nil {
                 arrivals[topic] = MonotonicClock.now()
+                onMessageDetail?(topic, message.hasProperties ? message.properties() : MQTTProperties())
                 onArrival?(topic)
             }
         }

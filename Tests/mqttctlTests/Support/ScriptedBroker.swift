@@ -67,6 +67,8 @@ final class ScriptedBroker: @unchecked Sendable {
         var ignoreMQTT311 = false
         /// Publish wills this many seconds late (after the close and any will delay).
         var willLateBy: Double = 0
+        /// Publish wills at once, whatever their will delay (a broker that ignores it).
+        var ignoreWillDelay = false
     }
 
     let port: Int
@@ -155,6 +157,8 @@ private final class Loop {
         var keepAlive = 0
         var lastIn = now()
         var will: (topic: String, payload: [UInt8])?
+        /// The will's user properties, forwarded with it (MQTT 5).
+        var willUserProperties: [(String, String)] = []
         var willDelay: UInt32 = 0
         var delayed: [(at: Double, bytes: [UInt8])] = []
         var open = true
@@ -168,7 +172,7 @@ private final class Loop {
     /// Subscriptions per client id: the session (kept when the client asked for it).
     var sessions: [String: [String]] = [:]
     var assigned = 0
-    var pendingWills: [(at: Double, topic: String, payload: [UInt8])] = []
+    var pendingWills: [(at: Double, topic: String, payload: [UInt8], users: [(String, String)])] = []
 
     init(broker: ScriptedBroker) {
         self.broker = broker
@@ -192,7 +196,7 @@ private final class Loop {
             }
             let due = pendingWills.filter { $0.at <= now() }
             pendingWills.removeAll { $0.at <= now() }
-            for will in due { route(topic: will.topic, payload: will.payload) }
+            for will in due { route(topic: will.topic, payload: will.payload, userProperties: will.users) }
             let t = now()
             for connection in connections where connection.open {
                 let due = connection.delayed.filter { $0.at <= t }
@@ -280,7 +284,9 @@ private final class Loop {
         var clientID = r.string()
         if flags & 0x04 != 0 {
             if connection.version == 5 {
+                let start = r.offset
                 for (id, value) in r.properties() where id == 0x18 { connection.willDelay = UInt32(truncatingIfNeeded: value) }
+                connection.willUserProperties = userProperties(Array(body[start..<r.offset]))
             }
             let topic = r.string()
             let payload = r.binary()
@@ -384,12 +390,14 @@ private final class Loop {
     }
 
     /// Delivers at QoS 0 to every connection whose session has a matching filter.
-    func route(topic: String, payload: [UInt8]) {
+    func route(topic: String, payload: [UInt8], userProperties: [(String, String)] = []) {
+        var properties: [UInt8] = []
+        for (key, value) in userProperties { properties += [0x26] + lengthPrefixed(Array(key.utf8)) + lengthPrefixed(Array(value.utf8)) }
         for connection in connections where connection.open && connection.connected {
             let filters = sessions[connection.clientID] ?? []
             guard filters.contains(where: { matches(filter: $0, topic: topic) }) else { continue }
             var variable = lengthPrefixed(Array(topic.utf8))
-            if connection.version == 5 { variable.append(0) }
+            if connection.version == 5 { variable += remainingLength(properties.count) + properties }
             send(connection, [0x30] + remainingLength(variable.count + payload.count) + variable + payload)
         }
     }
@@ -435,12 +443,13 @@ private final class Loop {
         }
         if publishWill, connection.connected, let will {
             // MQTT 5: after the will delay, or at once when the session ends with the connection.
-            let delay = connection.version == 5 && !sessionEnds && !keepSession ? Double(connection.willDelay) : 0
+            let delay = connection.version == 5 && !sessionEnds && !keepSession && !behaviour.ignoreWillDelay
+                ? Double(min(connection.willDelay, connection.sessionExpiry)) : 0
             let wait = delay + behaviour.willLateBy
             if wait > 0 {
-                pendingWills.append((now() + wait, will.topic, will.payload))
+                pendingWills.append((now() + wait, will.topic, will.payload, connection.willUserProperties))
             } else {
-                route(topic: will.topic, payload: will.payload)
+                route(topic: will.topic, payload: will.payload, userProperties: connection.willUserProperties)
             }
         }
     }
@@ -492,6 +501,26 @@ private func matches(filter: String, topic: String) -> Bool {
 }
 
 /// Reads MQTT fields; out-of-range reads give zeros (the peer is for tests, not hostile input).
+/// The user properties (0x26) in an MQTT 5 property section (its length first).
+private func userProperties(_ section: [UInt8]) -> [(String, String)] {
+    var r = Reader(section)
+    let length = r.varint()
+    let end = min(section.count, r.offset + length)
+    var result: [(String, String)] = []
+    while r.offset < end {
+        let id = r.varint()
+        switch id {
+        case 0x26: result.append((r.string(), r.string()))
+        case 0x01, 0x17, 0x19, 0x24, 0x25, 0x28, 0x29, 0x2A: _ = r.byte()
+        case 0x13, 0x21, 0x22, 0x23: _ = r.uint16()
+        case 0x02, 0x11, 0x18, 0x27: _ = r.uint32()
+        case 0x0B: _ = r.varint()
+        default: _ = r.binary()
+        }
+    }
+    return result
+}
+
 private struct Reader {
     let bytes: [UInt8]
     var offset = 0
