@@ -7,16 +7,20 @@ import Testing
 @Suite struct OptionValueTests {
     /// (subcommand path, option names) of every option that takes a value, as
     /// the parser itself describes them.
-    func valueOptions() throws -> [(command: [String], names: [String])] {
+    func valueOptions(distinct: Bool = false) throws -> [(command: [String], names: [String])] {
         let dump = try mqttctl(["--experimental-dump-help"])
         let root = try #require(try JSONSerialization.jsonObject(with: dump.stdoutData) as? [String: Any])
         var found: [([String], [String])] = []
+        var seen = Set<String>()
         func walk(_ command: [String: Any], _ path: [String]) {
             for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option" {
                 let names = (argument["names"] as? [[String: Any]] ?? []).compactMap { name -> String? in
                     guard let text = name["name"] as? String else { return nil }
                     return (name["kind"] as? String == "short" ? "-" : "--") + text
                 }
+                // One declaration (an option group shared by subcommands) behaves the same everywhere.
+                let declaration = names.joined(separator: ",") + "|" + (argument["abstract"] as? String ?? "")
+                if distinct && !seen.insert(declaration).inserted { continue }
                 found.append((path, names))
             }
             for sub in command["subcommands"] as? [[String: Any]] ?? [] {
@@ -33,22 +37,37 @@ import Testing
                 "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))")
     }
 
-    /// pub, sub and ping (the probes' own options belong to their files).
-    @Test func everyValueOptionTakesAValueStartingWithADash() throws {
+    /// Every subcommand, the probes included; eight invocations at a time.
+    @Test func everyValueOptionTakesAValueStartingWithADash() async throws {
         let closedPort = try TestBroker.freePort()
-        var checked = 0
-        for (command, names) in try valueOptions() where ["pub", "sub", "ping"].contains(command.first ?? "") {
+        var runs: [(String, [String])] = []
+        for (command, names) in try valueOptions(distinct: true) where ["pub", "sub", "ping", "conn", "probe"].contains(command.first ?? "") {
             for name in names {
                 let base = command + ["-p", "\(closedPort)", "--connect-timeout", "5"] + (command == ["pub"] ? ["-t", "a", "-m", "x"] : []) + (command == ["sub"] ? ["-t", "a"] : [])
                 let extra = name == "-D" || name == "--property" ? ["connect", "user-property", "-k", "-v"] : ["-5"]
-                let result = try mqttctl(base + [name] + extra, timeout: 30)
-                #expect(!result.stderr.contains("missing value"), "\(command) \(name): \(result)")
-                #expect(result.stderrLines.count <= 1, "\(command) \(name): \(result)")
-                #expect(result.status < 128 && !result.timedOut, "\(command) \(name): \(result)")
-                checked += 1
+                runs.append(("\(command) \(name)", base + [name] + extra))
             }
         }
-        #expect(checked > 80)
+        #expect(runs.count > 80)
+        for batch in stride(from: 0, to: runs.count, by: 8).map({ Array(runs[$0..<min($0 + 8, runs.count)]) }) {
+            let results = await withTaskGroup(of: (String, RunResult?).self) { group in
+                for (label, arguments) in batch {
+                    group.addTask { (label, try? await runAsync(arguments, timeout: 30)) }
+                }
+                var collected: [(String, RunResult?)] = []
+                for await item in group { collected.append(item) }
+                return collected
+            }
+            for (label, result) in results {
+                guard let result else {
+                    Issue.record("\(label): could not run")
+                    continue
+                }
+                #expect(!result.stderr.contains("missing value"), "\(label): \(result)")
+                #expect(result.stderrLines.count <= 1, "\(label): \(result)")
+                #expect(result.status < 128 && !result.timedOut, "\(label): \(result)")
+            }
+        }
     }
 
     @Test func valuesStartingWithADashArriveAsGiven() throws {

@@ -15,15 +15,15 @@ struct ProbeOptions: ParsableArguments {
     var strict = false
 
     @Option(name: .customLong("max-wait"),
-            help: ArgumentHelp("Longest wait for the broker to close a connection: the silent one (keepalive; default twice the limit, at most 300 s, 20 s for K=0) or the old one (takeover; default 5 s). Also bounds every other wait (wills: 300 s by default).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Longest wait for the broker to close a connection: the silent one (keepalive; default twice the limit, at most 300 s, 20 s for K=0) or the old one (takeover; default 5 s). Also bounds every other wait (wills: 300 s by default).", valueName: "seconds"))
     var maxWait: Double?
 
     @Option(name: .customLong("grace"),
-            help: ArgumentHelp("Seconds added to every limit and window, for brokers with whole-second clocks.", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Seconds added to every limit and window, for brokers with whole-second clocks.", valueName: "seconds"))
     var grace: Double = 1
 
     @Option(name: .customLong("topic-prefix"),
-            help: ArgumentHelp("Prefix of the topics the probes make up (carry-over check, wills of 'probe').", valueName: "topic"))
+            parsing: .unconditional, help: ArgumentHelp("Prefix of the topics the probes make up (carry-over check, wills of 'probe').", valueName: "topic"))
     var topicPrefix: String = "mqttctl/probe"
 
     func validate() throws {
@@ -41,12 +41,12 @@ struct ProbeOptions: ParsableArguments {
 
 /// The keep-alive values of a sweep and the backoff that sets the limit.
 struct KeepAliveSweepOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("keepalive")],
+    @Option(name: [.short, .customLong("keepalive")], parsing: .unconditionalSingleValue,
             help: ArgumentHelp("Keep-alive to probe: 0 or 5 to 65535 (libmosquitto's range); repeat to sweep, all at once (default: 5).", valueName: "seconds"))
     var keepAlives: [Int] = []
 
     @Option(name: .customLong("backoff"),
-            help: ArgumentHelp("The limit is K × backoff × 2 + grace; 0.75 gives the specification's 1.5 × K.", valueName: "factor"))
+            parsing: .unconditional, help: ArgumentHelp("The limit is K × backoff × 2 + grace; 0.75 gives the specification's 1.5 × K.", valueName: "factor"))
     var backoff: Double = 0.75
 
     @Option(name: .customLong("samples"),
