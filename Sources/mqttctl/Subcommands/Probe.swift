@@ -50,7 +50,7 @@ struct Probe: ParsableCommand {
               mqttctl probe keepalive -k 5 -k 10 --will-topic probe/gone
               mqttctl probe takeover -V 5 -c --will-topic probe/gone
             """,
-        subcommands: [ProbeAll.self, ProbeKeepAlive.self, ProbeTakeover.self, ProbeWill.self, ProbeLimits.self],
+        subcommands: [ProbeAll.self, ProbeKeepAlive.self, ProbeTakeover.self, ProbeWill.self, ProbeSession.self, ProbeLimits.self],
         defaultSubcommand: ProbeAll.self
     )
 }
