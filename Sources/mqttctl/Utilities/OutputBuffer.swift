@@ -83,6 +83,9 @@ final class OutputBuffer {
         _ = n
     }
 
+    /// What is buffered and not yet written, as text (for tests of the renderers).
+    var pendingText: String { String(decoding: UnsafeBufferPointer(start: storage, count: count), as: UTF8.self) }
+
     /// Flushes, and turns a failed write into the command's failure: 141,
     /// quietly, when the reader went away (as SIGPIPE would), 1 with the reason
     /// otherwise (a full disk). For the reports written once at the end.
