@@ -51,8 +51,11 @@ public struct ReceivedMessage {
 /// A property list converted once for libmosquitto and reused for many publishes.
 public final class PreparedProperties {
     let list: OpaquePointer?
+    /// Bytes the properties take in a packet, without their length prefix.
+    let encodedLength: Int
     public init(_ properties: MQTTProperties) throws(MQTTError) {
         list = try properties.makeList()
+        encodedLength = properties.encodedLength
     }
     deinit {
         var list = list
@@ -256,6 +259,8 @@ public final class MQTTClient: MosquittoEvents {
     @discardableResult
     public func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool,
                         properties: PreparedProperties? = nil) throws(MQTTError) -> Int32 {
+        let remaining = 2 + topic.utf8.count + (qos > 0 ? 2 : 0) + propertiesLength(properties?.encodedLength ?? 0) + payload.count
+        try checkPacketSize(remaining: remaining, what: "the PUBLISH to '\(topic)'")
         let (rc, mid) = handle.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties?.list)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             throw MQTTError.library(rc, context: "publish to '\(topic)'")
@@ -281,6 +286,8 @@ public final class MQTTClient: MosquittoEvents {
     @discardableResult
     public func subscribe(_ filters: [String], qos: Int, options: SubscriptionOptions = [],
                           properties: MQTTProperties = MQTTProperties()) throws(MQTTError) -> Int32 {
+        let remaining = 2 + propertiesLength(properties.encodedLength) + filters.reduce(0) { $0 + 3 + $1.utf8.count }
+        try checkPacketSize(remaining: remaining, what: "the SUBSCRIBE")
         let (rc, mid) = try properties.withList { list in
             handle.subscribe(filters: filters, qos: qos, options: options.rawValue, properties: list)
         }
@@ -292,6 +299,8 @@ public final class MQTTClient: MosquittoEvents {
 
     @discardableResult
     public func unsubscribe(_ filters: [String], properties: MQTTProperties = MQTTProperties()) throws(MQTTError) -> Int32 {
+        let remaining = 2 + propertiesLength(properties.encodedLength) + filters.reduce(0) { $0 + 2 + $1.utf8.count }
+        try checkPacketSize(remaining: remaining, what: "the UNSUBSCRIBE")
         let (rc, mid) = try properties.withList { list in
             handle.unsubscribe(filters: filters, properties: list)
         }
@@ -299,6 +308,25 @@ public final class MQTTClient: MosquittoEvents {
             throw MQTTError.library(rc, context: "unsubscribe from \(filters.map { "'\($0)'" }.joined(separator: ", "))")
         }
         return mid
+    }
+
+    /// Bytes an MQTT 5 property section takes (length prefix included); none in 3.1.x.
+    private func propertiesLength(_ length: Int) -> Int {
+        options.protocolVersion == .v5 ? MQTTProperties.variableByteIntegerLength(length) + length : 0
+    }
+
+    /// Refuses a packet larger than the broker's Maximum Packet Size (its CONNACK)
+    /// ourselves: libmosquitto 2.0.11 undercounts the size before queueing (no
+    /// property length, a one-byte packet id), so an oversize PUBLISH slips past
+    /// to send_publish.c, which aborts the process in `log__printf(NULL, ...)`,
+    /// and an oversize SUBSCRIBE goes out to be refused by the broker
+    /// [MQTT-3.2.2-15].
+    private func checkPacketSize(remaining: Int, what: String) throws(MQTTError) {
+        guard let limit = connAck?.properties.maximumPacketSize else { return }
+        let size = 1 + MQTTProperties.variableByteIntegerLength(remaining) + remaining
+        guard size > limit else { return }
+        throw MQTTError(.invalidArgument, "\(what) would be \(size) bytes, over the broker's Maximum Packet Size of \(limit) bytes",
+                        libraryCode: MOSQ_ERR_OVERSIZE_PACKET.rawValue)
     }
 
     /// Ends the connection cleanly: what libmosquitto has queued (acknowledgements,

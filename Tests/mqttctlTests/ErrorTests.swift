@@ -167,6 +167,24 @@ import Testing
         expectOneErrorLine(result, status: 8, containing: "rejected 1 of 1")
     }
 
+    /// libmosquitto 2.0.11 undercounts a PUBLISH against the broker's Maximum
+    /// Packet Size and then aborts the process in send_publish.c; we count every
+    /// byte ourselves and refuse the packet, and one byte less goes through.
+    /// (PUBLISH of topic T, payload P at QoS 0 in MQTT 5 is T + P + 7 bytes;
+    /// SUBSCRIBE of one filter F is F + 9.)
+    @Test(arguments: [("pub", ["-t", String(repeating: "t", count: 994), "-m", "x"]),
+                      ("pub", ["-t", "a", "-m", String(repeating: "x", count: 994)]),
+                      ("sub", ["-t", String(repeating: "t", count: 992), "-E"])])
+    func packetsOverTheBrokersMaximumAreUsageErrors(command: String, arguments: [String]) throws {
+        let broker = try TestBroker.named("max-packet-1000", config: "max_packet_size 1000\n")
+        let result = try mqttctl([command, "-p", "\(broker.port)", "-V", "5"] + arguments)
+        expectOneErrorLine(result, status: 2, containing: "Maximum Packet Size")
+        #expect(result.stderr.contains("1000"), "\(result)")
+        let fits = arguments.map { $0.count > 900 ? String($0.dropLast()) : $0 }
+        let ok = try mqttctl([command, "-p", "\(broker.port)", "-V", "5"] + fits)
+        #expect(ok.status == 0, "\(ok)")
+    }
+
     func aclBroker() throws -> TestBroker {
         let aclFile = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-acl-\(getpid())")
         try "topic readwrite open/#\ntopic readwrite test/#\n".write(to: aclFile, atomically: true, encoding: .utf8)

@@ -71,6 +71,29 @@ import Testing
         #expect((d.number("elapsed_s") ?? 99) < 60, "\(d)")
     }
 
+    /// Announced limits, enforced or not: the peer refuses a QoS over its
+    /// Maximum QoS and a packet over its Maximum Packet Size with the right
+    /// DISCONNECT, but takes a Topic Alias it never allowed (a broken MUST);
+    /// mosquitto refuses an alias over its maximum of 10 with 0x94.
+    @Test func announcedLimitsAreEnforced() async throws {
+        let peer = try ScriptedBroker(ScriptedBroker.Behaviour(maximumQoS: 1, maximumPacketSize: 4096))
+        let result = try await runAsync(["probe", "limits", "-p", "\(peer.port)", "-V", "5", "--max-payload", "1000", "--json"], timeout: 90)
+        #expect(result.status == 0, "\(result)")
+        let c = Self.checks(try jsonDocument(result), "5")
+        #expect(c["maximum-qos-enforced"]?.bool("available") == true, "\(c["maximum-qos-enforced"] ?? [:])")
+        #expect(c["maximum-qos-enforced"]?.string("detail")?.contains("QoS not supported (0x9B)") == true)
+        #expect(c["packet-size-enforced"]?.bool("available") == true, "\(c["packet-size-enforced"] ?? [:])")
+        #expect(c["topic-alias-enforced"]?.bool("available") == false, "\(c["topic-alias-enforced"] ?? [:])")
+        #expect(c["topic-alias-enforced"]?.objects("findings").first?.string("clause") == "MQTT 5 [MQTT-4.13.1-1]")
+
+        let broker = try TestBroker.standard()
+        let real = try await runAsync(["probe", "limits", "-p", "\(broker.port)", "-V", "5", "--json"], timeout: 90)
+        let m = Self.checks(try jsonDocument(real), "5")
+        #expect(m["topic-alias-enforced"]?.bool("available") == true, "\(m["topic-alias-enforced"] ?? [:])")
+        #expect(m["topic-alias-enforced"]?.string("detail")?.contains("Topic Alias invalid (0x94)") == true)
+        #expect(m["maximum-qos-enforced"] == nil, "mosquitto announces no Maximum QoS")
+    }
+
     @Test(arguments: [["--require", "bogus"], ["--max-payload", "-1"], ["-c", "-i", "x"]])
     func usageErrorsExit2(arguments: [String]) async throws {
         let result = try await runAsync(["probe", "limits", "-p", "1"] + arguments)

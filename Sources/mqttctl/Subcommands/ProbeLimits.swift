@@ -23,7 +23,12 @@ struct ProbeLimits: ParsableCommand {
             subscription-identifiers ([MQTT-3.3.4-3]), message-expiry ([MQTT-3.3.2-5], a retained \
             message with expiry 1 s is not delivered 2 s later), receive-maximum ([MQTT-3.3.4-9], \
             a client with Receive Maximum 2 that acknowledges nothing gets at most 2 QoS 1 \
-            messages). The MQTT 5 CONNACK (every property, with its default) is reported as \
+            messages); and whether the limits the MQTT 5 CONNACK announces are enforced: a \
+            PUBLISH with a Topic Alias over Topic Alias Maximum (topic-alias-enforced), above \
+            Maximum QoS (maximum-qos-enforced) or over Maximum Packet Size \
+            (packet-size-enforced), when the broker announces one, is written around \
+            libmosquitto and the broker MUST close the connection ([MQTT-4.13.1-1]) and SHOULD \
+            send DISCONNECT with the reason code first (0x94, 0x9B, 0x95). The MQTT 5 CONNACK (every property, with its default) is reported as \
             'mqttctl conn' reports it. A check that must see something not happen waits half a \
             second for it; every other step (a SUBACK, an acknowledgement, a message) waits at \
             most --max-wait (default 2 s). The whole run takes seconds on a local broker.
@@ -63,7 +68,8 @@ struct ProbeLimits: ParsableCommand {
     var maxPayload: Int = 1 << 20
 
     static var knownIDs: [String] {
-        LimitsProbe.features + ["retain-flag", "client-id-23", "topic-length", "payload-size", "client-id-length", "client-id-characters"]
+        LimitsProbe.features + ["retain-flag", "client-id-23", "topic-alias-enforced", "maximum-qos-enforced", "packet-size-enforced",
+                                "topic-length", "payload-size", "client-id-length", "client-id-characters"]
     }
 
     var required: [String] {

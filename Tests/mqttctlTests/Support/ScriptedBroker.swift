@@ -63,6 +63,8 @@ final class ScriptedBroker: @unchecked Sendable {
         /// MQTT 5: Maximum QoS put in every CONNACK (SUBACK grants at most this; a
         /// PUBLISH above it is a protocol error: the peer closes the connection).
         var maximumQoS: UInt8?
+        /// MQTT 5: Maximum Packet Size put in every CONNACK; a bigger packet gets DISCONNECT 0x95.
+        var maximumPacketSize: UInt32?
         /// Never answer an MQTT 3.1.1 CONNECT (a broker that only speaks MQTT 5 and ignores the rest).
         var ignoreMQTT311 = false
         /// Publish wills this many seconds late (after the close and any will delay).
@@ -222,6 +224,11 @@ private final class Loop {
         while connection.open, let (type, flags, body, total) = nextPacket(connection.buffer) {
             connection.buffer.removeFirst(total)
             connection.lastIn = now()
+            if connection.connected, connection.version == 5, let size = behaviour.maximumPacketSize, total > Int(size) {
+                send(connection, disconnectPacket(0x95))
+                end(connection, publishWill: true)
+                return
+            }
             if connection.connected { broker.record(type, from: connection.clientID) }
             handle(connection, type: type, flags: flags, body: body)
         }
@@ -346,6 +353,9 @@ private final class Loop {
                 connection.keepAlive = Int(serverKeepAlive)
             }
             if let maximumQoS = behaviour.maximumQoS { properties += [0x24, maximumQoS] }
+            if let size = behaviour.maximumPacketSize {
+                properties += [0x27, UInt8(size >> 24), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)]
+            }
             send(connection, [0x20, UInt8(3 + properties.count), sessionPresent ? 1 : 0, 0x00, UInt8(properties.count)] + properties)
         } else {
             send(connection, [0x20, 0x02, sessionPresent ? 1 : 0, 0x00])

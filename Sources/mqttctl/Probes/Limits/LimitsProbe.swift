@@ -62,6 +62,7 @@ struct LimitsProbe {
             checks.append(try messageExpiry(main))
             checks.append(try receiveMaximum(main))
         }
+        checks += try enforcement(main.client.connAck)
         checks.append(try longestTopic(main))
         checks.append(try largestPayload(main))
         checks += try clientIDs()
