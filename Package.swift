@@ -26,7 +26,7 @@ let package = Package(
                 "Mosquitto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            exclude: ["Subcommands/README.md", "Options/README.md", "Output/README.md",
+            exclude: ["Subcommands/README.md", "Jobs/README.md", "Options/README.md", "Output/README.md",
                       "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md"]
         ),
         // Tests run the built `mqttctl` against a real mosquitto they start themselves.

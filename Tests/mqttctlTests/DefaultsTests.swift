@@ -24,6 +24,12 @@ import Testing
         }
     }
 
+    /// Waits for mosquitto's log line of a client's CONNECT ("... as ID (p2,
+    /// c1, k30)"): what the broker saw, not what we meant to send.
+    func brokerSaw(_ broker: TestBroker, _ text: String) -> Bool {
+        waitUntil(timeout: 10) { broker.log.contains(text) }
+    }
+
     /// A port with nothing listening (connecting there fails at once).
     func closedPort() throws -> Int { try TestBroker.freePort() }
 
@@ -44,8 +50,10 @@ import Testing
     @Test func theConfigFileSetsDefaults() throws {
         let broker = try TestBroker.standard()
         let config = try Config("# my broker\n-h 127.0.0.1\n--port \(broker.port)\n-k 30\n")
-        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x", "-d"], environment: config.environment())
+        let id = "defaults-\(UUID().uuidString.prefix(8))"
+        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x", "-d", "-i", id], environment: config.environment())
         #expect(result.status == 0, "\(result)")
+        #expect(brokerSaw(broker, "as \(id) (p2, c1, k30)"), "the keep-alive from the file: \(broker.log)")
         #expect(result.stderr.contains("mqttctl: default from \(config.file):2: --host 127.0.0.1"), "\(result)")
         #expect(result.stderr.contains("mqttctl: default from \(config.file):4: --keepalive 30"), "\(result)")
     }
@@ -158,10 +166,14 @@ import Testing
 
     @Test func aClientIDOnTheCommandLineReplacesADefaultPrefix() throws {
         let broker = try TestBroker.standard()
-        let config = try Config("-I mqttctl-test-\n")
-        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-i", "explicit-\(UUID().uuidString.prefix(6))",
+        let prefix = "prefix-\(UUID().uuidString.prefix(6))-"
+        let config = try Config("-I \(prefix)\n")
+        let id = "explicit-\(UUID().uuidString.prefix(6))"
+        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-i", id,
                                   "-t", uniqueTopic(), "-m", "x"], environment: config.environment())
         #expect(result.status == 0, "\(result)")
+        #expect(brokerSaw(broker, "as \(id) ("), "the broker saw the command line's id: \(broker.log)")
+        #expect(!broker.log.contains("as \(prefix)"), "no id from the file's prefix: \(broker.log)")
     }
 
     @Test func homeIsUsedWithoutXDGConfigHome() throws {

@@ -75,7 +75,7 @@ enum ExitStatus: Int32, CaseIterable {
 
 /// An error that ends the command: its message goes to stderr as one line, its
 /// status becomes the exit code. An empty message prints nothing.
-struct CommandFailure: Error, CustomStringConvertible {
+struct CommandFailure: Error, CustomStringConvertible, Equatable {
     let status: ExitStatus
     let message: String
 
