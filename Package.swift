@@ -17,8 +17,17 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev", "libssl-dev"])]
         ),
+        // MQTT over WebSocket: thin C glue around Debian's libwebsockets 4.1, loaded
+        // with dlopen only when a ws:// or wss:// connection is made (its header
+        // exposes no libwebsockets type; libwebsockets-dev is needed to build).
+        .target(
+            name: "CWebSocketBridge",
+            dependencies: ["CMosquitto"],
+            exclude: ["README.md"],
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         // The Swift wrapper: one type owns the `mosquitto *`, an event loop drives it.
-        .target(name: "Mosquitto", dependencies: ["CMosquitto"], exclude: ["README.md"]),
+        .target(name: "Mosquitto", dependencies: ["CMosquitto", "CWebSocketBridge"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(
             name: "mqttctl",
