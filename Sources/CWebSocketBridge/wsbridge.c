@@ -21,11 +21,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -203,6 +205,37 @@ static void ws_ended(struct wsb *b) {
     check_finished(b);
 }
 
+/* lws 4.1 reads (and so clears) SO_ERROR of a failed connect without keeping it:
+ * on that failure path, one more connect (at most 2 s) finds out why. */
+static int connect_errno(const char *host, int port) {
+    struct addrinfo hints, *found = NULL;
+    char service[16];
+    int e = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &found) || !found) return 0;
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0) {
+        if (connect(fd, found->ai_addr, found->ai_addrlen) == 0) {
+            e = 0;
+        } else if (errno == EINPROGRESS) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            if (poll(&p, 1, 2000) == 1) {
+                socklen_t sl = sizeof e;
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl)) e = 0;
+            } else {
+                e = ETIMEDOUT;
+            }
+        } else {
+            e = errno;
+        }
+        close(fd);
+    }
+    freeaddrinfo(found);
+    return e;
+}
+
 /* Sends what libmosquitto wrote; 0, or -1 when the WebSocket must close. */
 static int flush_up(struct wsb *b) {
     if (!b->ws || !b->established) return 0;
@@ -234,11 +267,24 @@ static void start_ws(struct wsb *b) {
     }
     i.pwsi = &b->ws;
     b->started = 1;
+    errno = 0;
     if (!lws.lws_client_connect_via_info(&i) && !b->ws_done) {
+        /* lws 4.1 resolves the name here, synchronously, and says nothing of why it failed. */
         char text[256];
         const char *why = "could not start the WebSocket connection";
-        hex(text, sizeof text, why, strlen(why));
-        status(b, "error %s", text);
+        int e = errno;
+        struct addrinfo hints, *found = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = SOCK_STREAM;
+        int rc = getaddrinfo(c->host, NULL, &hints, &found);
+        if (found) freeaddrinfo(found);
+        if (rc) {
+            hex(text, sizeof text, gai_strerror(rc), strlen(gai_strerror(rc)));
+            status(b, "dns %s", text);
+        } else {
+            hex(text, sizeof text, why, strlen(why));
+            status(b, "error %d %s", e, text);
+        }
         ws_ended(b);
     }
 }
@@ -337,7 +383,10 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        int e = errno;
         if (b->ws_done) return 0;
+        if (!lws.lws_http_client_http_response(wsi) && in && strstr((const char *)in, "Unable to connect"))
+            e = connect_errno(b->cfg.host, b->cfg.port);
         const char *why = in ? (const char *)in : "";
         unsigned int code = lws.lws_http_client_http_response(wsi);
         char text[520];
@@ -355,7 +404,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             status(b, "subprotocol %s", hproto);
         }
         hex(text, sizeof text, why, strlen(why));
-        status(b, "error %s", text);
+        status(b, "error %d %s", e, text);
         ws_ended(b);
         return 0;
     }

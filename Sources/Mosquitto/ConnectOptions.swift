@@ -48,6 +48,12 @@ public struct ConnectOptions: Sendable {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// The WebSocket path (nil over TCP).
+    public var webSocketPath: String? {
+        if case .webSocket(let ws) = transport { return ws.path }
+        return nil
+    }
+
     /// The transport's name for reports: "tcp", "tls", "websocket" or "websocket-tls".
     public var transportName: String {
         switch transport {

@@ -282,8 +282,10 @@ public final class MQTTClient: MosquittoEvents {
                              cause: .webSocketUnreachable)
         case .textFrame:
             return MQTTError(.protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
-        case .error(let text):
-            return connectFailure(text)
+        case .error(let text, let errno):
+            return connectFailure(text, errno: errno)
+        case .nameLookup(let reason):
+            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason)", cause: .webSocketNameLookup)
         case .ready, .tlsVerify:
             return MQTTError(.cannotConnect, "cannot connect to \(endpoint)", cause: .webSocketUnreachable)
         }
@@ -295,16 +297,23 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     /// A connection that failed before the upgrade, in libwebsockets' words.
-    private func connectFailure(_ text: String) -> MQTTError {
+    private func connectFailure(_ text: String, errno savedErrno: Int32) -> MQTTError {
         let endpoint = options.endpoint
         let lower = text.lowercased()
         if lower.contains("getaddrinfo") || lower.contains("dns") || lower.contains("resolve") {
-            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)'", cause: .webSocketUnreachable)
+            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)'", cause: .webSocketNameLookup)
         }
         if options.tls != nil && (lower.contains("tls") || lower.contains("ssl")) {
-            var diagnosis = TLSDiagnosis()
-            diagnosis.openSSLReasons = [text]
-            return MQTTError(.tls, "TLS error with \(endpoint): \(diagnosis.describe(host: options.host, options: options.tls))")
+            // lws 4.1 words a failed handshake "connect SSL err N" with an empty OpenSSL reason.
+            return MQTTError(.tls, "TLS error with \(endpoint): TLS handshake failed (\(text)); the server may not speak TLS there",
+                             cause: .webSocketNoTLS)
+        }
+        if lower.contains("read failed") || lower.contains("closed") {
+            return MQTTError(.cannotConnect, "\(endpoint) closed the connection without answering the WebSocket upgrade",
+                             cause: .webSocketNoAnswer)
+        }
+        if [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ETIMEDOUT].contains(savedErrno) {
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))", cause: .webSocketUnreachable)
         }
         if lower.contains("timed out") || lower.contains("timeout") {
             return MQTTError(.timeout, "the WebSocket upgrade with \(endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",

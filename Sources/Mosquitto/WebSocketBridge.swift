@@ -31,8 +31,10 @@ final class WebSocketBridge {
         case subprotocol(String)
         /// OpenSSL's certificate verification failed (an X509_V_ERR_* code).
         case tlsVerify(code: Int, depth: Int)
-        /// The connection failed before the upgrade, in libwebsockets' words.
-        case error(String)
+        /// The connection failed before the upgrade, in libwebsockets' words, with errno as it was then.
+        case error(String, errno: Int32)
+        /// The host name could not be resolved.
+        case nameLookup(String)
         /// The server sent a close frame (1005: without a code).
         case closeFrame(code: Int, reason: String)
         /// The server's TCP connection ended.
@@ -215,7 +217,7 @@ final class WebSocketBridge {
             for (index, event) in events.enumerated() {
                 switch event {
                 case .ready: return .ready
-                case .httpStatus, .subprotocol, .error, .closeFrame, .ended, .textFrame:
+                case .httpStatus, .subprotocol, .error, .nameLookup, .closeFrame, .ended, .textFrame:
                     return .failed(Array(events[...index]))
                 case .tlsVerify: continue
                 }
@@ -349,7 +351,8 @@ final class WebSocketBridge {
         case "http": return .httpStatus(code: number(1) ?? 0, statusLine: text(2), location: text(3))
         case "subprotocol": return .subprotocol(text(1))
         case "tls-verify": return .tlsVerify(code: number(1) ?? 0, depth: number(2) ?? 0)
-        case "error": return .error(text(1))
+        case "error": return .error(text(2), errno: Int32(number(1) ?? 0))
+        case "dns": return .nameLookup(text(1))
         case "close": return .closeFrame(code: number(1) ?? 1005, reason: text(2))
         case "end": return .ended(words.count > 1 && words[1] == Array("reset".utf8) ? .reset : .fin)
         case "text-frame": return .textFrame

@@ -14,7 +14,9 @@
  *                                  STATUS is its status line after "HTTP/1.1 ", LOC a Location
  *   subprotocol PROTO-HEX          the server chose PROTO (empty: none), not ours
  *   tls-verify CODE DEPTH          OpenSSL's certificate verification failed (X509_V_ERR_*)
- *   error TEXT-HEX                 the connection failed before the upgrade (libwebsockets' words)
+ *   dns TEXT-HEX                   the host name could not be resolved (gai_strerror)
+ *   error ERRNO TEXT-HEX           the connection failed before the upgrade (libwebsockets' words,
+ *                                  errno as it was then: ECONNREFUSED...)
  *   close CODE REASON-HEX          the server sent a close frame (1005: no code)
  *   end fin|reset                  the server's TCP connection ended
  *   text-frame                     the server sent a text frame (MQTT allows binary only)

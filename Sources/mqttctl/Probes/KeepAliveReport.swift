@@ -19,6 +19,8 @@ extension ProbeReport {
             ("probe", .string("keepalive")),
             ("host", .string(probe.context.base.host)),
             ("port", .int(probe.context.base.port)),
+            ("transport", .string(probe.context.base.transportName)),
+            ("websocket_path", JSON.optional(probe.context.base.webSocketPath)),
             ("protocol", .string(plan.protocolVersion.description)),
             ("backoff", JSON.rounded(plan.backoff)),
             ("grace_s", JSON.rounded(plan.grace)),

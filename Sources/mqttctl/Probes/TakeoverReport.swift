@@ -9,6 +9,8 @@ extension ProbeReport {
             ("probe", .string("takeover")),
             ("host", .string(probe.context.base.host)),
             ("port", .int(probe.context.base.port)),
+            ("transport", .string(probe.context.base.transportName)),
+            ("websocket_path", JSON.optional(probe.context.base.webSocketPath)),
             ("protocol", .string(plan.protocolVersion.description)),
             ("client_id", .string(plan.clientID)),
             ("session", .string(plan.sessionName)),

@@ -28,10 +28,12 @@ struct Conn: ParsableCommand {
             PINGRESP within a keep-alive period. Nothing is acknowledged while it stays: a \
             persistent session's queued messages stay with the broker.
 
-            JSON (--json): {"command": "conn", "host", "port", "protocol", "transport" ("tcp" or \
-            "tls"), "client_id", "keepalive", "connack": {"code", "reason", "accepted", \
-            "session_present"}, "timing_ms": {"tcp_connect", "tls_handshake" (null without TLS), \
-            "connack", "total"}, "properties": {KEY: {"value" (null when absent), "default" (the \
+            JSON (--json): {"command": "conn", "host", "port", "protocol", "transport" ("tcp", \
+            "tls", "websocket" or "websocket-tls"), "websocket_path" (null over TCP), "client_id", \
+            "keepalive", "connack": {"code", "reason", "accepted", "session_present"}, \
+            "timing_ms": {"tcp_connect", "tls_handshake" (null without TLS or over WebSocket), \
+            "websocket_upgrade" (over WebSocket: name lookup, TCP, TLS and the HTTP upgrade; else \
+            null), "connack", "total"}, "properties": {KEY: {"value" (null when absent), "default" (the \
             specification's, null where it is "none"), "effective"}} for every property above \
             (keys session_expiry_interval, receive_maximum, maximum_qos, retain_available, \
             maximum_packet_size, assigned_client_identifier, topic_alias_maximum, reason_string, \
@@ -107,11 +109,13 @@ struct Conn: ParsableCommand {
         var facts = ConnFacts(
             endpoint: options.endpoint, host: options.host, port: options.port, version: version,
             clientID: ack.properties.assignedClientIdentifier ?? options.clientID, keepAlive: options.keepAlive,
-            sessionExpiry: options.sessionExpiry ?? 0, tls: options.tls != nil, ack: ack,
+            sessionExpiry: options.sessionExpiry ?? 0, tls: options.tls != nil, transport: options.transportName,
+            webSocketPath: options.webSocketPath, ack: ack,
             tcpConnect: client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
             tlsHandshake: client.tlsHandshakeFinishedAt.flatMap { tls in client.tcpConnectedAt.map { MonotonicClock.milliseconds($0, tls) } },
             connAck: (client.tlsHandshakeFinishedAt ?? client.tcpConnectedAt).map { MonotonicClock.milliseconds($0, ack.receivedAt) },
             total: MonotonicClock.milliseconds(client.connectStartedAt, ack.receivedAt))
+        facts.webSocketUpgrade = client.webSocketUpgradedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) }
 
         var ending: CommandFailure?
         if refusal == nil && stay {

@@ -70,7 +70,7 @@ struct ProbeKeepAlive: ParsableCommand {
 
             \(ProbeOutcome.rulesHelp)
 
-            JSON (--json): {"probe": "keepalive", "host", "port", "protocol", "backoff", \
+            JSON (--json): {"probe": "keepalive", "host", "port", "transport", "websocket_path", "protocol", "backoff", \
             "grace_s", "strict", "results": [{"client_id", "keepalive", "effective_keepalive", \
             "server_keepalive" (null when absent), "connack_code", "refusal" (why it was not \
             accepted, or null), "dropped", "dropped_after_s" (null when not dropped), "ratio" \

@@ -57,7 +57,7 @@ struct ProbeTakeover: ParsableCommand {
 
             \(ProbeOutcome.rulesHelp)
 
-            JSON (--json): {"probe": "takeover", "host", "port", "protocol", "client_id", \
+            JSON (--json): {"probe": "takeover", "host", "port", "transport", "websocket_path", "protocol", "client_id", \
             "session" ("clean" or "persistent"), "clean_start", "new_clean_start", \
             "session_expiry" (MQTT 5), "will_delay_s", "strict", "old_closed", \
             "closed_after_ms", "connack_after_ms", "closed_by" ("disconnect", "fin", "reset" or \
