@@ -324,6 +324,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         if (b->cfg.ca_path && !SSL_CTX_load_verify_locations(ctx, NULL, b->cfg.ca_path)) return 1;
         if (b->cfg.use_os_certs || (!b->cfg.ca_file && !b->cfg.ca_path)) SSL_CTX_set_default_verify_paths(ctx);
         if (b->cfg.tls_min_version && !SSL_CTX_set_min_proto_version(ctx, b->cfg.tls_min_version)) return 1;
+        /* Here, not through lws, which ignores a list OpenSSL refuses (libmosquitto fails then). */
+        if (b->cfg.ciphers && !SSL_CTX_set_cipher_list(ctx, b->cfg.ciphers)) return 1;
         return 0;
     }
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: {
@@ -579,6 +581,19 @@ struct wsb *wsb_new(const struct wsb_config *cfg, int status_fd, char *err, size
     b->pending_fd = -1;
     pthread_mutex_init(&b->lock, NULL);
 
+    if (c->tls && c->ciphers) {
+        /* lws ignores a cipher list OpenSSL refuses; libmosquitto fails then, and so do we. */
+        SSL_CTX *check = SSL_CTX_new(TLS_client_method());
+        int ok = check && SSL_CTX_set_cipher_list(check, c->ciphers);
+        if (check) SSL_CTX_free(check);
+        if (!ok) {
+            snprintf(err, errlen, "tls: cannot set up TLS: OpenSSL accepts none of the ciphers in '%s'", c->ciphers);
+            free_config(b);
+            pthread_mutex_destroy(&b->lock);
+            free(b);
+            return NULL;
+        }
+    }
     lws.lws_set_log_level(0, NULL);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -594,7 +609,6 @@ struct wsb *wsb_new(const struct wsb_config *cfg, int status_fd, char *err, size
         info.client_ssl_ca_filepath = c->ca_file;
         info.client_ssl_cert_filepath = c->cert_file;
         info.client_ssl_private_key_filepath = c->key_file;
-        info.client_ssl_cipher_list = c->ciphers;
         /* lws's own OS certificate loading parses the whole bundle; OpenSSL's default
          * paths (as libmosquitto uses them) look certificates up lazily instead. */
     }

@@ -225,8 +225,15 @@ public final class MQTTClient: MosquittoEvents {
         bridge = nil  // the previous connection's
         webSocketUpgradedAt = nil
         webSocketSubprotocol = nil
-        let bridge = try WebSocketBridge(host: options.host, port: options.port, webSocket: webSocket,
+        let bridge: WebSocketBridge
+        do throws(MQTTError) {
+            bridge = try WebSocketBridge(host: options.host, port: options.port, webSocket: webSocket,
                                          tls: options.tls, timeout: options.connectTimeout)
+        } catch {
+            var error = error
+            if error.kind == .tls { error.message = "TLS error with \(options.endpoint): \(error.message)" }
+            throw error
+        }
         self.bridge = bridge
         switch bridge.awaitUpgrade(deadline: connectDeadline) {
         case .ready:
