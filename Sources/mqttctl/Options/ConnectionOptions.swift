@@ -138,6 +138,28 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
+    /// The WEBSOCKET section of `mqttctl --help` (and so of the man page).
+    static let webSocketHelpText = """
+        WEBSOCKET
+        --ws, or -L ws://host[:port]/topic, carries MQTT over WebSocket (RFC 6455, MQTT \
+        3.1.1 and 5.0 section 6); -L wss://... or --ws with any TLS option is WebSocket over \
+        TLS, with every TLS option but --psk. As in mosquitto's -L the URL's path is the topic; \
+        the HTTP path of the upgrade is --ws-path (default /mqtt), extra request headers come \
+        from --ws-header 'Name: value' (repeatable; a Host header replaces host:port). The \
+        port defaults to 1883 (8883 with TLS), as with mosquitto 2.1's clients. The subprotocol \
+        mqtt is asked for and must be chosen. libmosquitto still does all of MQTT; \
+        libwebsockets (libwebsockets17, loaded only when a WebSocket is used) carries its \
+        bytes, passing each on at once, so keep-alive and take-over probes time the broker. \
+        Failures: connection refused, no such host, an upgrade answered with another HTTP \
+        status ("404 Not Found: is the path right? --ws-path"), no or another subprotocol: \
+        status 3; a TLS failure: 6, with the same diagnosis as mqtts://; a close frame from the \
+        broker, shown with its code and reason: 7 once connected (probes and conn --stay \
+        report it, JSON closed_by "fin" with websocket_close_code and websocket_close_reason). \
+        Reports name the endpoint as a URL (ws://host:port/path); JSON has "transport" \
+        ("tcp", "tls", "websocket", "websocket-tls") and "websocket_path".
+
+        """
+
     nonisolated(unsafe) private static var insecureWarningShown = false
 
     /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
