@@ -24,6 +24,9 @@ let package = Package(
             name: "CWebSocketBridge",
             dependencies: ["CMosquitto"],
             exclude: ["README.md"],
+            // DWARF 4, as swiftc writes it: clang's default DWARF 5 stops bookworm's
+            // valgrind 3.19 ("unhandled dwarf2 abbrev form"), which the start-up checks use.
+            cSettings: [.unsafeFlags(["-gdwarf-4"])],
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
         // The Swift wrapper: one type owns the `mosquitto *`, an event loop drives it.

@@ -111,6 +111,7 @@ struct wsb {
     int pending_fd;
     atomic_int stop;
     atomic_int finished;
+    atomic_int returned;
 };
 
 static __thread struct wsb *creating;
@@ -635,7 +636,10 @@ void wsb_run(struct wsb *b) {
     while (!atomic_load(&b->stop) && !atomic_load(&b->finished)) {
         if (lws.lws_service(b->ctx, 0) < 0) break;
     }
+    atomic_store(&b->returned, 1);
 }
+
+int wsb_returned(struct wsb *b) { return atomic_load(&b->returned); }
 
 int wsb_attach(struct wsb *b, int fd) {
     int fl = fcntl(fd, F_GETFL);

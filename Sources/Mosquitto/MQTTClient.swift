@@ -167,6 +167,13 @@ public final class MQTTClient: MosquittoEvents {
         if let tls = mosquittoTLS { try handle.setTLS(tls) }
     }
 
+    deinit {
+        // libmosquitto's socket first: its end lets the bridge close the WebSocket
+        // cleanly (close frame 1000) before the bridge is stopped.
+        handle = nil
+        bridge = nil
+    }
+
     // MARK: Connecting
 
     /// Opens the TCP connection (blocking, bounded by the connect timeout and

@@ -48,8 +48,6 @@ final class WebSocketBridge {
     private let statusWriteFD: Int32
     private let bridge: OpaquePointer
     private var thread: pthread_t?
-    /// The thread has returned from wsb_run (set on that thread).
-    private let returned: UnsafeMutablePointer<Int32>
     private var partialLine: [UInt8] = []
     /// Every event read so far, in order.
     private(set) var events: [Event] = []
@@ -72,8 +70,6 @@ final class WebSocketBridge {
         }
         statusFD = fds[0]
         statusWriteFD = fds[1]
-        returned = .allocate(capacity: 1)
-        returned.initialize(to: 0)
 
         let hostHeader = webSocket.headers.first { Self.headerName($0).lowercased() == "host" }
             .map { Self.headerValue($0) }
@@ -114,7 +110,6 @@ final class WebSocketBridge {
         guard let created else {
             close(fds[0])
             close(fds[1])
-            returned.deallocate()
             let text = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix("tls: ") {
                 throw MQTTError(.tls, String(text.dropFirst(5)))
@@ -131,34 +126,20 @@ final class WebSocketBridge {
         var previous = sigset_t()
         sigfillset(&all)
         pthread_sigmask(SIG_BLOCK, &all, &previous)
-        let context = Unmanaged.passRetained(ThreadContext(bridge: bridge, returned: returned)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { argument in
             guard let argument else { return nil }
-            let context = Unmanaged<ThreadContext>.fromOpaque(argument).takeRetainedValue()
-            wsb_run(context.bridge)
-            context.returned.pointee = 1
+            wsb_run(OpaquePointer(argument))
             return nil
-        }, context)
+        }, UnsafeMutableRawPointer(bridge))
         pthread_sigmask(SIG_SETMASK, &previous, nil)
         guard rc == 0 else {
-            Unmanaged<ThreadContext>.fromOpaque(context).release()
             wsb_destroy(bridge)
             close(statusFD)
             close(statusWriteFD)
-            returned.deallocate()
             throw MQTTError(.other, "WebSocket: cannot start a thread: \(String(cString: strerror(rc)))")
         }
         self.thread = thread
-    }
-
-    private final class ThreadContext {
-        let bridge: OpaquePointer
-        let returned: UnsafeMutablePointer<Int32>
-        init(bridge: OpaquePointer, returned: UnsafeMutablePointer<Int32>) {
-            self.bridge = bridge
-            self.returned = returned
-        }
     }
 
     deinit {
@@ -185,13 +166,12 @@ final class WebSocketBridge {
         wsb_destroy(bridge)
         close(statusFD)
         close(statusWriteFD)
-        returned.deallocate()
     }
 
     private func waitForThread(milliseconds: Int) -> Bool {
         var waited = 0
         while true {
-            if returned.pointee != 0 { return true }
+            if wsb_returned(bridge) != 0 { return true }
             if waited >= milliseconds { return false }
             usleep(1000)
             waited += 1

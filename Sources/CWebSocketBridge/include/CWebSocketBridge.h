@@ -68,6 +68,9 @@ void wsb_stop(struct wsb *b);
 /* Whether both sides have ended by themselves (no more status lines follow). */
 int wsb_finished(struct wsb *b);
 
+/* Whether wsb_run has returned (then the thread can be joined at once). */
+int wsb_returned(struct wsb *b);
+
 /* After wsb_run has returned: frees everything (closes the sockets it holds). */
 void wsb_destroy(struct wsb *b);
 
