@@ -172,6 +172,23 @@ import Testing
         #expect(d.bool("will_published") == true, "\(d)")
     }
 
+    /// `mqttctl probe --ws`: every probe, both versions, through the WebSocket
+    /// listener, passes --strict on ejabberd as it does over TCP.
+    @Test func probeAllOverWebSocketPassesStrictly() async throws {
+        let broker = try TestEjabberd.standard()
+        let result = try await runAsync(["probe", "--strict", "--grace", "3", "--json", "-h", "127.0.0.1", "-p", "\(broker.webSocketPort)", "--ws"]
+                                        + TestEjabberd.credentials, timeout: 90)
+        #expect(result.status == 0, "\(result)")
+        let d = try jsonDocument(result)
+        #expect(d.bool("pass") == true, "\(d)")
+        let documents = d.objects("keepalive") + d.objects("takeover")
+        #expect(documents.count == 6, "\(d)")
+        #expect(documents.allSatisfy { $0.string("transport") == "websocket" && $0.string("websocket_path") == "/mqtt" }, "\(d)")
+        let keepAlive5 = d.objects("keepalive").first { $0.string("protocol") == "5" }?.objects("results").first
+        #expect(keepAlive5?.string("disconnect_reason_string") == "Idle connection", "\(d)")
+        #expect(d.objects("takeover").allSatisfy { $0.bool("will_published") == true }, "\(d)")
+    }
+
     // MARK: wss
 
     @Test(arguments: ["311", "5"])
