@@ -270,6 +270,15 @@ final class WebSocketBridge {
         guard fd >= 0 else {
             throw MQTTError(.other, "WebSocket: cannot accept the local connection: \(String(cString: strerror(errno)))")
         }
+        // The directory is ours alone (mode 0700), and the peer must be this process:
+        // libmosquitto's socket, nobody else's.
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc shows it only with _GNU_SOURCE).
+        var credentials: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0, credentials.pid == getpid() else {
+            close(fd)
+            throw MQTTError(.other, "WebSocket: the local connection does not come from this process")
+        }
         guard wsb_attach(bridge, fd) == 0 else {
             close(fd)
             throw MQTTError(.other, "WebSocket: cannot hand the local connection to the bridge")

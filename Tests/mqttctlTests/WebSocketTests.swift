@@ -103,6 +103,7 @@ import Testing
         let timing = try #require(d.object("timing_ms"))
         #expect((timing.number("websocket_upgrade") ?? -1) > 0, "\(timing)")
         #expect(timing.isNull("tls_handshake"), "\(timing)")
+        #expect(timing.isNull("tcp_connect"), "\(timing)")
         #expect(d.object("connack")?.int("code") == 0, "\(d)")
         let text = try mqttctl(["conn"] + Self.ejabberdWS(broker))
         #expect(text.stdout.hasPrefix("CONNACK from ws://127.0.0.1:\(broker.webSocketPort)/mqtt (MQTT 3.1.1"), "\(text)")

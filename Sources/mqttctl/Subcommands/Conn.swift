@@ -31,7 +31,8 @@ struct Conn: ParsableCommand {
             JSON (--json): {"command": "conn", "host", "port", "protocol", "transport" ("tcp", \
             "tls", "websocket" or "websocket-tls"), "websocket_path" (null over TCP), "client_id", \
             "keepalive", "connack": {"code", "reason", "accepted", "session_present"}, \
-            "timing_ms": {"tcp_connect", "tls_handshake" (null without TLS or over WebSocket), \
+            "timing_ms": {"tcp_connect" (null over WebSocket), "tls_handshake" (null without TLS \
+            or over WebSocket), \
             "websocket_upgrade" (over WebSocket: name lookup, TCP, TLS and the HTTP upgrade; else \
             null), "connack", "total"}, "properties": {KEY: {"value" (null when absent), "default" (the \
             specification's, null where it is "none"), "effective"}} for every property above \
@@ -111,7 +112,8 @@ struct Conn: ParsableCommand {
             clientID: ack.properties.assignedClientIdentifier ?? options.clientID, keepAlive: options.keepAlive,
             sessionExpiry: options.sessionExpiry ?? 0, tls: options.tls != nil, transport: options.transportName,
             webSocketPath: options.webSocketPath, ack: ack,
-            tcpConnect: client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
+            // Over WebSocket the connect is the upgrade's (websocket_upgrade).
+            tcpConnect: options.transport.isWebSocket ? nil : client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
             tlsHandshake: client.tlsHandshakeFinishedAt.flatMap { tls in client.tcpConnectedAt.map { MonotonicClock.milliseconds($0, tls) } },
             connAck: (client.tlsHandshakeFinishedAt ?? client.tcpConnectedAt).map { MonotonicClock.milliseconds($0, ack.receivedAt) },
             total: MonotonicClock.milliseconds(client.connectStartedAt, ack.receivedAt))
