@@ -98,7 +98,7 @@ struct wsb {
 
     struct lws *ws, *local;
     int local_fd;
-    int started, established, ws_done, local_attached, local_done;
+    int established, ws_done, local_attached, local_done;
     int local_eof;                   /* libmosquitto's side ended: close frame once flushed */
     int end_local_after_flush;       /* the broker's side ended: EOF to libmosquitto once flushed */
     int ws_paused, local_paused;
@@ -267,7 +267,6 @@ static void start_ws(struct wsb *b) {
         i.alpn = c->alpn ? c->alpn : "http/1.1";
     }
     i.pwsi = &b->ws;
-    b->started = 1;
     errno = 0;
     if (!lws.lws_client_connect_via_info(&i) && !b->ws_done) {
         /* lws 4.1 resolves the name here, synchronously, and says nothing of why it failed. */
@@ -657,7 +656,6 @@ void wsb_stop(struct wsb *b) {
     lws.lws_cancel_service(b->ctx);
 }
 
-int wsb_finished(struct wsb *b) { return atomic_load(&b->finished); }
 
 void wsb_destroy(struct wsb *b) {
     lws.lws_context_destroy(b->ctx);

@@ -56,7 +56,8 @@ int wsb_load(char *err, size_t errlen);
 struct wsb *wsb_new(const struct wsb_config *cfg, int status_fd, char *err, size_t errlen);
 
 /* The bridge thread's body: starts the WebSocket connection and services it
- * until both sides have ended or wsb_stop. Call it on one thread only. */
+ * until both sides have ended (no more status lines follow then) or wsb_stop.
+ * Call it on one thread only. */
 void wsb_run(struct wsb *b);
 
 /* From any thread: hands over the local socket (after "ready"). 0 or -1. */
@@ -64,9 +65,6 @@ int wsb_attach(struct wsb *b, int fd);
 
 /* From any thread: wsb_run returns soon (the connections are dropped by wsb_destroy). */
 void wsb_stop(struct wsb *b);
-
-/* Whether both sides have ended by themselves (no more status lines follow). */
-int wsb_finished(struct wsb *b);
 
 /* Whether wsb_run has returned (then the thread can be joined at once). */
 int wsb_returned(struct wsb *b);
