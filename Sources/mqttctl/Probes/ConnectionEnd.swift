@@ -75,7 +75,16 @@ enum ConnectionEnd: Equatable {
         }
     }
 
-    /// The DISCONNECT's reason string and user properties for JSON.
+    /// `jsonDetails` when there was no end: every key, null.
+    static var noJSONDetails: [(String, JSON)] {
+        [
+            ("disconnect_reason_string", .null), ("disconnect_user_properties", .null),
+            ("websocket_close_code", .null), ("websocket_close_reason", .null),
+        ]
+    }
+
+    /// The DISCONNECT's reason string and user properties for JSON, and the
+    /// WebSocket close frame's code and reason.
     var jsonDetails: [(String, JSON)] {
         let d = disconnect
         return [

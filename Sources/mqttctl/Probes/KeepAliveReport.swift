@@ -69,7 +69,7 @@ extension ProbeReport {
             ("closed_by", JSON.optional(subject.end?.kind)),
             ("disconnect_reason", JSON.optional(subject.end?.reasonCode)),
         ]
-        members += subject.end?.jsonDetails ?? [("disconnect_reason_string", .null), ("disconnect_user_properties", .null)]
+        members += subject.end?.jsonDetails ?? ConnectionEnd.noJSONDetails
         members += [
             ("will_topic", JSON.optional(subject.plan.willTopic)),
             ("will_published", JSON.optional(subject.willPublished)),

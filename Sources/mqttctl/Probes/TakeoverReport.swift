@@ -25,7 +25,7 @@ extension ProbeReport {
             ("closed_by", JSON.optional(probe.aEnd?.kind)),
             ("disconnect_reason", JSON.optional(probe.aEnd?.reasonCode)),
         ]
-        members += probe.aEnd?.jsonDetails ?? [("disconnect_reason_string", .null), ("disconnect_user_properties", .null)]
+        members += probe.aEnd?.jsonDetails ?? ConnectionEnd.noJSONDetails
         members += [
             ("will_expected", JSON.optional(expectation.will?.published)),
             ("will_rule", expectation.will.map { .string($0.rule.basis.rawValue) } ?? .null),

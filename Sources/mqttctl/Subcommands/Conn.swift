@@ -44,7 +44,8 @@ struct Conn: ParsableCommand {
             "user_properties": [{"key", "value"}], "stay": {"after_s", "pings_sent", \
             "ping_responses", "closed_by" ("disconnect", "fin", "reset", "error", "no_pingresp" or \
             "client"), "disconnect_reason", "disconnect_reason_string", \
-            "disconnect_user_properties", "stopped"} or null}.
+            "disconnect_user_properties", "websocket_close_code", "websocket_close_reason" (the \
+            close frame that ended it over WebSocket, else null), "stopped"} or null}.
 
             Exit status: 0 when the broker accepted the connection (with --stay: and it was still \
             open when -W passed or SIGINT came); 4 or 5 when it refused (the report is printed \
