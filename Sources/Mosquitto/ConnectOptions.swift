@@ -28,13 +28,71 @@ public struct ConnectOptions: Sendable {
     /// Acknowledge every read at once (TCP_QUICKACK): for measuring connections,
     /// whose timings must not include a delayed ACK (see `MosquittoHandle.acknowledgeNow`).
     public var quickAck: Bool = false
+    /// With `transport` `.tcp`, libmosquitto's own TLS (mqtts); over WebSocket, wss.
     public var tls: TLSOptions?
+    /// How MQTT's bytes travel: TCP (the default) or WebSocket.
+    public var transport: Transport = .tcp
 
     public init() {}
 
-    /// "host:port" for messages.
+    /// "host:port" for messages; a URL ("ws://host:port/path") over WebSocket.
     public var endpoint: String {
+        switch transport {
+        case .tcp: return hostAndPort
+        case .webSocket(let ws): return "\(tls == nil ? "ws" : "wss")://\(hostAndPort)\(ws.path)"
+        }
+    }
+
+    /// "host:port" ("[::1]:port" for an IPv6 address).
+    public var hostAndPort: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// The WebSocket path (nil over TCP).
+    public var webSocketPath: String? {
+        if case .webSocket(let ws) = transport { return ws.path }
+        return nil
+    }
+
+    /// The transport's name for reports: "tcp", "tls", "websocket" or "websocket-tls".
+    public var transportName: String {
+        switch transport {
+        case .tcp: return tls == nil ? "tcp" : "tls"
+        case .webSocket: return tls == nil ? "websocket" : "websocket-tls"
+        }
+    }
+}
+
+/// How MQTT's bytes reach the broker. libmosquitto 2.0 speaks only TCP (and TLS
+/// over it); `.webSocket` is carried by `WebSocketBridge` around it. A
+/// libmosquitto with `MOSQ_OPT_TRANSPORT` (2.1) can take `.webSocket` itself:
+/// only `MQTTClient` changes, not its callers.
+public enum Transport: Sendable, Equatable {
+    case tcp
+    /// MQTT over WebSocket (RFC 6455; MQTT 3.1.1 and 5.0 section 6); TLS (wss)
+    /// when `ConnectOptions.tls` is set.
+    case webSocket(WebSocketOptions)
+
+    public var isWebSocket: Bool {
+        if case .webSocket = self { return true }
+        return false
+    }
+}
+
+/// The HTTP side of MQTT over WebSocket.
+public struct WebSocketOptions: Sendable, Equatable {
+    /// The request path of the upgrade ("/mqtt", the common default).
+    public var path: String = "/mqtt"
+    /// Extra request headers, each "Name: value". A Host header replaces the
+    /// default Host (host:port).
+    public var headers: [String] = []
+    /// The subprotocol asked for, which the server must choose ("mqtt", as
+    /// MQTT 3.1.1 and 5.0 require).
+    public var subprotocol: String = "mqtt"
+
+    public init(path: String = "/mqtt", headers: [String] = []) {
+        self.path = path
+        self.headers = headers
     }
 }
 

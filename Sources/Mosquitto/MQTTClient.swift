@@ -134,6 +134,15 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private var handle: MosquittoHandle!
+    /// MQTT over WebSocket: the bridge of the current connection (libmosquitto
+    /// talks to its unix socket). nil over TCP.
+    private var bridge: WebSocketBridge?
+    /// libmosquitto's own TLS: over TCP only (over WebSocket the bridge does TLS).
+    private var mosquittoTLS: TLSOptions? { options.transport.isWebSocket ? nil : options.tls }
+    /// Monotonic time the WebSocket upgrade completed (nil over TCP).
+    public private(set) var webSocketUpgradedAt: UInt64?
+    /// The subprotocol the WebSocket server chose (nil over TCP).
+    public private(set) var webSocketSubprotocol: String?
     private var connectDeadline: UInt64 = .max
     private var disconnectRequested = false
     /// Set by `stopAfterThisMessage`: DISCONNECT properties, and whether every
@@ -155,8 +164,17 @@ public final class MQTTClient: MosquittoEvents {
         if let will = options.will { try handle.setWill(will) }
         try handle.setMaxInflight(options.maxInflight)
         if let receiveMaximum = options.receiveMaximum { try handle.setReceiveMaximum(receiveMaximum) }
-        if options.tcpNoDelay { try handle.setTCPNoDelay(true) }
-        if let tls = options.tls { try handle.setTLS(tls) }
+        // Over WebSocket libmosquitto's socket is a local one: the bridge sets the
+        // broker connection's options, and does TLS (wss).
+        if options.tcpNoDelay && !options.transport.isWebSocket { try handle.setTCPNoDelay(true) }
+        if let tls = mosquittoTLS { try handle.setTLS(tls) }
+    }
+
+    deinit {
+        // libmosquitto's socket first: its end lets the bridge close the WebSocket
+        // cleanly (close frame 1000) before the bridge is stopped.
+        handle = nil
+        bridge = nil
     }
 
     // MARK: Connecting
@@ -178,17 +196,187 @@ public final class MQTTClient: MosquittoEvents {
         if let expiry = options.sessionExpiry, options.protocolVersion == .v5 {
             properties.append(MQTTProperties.sessionExpiryInterval, .uint32(expiry))
         }
-        let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) {
-            handle.connect(host: options.host, port: options.port, keepAlive: options.keepAlive,
-                           bindAddress: options.bindAddress, properties: properties)
+        connectProperties = properties
+        try open(reconnecting: false)
+        tcpConnectedAt = MonotonicClock.now()
+    }
+
+    /// The CONNECT properties of the last `connect()`, for reconnects over WebSocket.
+    private var connectProperties = MQTTProperties()
+
+    /// Opens the connection and queues CONNECT. Over TCP: libmosquitto's blocking
+    /// connect. Over WebSocket: the bridge's upgrade first (so that nothing timed
+    /// after CONNECT includes the HTTP handshake), then libmosquitto connects to
+    /// the bridge's unix socket.
+    private func open(reconnecting: Bool) throws(MQTTError) {
+        guard case .webSocket(let webSocket) = options.transport else {
+            let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) {
+                reconnecting ? handle.reconnect()
+                    : handle.connect(host: options.host, port: options.port, keepAlive: options.keepAlive,
+                                     bindAddress: options.bindAddress, properties: connectProperties)
+            }
+            let savedErrno = errno
+            guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+                let error = connectError(rc, errno: savedErrno, timedOut: timedOut)
+                fail(error)
+                throw error
+            }
+            return
         }
-        let savedErrno = errno
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            let error = connectError(rc, errno: savedErrno, timedOut: timedOut)
+        do throws(MQTTError) {
+            try openWebSocket(webSocket)
+        } catch {
             fail(error)
             throw error
         }
-        tcpConnectedAt = MonotonicClock.now()
+    }
+
+    private func openWebSocket(_ webSocket: WebSocketOptions) throws(MQTTError) {
+        bridge = nil  // the previous connection's
+        webSocketUpgradedAt = nil
+        webSocketSubprotocol = nil
+        let bridge: WebSocketBridge
+        do throws(MQTTError) {
+            bridge = try WebSocketBridge(host: options.host, port: options.port, webSocket: webSocket,
+                                         tls: options.tls, timeout: options.connectTimeout)
+        } catch {
+            var error = error
+            if error.kind == .tls { error.message = "TLS error with \(options.endpoint): \(error.message)" }
+            throw error
+        }
+        self.bridge = bridge
+        switch bridge.awaitUpgrade(deadline: connectDeadline) {
+        case .ready:
+            break
+        case .failed(let events):
+            throw upgradeError(events)
+        case .timedOut:
+            throw MQTTError(.timeout, "the WebSocket upgrade with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
+                            cause: .webSocketTimeout)
+        case .interrupted(let sig):
+            throw MQTTError(.interrupted, "interrupted by signal \(sig) while connecting to \(options.endpoint)", reasonCode: Int(sig))
+        }
+        webSocketUpgradedAt = MonotonicClock.now()
+        for case .ready(let subprotocol) in bridge.events { webSocketSubprotocol = subprotocol }
+        let path = try bridge.makeLocalPath()
+        let rc = handle.connect(host: path, port: 0, keepAlive: options.keepAlive, bindAddress: nil, properties: connectProperties)
+        let savedErrno = errno
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError.library(rc, errno: savedErrno, context: "cannot connect to the WebSocket bridge's local socket")
+        }
+        try bridge.handOver()
+    }
+
+    /// Why the WebSocket upgrade failed, from what the bridge reported.
+    private func upgradeError(_ events: [WebSocketBridge.Event]) -> MQTTError {
+        let endpoint = options.endpoint
+        if options.tls != nil {
+            for case .tlsVerify(let code, _) in events {
+                var diagnosis = TLSDiagnosis()
+                diagnosis.verifyResult = code
+                return MQTTError(.tls, "TLS error with \(endpoint): \(diagnosis.describe(host: options.host, options: options.tls))")
+            }
+        }
+        guard let last = events.last else {
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint)", cause: .webSocketUnreachable)
+        }
+        switch last {
+        case .httpStatus(let code, let statusLine, let location):
+            var line = statusLine.trimmingSpaces
+            if !line.hasPrefix(String(code)) { line = "\(code) \(line)".trimmingSpaces }
+            let moved = location.isEmpty ? "" : " (Location: \(location))"
+            return MQTTError(.cannotConnect, "\(endpoint) answered the WebSocket upgrade with HTTP \(line)\(moved)",
+                             cause: .webSocketRefused(status: code))
+        case .subprotocol(let chosen):
+            let what = chosen.isEmpty ? "without a subprotocol" : "with the subprotocol '\(chosen)'"
+            return MQTTError(.cannotConnect, "\(endpoint) accepted the WebSocket upgrade \(what), not '\(webSocketSubprotocolAsked)': it is not an MQTT WebSocket endpoint",
+                             cause: .webSocketSubprotocol(chosen: chosen))
+        case .closeFrame(let code, let reason):
+            return MQTTError(.cannotConnect, "\(endpoint) closed the WebSocket during the upgrade (close frame \(WebSocketClose.describe(code: code, reason: reason)))",
+                             cause: .webSocketClosed(code: code, reason: reason))
+        case .ended(let end):
+            return MQTTError(.cannotConnect, "\(endpoint) \(end == .fin ? "closed" : "reset") the connection during the WebSocket upgrade",
+                             cause: .webSocketUnreachable)
+        case .textFrame:
+            return MQTTError(.protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
+        case .error(let text, let errno):
+            return connectFailure(text, errno: errno)
+        case .nameLookup(let reason):
+            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason)", cause: .webSocketNameLookup)
+        case .ready, .tlsVerify:
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint)", cause: .webSocketUnreachable)
+        }
+    }
+
+    private var webSocketSubprotocolAsked: String {
+        if case .webSocket(let ws) = options.transport { return ws.subprotocol }
+        return "mqtt"
+    }
+
+    /// A connection that failed before the upgrade, in libwebsockets' words.
+    private func connectFailure(_ text: String, errno savedErrno: Int32) -> MQTTError {
+        let endpoint = options.endpoint
+        let lower = text.lowercased()
+        if lower.contains("getaddrinfo") || lower.contains("dns") || lower.contains("resolve") {
+            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)'", cause: .webSocketNameLookup)
+        }
+        if options.tls != nil && (lower.contains("tls") || lower.contains("ssl")) {
+            // lws 4.1 words a failed handshake "connect SSL err N" with an empty OpenSSL reason.
+            return MQTTError(.tls, "TLS error with \(endpoint): TLS handshake failed (\(text)); the server may not speak TLS there",
+                             cause: .webSocketNoTLS)
+        }
+        if lower.contains("read failed") || lower.contains("closed") {
+            return MQTTError(.cannotConnect, "\(endpoint) closed the connection without answering the WebSocket upgrade",
+                             cause: .webSocketNoAnswer)
+        }
+        if [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ETIMEDOUT].contains(savedErrno) {
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))", cause: .webSocketUnreachable)
+        }
+        if lower.contains("timed out") || lower.contains("timeout") {
+            return MQTTError(.timeout, "the WebSocket upgrade with \(endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
+                             cause: .webSocketTimeout)
+        }
+        if lower.contains("connect") && !lower.contains("hs:") {
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(text)", cause: .webSocketUnreachable)
+        }
+        return MQTTError(.cannotConnect, "the WebSocket upgrade with \(endpoint) failed: \(text)", cause: .webSocketUnreachable)
+    }
+
+    /// Over WebSocket, once the local socket has ended: what the bridge saw of
+    /// the broker's end (a close frame, a TCP end), as the error to report.
+    private func webSocketEndError() -> MQTTError? {
+        guard let bridge else { return nil }
+        bridge.readEvents()
+        let endpoint = options.endpoint
+        // The most telling first: a text frame, a close frame, then a bare TCP end.
+        let telling = bridge.events.filter { if case .textFrame = $0 { return true }; return false }
+            + bridge.events.filter { if case .closeFrame = $0 { return true }; return false }
+            + bridge.events.filter { if case .ended = $0 { return true }; return false }
+        for event in telling {
+            switch event {
+            case .textFrame:
+                return MQTTError(.protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
+            case .closeFrame(let code, let reason):
+                let frame = "close frame \(WebSocketClose.describe(code: code, reason: reason))"
+                if state == .connecting {
+                    return MQTTError(.cannotConnect, "\(endpoint) closed the WebSocket before CONNACK (\(frame))",
+                                     cause: .webSocketClosed(code: code, reason: reason))
+                }
+                return MQTTError(.connectionLost, "connection to \(endpoint) lost: the broker closed the WebSocket (\(frame))",
+                                 cause: .webSocketClosed(code: code, reason: reason))
+            case .ended(let end):
+                let how = end == .fin ? "closed" : "reset"
+                if state == .connecting {
+                    return MQTTError(.cannotConnect, "\(endpoint) \(how) the connection before CONNACK, without a WebSocket close frame",
+                                     cause: .closedBeforeConnAck(firstBytes: firstBytes ?? []))
+                }
+                return MQTTError(.connectionLost, "connection to \(endpoint) lost: the broker \(how) the connection (no WebSocket close frame)",
+                                 cause: .closedByPeer(end))
+            default:
+                continue
+            }
+        }
+        return nil
     }
 
     /// Connects again with the same options (used by `sub --reconnect`).
@@ -213,13 +401,7 @@ public final class MQTTClient: MosquittoEvents {
         connectStartedAt = MonotonicClock.now()
         connectDeadline = options.connectTimeout > 0 ? MonotonicClock.after(seconds: options.connectTimeout) : .max
         updateLogging()
-        let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) { handle.reconnect() }
-        let savedErrno = errno
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            let error = connectError(rc, errno: savedErrno, timedOut: timedOut)
-            fail(error)
-            throw error
-        }
+        try open(reconnecting: true)
         tcpConnectedAt = MonotonicClock.now()
     }
 
@@ -506,7 +688,7 @@ public final class MQTTClient: MosquittoEvents {
         }
         if watch != nil { return readWatched() }
         defer { if options.quickAck && state != .closed { handle.acknowledgeNow() } }
-        if state == .connecting, options.tls == nil, firstBytes == nil {
+        if state == .connecting, mosquittoTLS == nil, firstBytes == nil {
             (firstBytes, peerReset) = handle.peekPlain(upTo: 8)
         }
         // Read packet by packet until the socket is drained; bounded for fairness.
@@ -522,7 +704,7 @@ public final class MQTTClient: MosquittoEvents {
             // A callback of this read (onConnect, onSubscribe) started watching.
             if watch != nil { return readWatched() }
             guard observeTLSHandshake() else { return }
-            if state == .connecting, options.tls != nil, !tlsHandshakeDone {
+            if state == .connecting, mosquittoTLS != nil, !tlsHandshakeDone {
                 if readErrno != 0, !drained, readErrno != EINTR {
                     // libmosquitto treats SSL_ERROR_SYSCALL during the handshake as "try
                     // again" (lib/net_mosq.c), so a reset connection would spin until the
@@ -579,7 +761,8 @@ public final class MQTTClient: MosquittoEvents {
                 return
             case .ended(let end):
                 let how = end == .fin ? "closed the connection" : "reset the connection"
-                return endWatch(.failed(MQTTError(.connectionLost, "\(options.endpoint) \(how)", cause: .closedByPeer(end))))
+                return endWatch(.failed(webSocketEndError()
+                    ?? MQTTError(.connectionLost, "\(options.endpoint) \(how)", cause: .closedByPeer(end))))
             case .failed(let e):
                 return endWatch(.failed(MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(String(cString: strerror(e)))")))
             }
@@ -611,12 +794,12 @@ public final class MQTTClient: MosquittoEvents {
             return
         }
         if state == .connecting && now >= connectDeadline {
-            if options.tls != nil && handle.tlsHandshakeFinished != true {
+            if mosquittoTLS != nil && handle.tlsHandshakeFinished != true {
                 fail(MQTTError(.timeout, "the TLS handshake with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it a TLS port?"))
                 return
             }
             let what = connAck == nil ? "no CONNACK from \(options.endpoint)" : "no answer from \(options.endpoint)"
-            fail(MQTTError(.timeout, "\(what) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it an MQTT broker\(options.tls == nil ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"))
+            fail(MQTTError(.timeout, "\(what) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it an MQTT broker\(options.tls == nil && !options.transport.isWebSocket ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"))
             return
         }
         if needsTicks {
@@ -630,7 +813,7 @@ public final class MQTTClient: MosquittoEvents {
     private func closeAfterLoopError(_ rc: Int32, errno readErrno: Int32 = 0) {
         guard state != .closed else { return }
         if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue
-            || (state == .connecting && options.tls != nil && !tlsDiagnosis.isEmpty) {
+            || (state == .connecting && mosquittoTLS != nil && !tlsDiagnosis.isEmpty) {
             // The last case: the broker refused us at the TLS level after the handshake
             // (TLS 1.3 "certificate required"), which libmosquitto reports as a lost connection.
             fail(tlsError(rc))
@@ -640,14 +823,18 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
+        if var error = webSocketEndError() {
+            error.libraryCode = rc
+            return error
+        }
         if state == .connecting {
-            if options.tls == nil {
+            if mosquittoTLS == nil {
                 var error = PreConnAck.error(firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
                                              reset: peerReset || readErrno == ECONNRESET)
                 error.libraryCode = rc
                 return error
             }
-            if let tls = options.tls, tlsHandshakeDone {
+            if let tls = mosquittoTLS, tlsHandshakeDone {
                 // With TLS 1.3 the broker checks the client certificate after our side
                 // of the handshake is done; its alert is often lost in the reset.
                 let why = tls.certFile == nil
@@ -673,7 +860,7 @@ public final class MQTTClient: MosquittoEvents {
     /// call that reads (even inside the connect call, on a busy machine), and checks
     /// it before the first write. False when the connection was failed.
     private func observeTLSHandshake() -> Bool {
-        guard state == .connecting, options.tls != nil, !tlsHandshakeDone, handle.tlsHandshakeFinished == true else {
+        guard state == .connecting, mosquittoTLS != nil, !tlsHandshakeDone, handle.tlsHandshakeFinished == true else {
             return true
         }
         tlsHandshakeDone = true
@@ -782,7 +969,7 @@ public final class MQTTClient: MosquittoEvents {
         guard onLog != nil || level == MOSQ_LOG_ERR else { return }
         let line = String(cString: message)
         if level == MOSQ_LOG_ERR {
-            if state == .connecting && options.tls != nil {
+            if state == .connecting && mosquittoTLS != nil {
                 tlsDiagnosis.record(logLine: line)
                 if line.hasPrefix("OpenSSL Error"), let verify = handle.tlsVerifyResult(), verify != 0 {
                     tlsDiagnosis.verifyResult = verify
@@ -816,6 +1003,13 @@ private func hasSuffix(_ cString: UnsafePointer<CChar>, _ suffix: StaticString) 
     let suffixLength = suffix.utf8CodeUnitCount
     guard length >= suffixLength else { return false }
     return memcmp(cString + (length - suffixLength), suffix.utf8Start, suffixLength) == 0
+}
+
+extension String {
+    /// Without leading and trailing spaces.
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
 }
 
 func formatSeconds(_ seconds: Double) -> String {

@@ -44,6 +44,26 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
         case answeredAsMQTT311(returnCode: Int)
         /// The broker ended an established connection without DISCONNECT.
         case closedByPeer(TransportEnd)
+        /// MQTT over WebSocket: the server answered the upgrade with this HTTP
+        /// status instead of 101.
+        case webSocketRefused(status: Int)
+        /// MQTT over WebSocket: the server did not choose the subprotocol asked
+        /// for (`chosen` is empty when it chose none).
+        case webSocketSubprotocol(chosen: String)
+        /// MQTT over WebSocket: the server sent a close frame (code 1005: none given).
+        case webSocketClosed(code: Int, reason: String)
+        /// MQTT over WebSocket: no connection to the server (refused, unreachable).
+        case webSocketUnreachable
+        /// MQTT over WebSocket: the host name could not be resolved.
+        case webSocketNameLookup
+        /// MQTT over WebSocket: the server closed the connection without an HTTP answer
+        /// (a plain MQTT port, a TLS port spoken to without TLS).
+        case webSocketNoAnswer
+        /// MQTT over WebSocket with TLS: the TLS handshake failed without a certificate
+        /// verification error (a port without TLS, a handshake the server refused).
+        case webSocketNoTLS
+        /// MQTT over WebSocket: the upgrade did not complete within the connect timeout.
+        case webSocketTimeout
     }
 
     public var kind: Kind

@@ -19,6 +19,7 @@ struct MQTTCtl: ParsableCommand {
             pub -m -5 publishes "-5".
 
             \(TLSOptionGroup.helpText)
+            \(ConnectionOptions.webSocketHelpText)
             \(Defaults.helpText)
             EXIT STATUS
             \(ExitStatus.table)

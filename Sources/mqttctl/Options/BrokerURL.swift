@@ -1,8 +1,11 @@
 /// `-L/--url mqtt(s)://[user[:pass]@]host[:port]/topic`, as mosquitto's clients
-/// take it. Percent-escapes are decoded in the user, password and topic, so a
-/// topic can carry `%23` for `#` and a password `%40` for `@` (never `%00`).
+/// take it, and `ws(s)://...` for MQTT over WebSocket (as mosquitto 2.1's: the
+/// path is still the topic; the HTTP path is `--ws-path`). Percent-escapes are
+/// decoded in the user, password and topic, so a topic can carry `%23` for `#`
+/// and a password `%40` for `@` (never `%00`).
 struct BrokerURL: Equatable {
     var tls: Bool
+    var webSocket = false
     var username: String?
     var password: String?
     var host: String
@@ -21,8 +24,16 @@ struct BrokerURL: Equatable {
         } else if rest.hasPrefix("mqtts://") {
             tls = true
             rest = rest.dropFirst(8)
+        } else if rest.hasPrefix("ws://") {
+            tls = false
+            webSocket = true
+            rest = rest.dropFirst(5)
+        } else if rest.hasPrefix("wss://") {
+            tls = true
+            webSocket = true
+            rest = rest.dropFirst(6)
         } else {
-            throw fail("the scheme must be mqtt:// or mqtts://")
+            throw fail("the scheme must be mqtt://, mqtts://, ws:// or wss://")
         }
         // Authority ends at the first '/'; the topic is everything after it.
         let authority: Substring

@@ -32,10 +32,16 @@ struct ConnFacts {
     let keepAlive: Int
     let sessionExpiry: UInt32
     let tls: Bool
+    /// "tcp", "tls", "websocket" or "websocket-tls" (ConnectOptions.transportName).
+    let transport: String
+    /// The WebSocket path (nil over TCP).
+    let webSocketPath: String?
     let ack: ConnAck
     /// Milliseconds.
     let tcpConnect: Double?
     let tlsHandshake: Double?
+    /// Over WebSocket: from the start to the completed upgrade (name lookup, TCP, TLS, HTTP).
+    var webSocketUpgrade: Double?
     let connAck: Double?
     let total: Double
     var stay: (seconds: Double, pings: Int, pingResponses: Int, end: End)?
@@ -94,7 +100,8 @@ struct ConnFacts {
             ("host", .string(host)),
             ("port", .int(port)),
             ("protocol", .string(version.description)),
-            ("transport", .string(tls ? "tls" : "tcp")),
+            ("transport", .string(transport)),
+            ("websocket_path", JSON.optional(webSocketPath)),
             ("client_id", JSON.optional(clientID)),
             ("keepalive", .int(keepAlive)),
             ("connack", .object([
@@ -106,6 +113,7 @@ struct ConnFacts {
             ("timing_ms", .object([
                 ("tcp_connect", tcpConnect.map { JSON.rounded($0) } ?? .null),
                 ("tls_handshake", tlsHandshake.map { JSON.rounded($0) } ?? .null),
+                ("websocket_upgrade", webSocketUpgrade.map { JSON.rounded($0) } ?? .null),
                 ("connack", connAck.map { JSON.rounded($0) } ?? .null),
                 ("total", JSON.rounded(total)),
             ])),
@@ -145,7 +153,11 @@ struct ConnFacts {
     var text: String {
         var out = "CONNACK from \(endpoint) (MQTT \(version)\(clientID.map { ", client id \($0)" } ?? "")): \(reason), session present \(ack.sessionPresent ? 1 : 0)\n"
         func ms(_ value: Double?) -> String { value.map { "\(Numbers.fixed($0, 3)) ms" } ?? "-" }
-        out += "  time: connect (name lookup and TCP) \(ms(tcpConnect)), TLS handshake \(tls ? ms(tlsHandshake) : "- (no TLS)"), CONNACK \(ms(connAck)) after CONNECT; total \(ms(total))\n"
+        if webSocketPath != nil {
+            out += "  time: WebSocket upgrade (name lookup, TCP\(tls ? ", TLS" : "") and HTTP) \(ms(webSocketUpgrade)), CONNACK \(ms(connAck)) after CONNECT; total \(ms(total))\n"
+        } else {
+            out += "  time: connect (name lookup and TCP) \(ms(tcpConnect)), TLS handshake \(tls ? ms(tlsHandshake) : "- (no TLS)"), CONNACK \(ms(connAck)) after CONNECT; total \(ms(total))\n"
+        }
         if version == .v5 {
             let width = properties.map(\.key.count).max() ?? 0
             for p in properties {

@@ -7,6 +7,8 @@ import Mosquitto
 enum ConnectionEnd: Equatable {
     case disconnect(ServerDisconnect)
     case closed(TransportEnd)
+    /// Over WebSocket: a close frame (code 1005: none given), no DISCONNECT.
+    case webSocketClosed(code: Int, reason: String)
     /// The connection failed some other way (a malformed packet, an I/O error).
     case failed(String)
 
@@ -18,6 +20,8 @@ enum ConnectionEnd: Equatable {
         case .failed(let error)?:
             if case .closedByPeer(let end)? = error.cause {
                 self = .closed(end)
+            } else if case .webSocketClosed(let code, let reason)? = error.cause {
+                self = .webSocketClosed(code: code, reason: reason)
             } else {
                 self = .failed(error.message)
             }
@@ -31,16 +35,25 @@ enum ConnectionEnd: Equatable {
         return nil
     }
 
+    /// The WebSocket close frame that ended it, if that is how it ended.
+    var webSocketClose: (code: Int, reason: String)? {
+        if case .webSocketClosed(let code, let reason) = self { return (code, reason) }
+        return nil
+    }
+
     var disconnect: ServerDisconnect? {
         if case .disconnect(let d) = self { return d }
         return nil
     }
 
-    /// The JSON `closed_by`: "disconnect", "fin", "reset" or "error".
+    /// The JSON `closed_by`: "disconnect", "fin", "reset" or "error". A WebSocket
+    /// close frame is the WebSocket's orderly close: "fin", with its code and
+    /// reason in `websocket_close_code` and `websocket_close_reason`.
     var kind: String {
         switch self {
         case .disconnect: return "disconnect"
         case .closed(let end): return end.rawValue
+        case .webSocketClosed: return TransportEnd.fin.rawValue
         case .failed: return "error"
         }
     }
@@ -57,16 +70,28 @@ enum ConnectionEnd: Equatable {
             return text
         case .closed(.fin): return "socket closed (FIN), no DISCONNECT"
         case .closed(.reset): return "connection reset (RST), no DISCONNECT"
+        case .webSocketClosed(let code, let reason): return "WebSocket close frame \(WebSocketClose.describe(code: code, reason: reason)), no DISCONNECT"
         case .failed(let detail): return "connection failed: \(detail)"
         }
     }
 
-    /// The DISCONNECT's reason string and user properties for JSON.
+    /// `jsonDetails` when there was no end: every key, null.
+    static var noJSONDetails: [(String, JSON)] {
+        [
+            ("disconnect_reason_string", .null), ("disconnect_user_properties", .null),
+            ("websocket_close_code", .null), ("websocket_close_reason", .null),
+        ]
+    }
+
+    /// The DISCONNECT's reason string and user properties for JSON, and the
+    /// WebSocket close frame's code and reason.
     var jsonDetails: [(String, JSON)] {
         let d = disconnect
         return [
             ("disconnect_reason_string", JSON.optional(d?.reasonString)),
             ("disconnect_user_properties", d.map { .array($0.userProperties.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) }) } ?? .null),
+            ("websocket_close_code", webSocketClose.map { .int($0.code) } ?? .null),
+            ("websocket_close_reason", webSocketClose.map { .string($0.reason) } ?? .null),
         ]
     }
 }

@@ -19,6 +19,8 @@ extension ProbeReport {
             ("probe", .string("keepalive")),
             ("host", .string(probe.context.base.host)),
             ("port", .int(probe.context.base.port)),
+            ("transport", .string(probe.context.base.transportName)),
+            ("websocket_path", JSON.optional(probe.context.base.webSocketPath)),
             ("protocol", .string(plan.protocolVersion.description)),
             ("backoff", JSON.rounded(plan.backoff)),
             ("grace_s", JSON.rounded(plan.grace)),
@@ -67,7 +69,7 @@ extension ProbeReport {
             ("closed_by", JSON.optional(subject.end?.kind)),
             ("disconnect_reason", JSON.optional(subject.end?.reasonCode)),
         ]
-        members += subject.end?.jsonDetails ?? [("disconnect_reason_string", .null), ("disconnect_user_properties", .null)]
+        members += subject.end?.jsonDetails ?? ConnectionEnd.noJSONDetails
         members += [
             ("will_topic", JSON.optional(subject.plan.willTopic)),
             ("will_published", JSON.optional(subject.willPublished)),

@@ -80,6 +80,8 @@ enum PingReport {
         return .object([
             ("host", .string(options.host)),
             ("port", .int(options.port)),
+            ("transport", .string(options.transportName)),
+            ("websocket_path", JSON.optional(options.webSocketPath)),
             ("protocol", .string(version.description)),
             ("client_id", .string(clientID)),
             ("keepalive", .int(keepAlive)),

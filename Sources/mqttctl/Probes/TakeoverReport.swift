@@ -9,6 +9,8 @@ extension ProbeReport {
             ("probe", .string("takeover")),
             ("host", .string(probe.context.base.host)),
             ("port", .int(probe.context.base.port)),
+            ("transport", .string(probe.context.base.transportName)),
+            ("websocket_path", JSON.optional(probe.context.base.webSocketPath)),
             ("protocol", .string(plan.protocolVersion.description)),
             ("client_id", .string(plan.clientID)),
             ("session", .string(plan.sessionName)),
@@ -25,7 +27,7 @@ extension ProbeReport {
             ("closed_by", JSON.optional(probe.aEnd?.kind)),
             ("disconnect_reason", JSON.optional(probe.aEnd?.reasonCode)),
         ]
-        members += probe.aEnd?.jsonDetails ?? [("disconnect_reason_string", .null), ("disconnect_user_properties", .null)]
+        members += probe.aEnd?.jsonDetails ?? ConnectionEnd.noJSONDetails
         members += [
             ("will_expected", JSON.optional(expectation.will?.published)),
             ("will_rule", expectation.will.map { .string($0.rule.basis.rawValue) } ?? .null),

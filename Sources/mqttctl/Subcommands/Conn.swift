@@ -28,10 +28,13 @@ struct Conn: ParsableCommand {
             PINGRESP within a keep-alive period. Nothing is acknowledged while it stays: a \
             persistent session's queued messages stay with the broker.
 
-            JSON (--json): {"command": "conn", "host", "port", "protocol", "transport" ("tcp" or \
-            "tls"), "client_id", "keepalive", "connack": {"code", "reason", "accepted", \
-            "session_present"}, "timing_ms": {"tcp_connect", "tls_handshake" (null without TLS), \
-            "connack", "total"}, "properties": {KEY: {"value" (null when absent), "default" (the \
+            JSON (--json): {"command": "conn", "host", "port", "protocol", "transport" ("tcp", \
+            "tls", "websocket" or "websocket-tls"), "websocket_path" (null over TCP), "client_id", \
+            "keepalive", "connack": {"code", "reason", "accepted", "session_present"}, \
+            "timing_ms": {"tcp_connect" (null over WebSocket), "tls_handshake" (null without TLS \
+            or over WebSocket), \
+            "websocket_upgrade" (over WebSocket: name lookup, TCP, TLS and the HTTP upgrade; else \
+            null), "connack", "total"}, "properties": {KEY: {"value" (null when absent), "default" (the \
             specification's, null where it is "none"), "effective"}} for every property above \
             (keys session_expiry_interval, receive_maximum, maximum_qos, retain_available, \
             maximum_packet_size, assigned_client_identifier, topic_alias_maximum, reason_string, \
@@ -41,7 +44,8 @@ struct Conn: ParsableCommand {
             "user_properties": [{"key", "value"}], "stay": {"after_s", "pings_sent", \
             "ping_responses", "closed_by" ("disconnect", "fin", "reset", "error", "no_pingresp" or \
             "client"), "disconnect_reason", "disconnect_reason_string", \
-            "disconnect_user_properties", "stopped"} or null}.
+            "disconnect_user_properties", "websocket_close_code", "websocket_close_reason" (the \
+            close frame that ended it over WebSocket, else null), "stopped"} or null}.
 
             Exit status: 0 when the broker accepted the connection (with --stay: and it was still \
             open when -W passed or SIGINT came); 4 or 5 when it refused (the report is printed \
@@ -107,11 +111,14 @@ struct Conn: ParsableCommand {
         var facts = ConnFacts(
             endpoint: options.endpoint, host: options.host, port: options.port, version: version,
             clientID: ack.properties.assignedClientIdentifier ?? options.clientID, keepAlive: options.keepAlive,
-            sessionExpiry: options.sessionExpiry ?? 0, tls: options.tls != nil, ack: ack,
-            tcpConnect: client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
+            sessionExpiry: options.sessionExpiry ?? 0, tls: options.tls != nil, transport: options.transportName,
+            webSocketPath: options.webSocketPath, ack: ack,
+            // Over WebSocket the connect is the upgrade's (websocket_upgrade).
+            tcpConnect: options.transport.isWebSocket ? nil : client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
             tlsHandshake: client.tlsHandshakeFinishedAt.flatMap { tls in client.tcpConnectedAt.map { MonotonicClock.milliseconds($0, tls) } },
             connAck: (client.tlsHandshakeFinishedAt ?? client.tcpConnectedAt).map { MonotonicClock.milliseconds($0, ack.receivedAt) },
             total: MonotonicClock.milliseconds(client.connectStartedAt, ack.receivedAt))
+        facts.webSocketUpgrade = client.webSocketUpgradedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) }
 
         var ending: CommandFailure?
         if refusal == nil && stay {

@@ -44,7 +44,7 @@ struct Ping: ParsableCommand {
             side by side, with what routing costs at the median (publish p50 minus PINGRESP p50): \
             topic matching, ACL checks, queueing and delivery, which the PINGRESP skips.
 
-            --json prints one JSON document at the end instead: {"host", "port", "protocol", \
+            --json prints one JSON document at the end instead: {"host", "port", "transport", "websocket_path", "protocol", \
             "client_id", "keepalive", "interval_s", "timeout_s", "sent", "received", "late", \
             "loss_percent", "time_ms", "rtt_ms": {"min", "avg", "max", "stddev", "p50", "p95", \
             "p99"} (values null without replies), "replies": [{"seq", "rtt_ms", "late"}], \

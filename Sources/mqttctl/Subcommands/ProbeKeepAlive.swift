@@ -70,7 +70,7 @@ struct ProbeKeepAlive: ParsableCommand {
 
             \(ProbeOutcome.rulesHelp)
 
-            JSON (--json): {"probe": "keepalive", "host", "port", "protocol", "backoff", \
+            JSON (--json): {"probe": "keepalive", "host", "port", "transport", "websocket_path", "protocol", "backoff", \
             "grace_s", "strict", "results": [{"client_id", "keepalive", "effective_keepalive", \
             "server_keepalive" (null when absent), "connack_code", "refusal" (why it was not \
             accepted, or null), "dropped", "dropped_after_s" (null when not dropped), "ratio" \
@@ -78,7 +78,8 @@ struct ProbeKeepAlive: ParsableCommand {
             K=0), "watched_s", "max_wait_s", "closed_by" ("disconnect", "fin", "reset" or \
             "error"), "disconnect_reason" (MQTT 5 reason code or null), \
             "disconnect_reason_string", "disconnect_user_properties" ([{"key", "value"}] or \
-            null), "will_topic", "will_published" (null without a will or a drop), \
+            null), "websocket_close_code", "websocket_close_reason" (the close frame that ended \
+            it over WebSocket, else null), "will_topic", "will_published" (null without a will or a drop), \
             "will_after_drop_s", "will_watched_s", "verdict", "findings", "pass", "sample", \
             "started_after_s"}], "negative_control": {"client_id", "will_topic", \
             "will_published", "findings", "pass"} or null, "samples": [{"keepalive", "count", \

@@ -40,7 +40,7 @@ struct ProbeLimits: ParsableCommand {
             into pass/fail for CI: exit 10 when one is absent or broken in a probed version. \
             Without it the command reports and exits 0.
 
-            JSON (--json): {"probe": "limits", "host", "port", "results": [{"protocol", \
+            JSON (--json): {"probe": "limits", "host", "port", "transport", "websocket_path", "results": [{"protocol", \
             "connack" (the 'conn' document's connack and properties), "checks": [{"id", "kind" \
             ("feature", "limit" or "rule"), "title", "available" (null when not checked), \
             "value" (limits), "detail", "findings"}]}], "skipped": [{"protocol", "reason"}], \
@@ -128,9 +128,11 @@ struct ProbeLimits: ParsableCommand {
             }
         }
         progress.clear()
-        let report = LimitsReport(endpoint: setups.first?.context.endpoint ?? "", host: setups.first?.options.host ?? "",
+        var report = LimitsReport(endpoint: setups.first?.context.endpoint ?? "", host: setups.first?.options.host ?? "",
                                   port: setups.first?.options.port ?? 0, results: results, skipped: skipped, required: required,
                                   elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))
+        report.transport = setups.first?.options.transportName ?? "tcp"
+        report.webSocketPath = setups.first?.options.webSocketPath
         let output = OutputBuffer()
         output.append(probe.json ? report.json.serialized() + "\n" : report.text)
         try output.finish()

@@ -57,12 +57,13 @@ struct ProbeTakeover: ParsableCommand {
 
             \(ProbeOutcome.rulesHelp)
 
-            JSON (--json): {"probe": "takeover", "host", "port", "protocol", "client_id", \
+            JSON (--json): {"probe": "takeover", "host", "port", "transport", "websocket_path", "protocol", "client_id", \
             "session" ("clean" or "persistent"), "clean_start", "new_clean_start", \
             "session_expiry" (MQTT 5), "will_delay_s", "strict", "old_closed", \
             "closed_after_ms", "connack_after_ms", "closed_by" ("disconnect", "fin", "reset" or \
             "error"), "disconnect_reason" (reason code A received, or null), \
-            "disconnect_reason_string", "disconnect_user_properties", "will_expected" (null \
+            "disconnect_reason_string", "disconnect_user_properties", "websocket_close_code", \
+            "websocket_close_reason" (over WebSocket, or null), "will_expected" (null \
             without a will, or when unsettled), "will_rule" (the basis of the will rule), \
             "will_published" (null without a will), "will_after_close_ms" (negative: the will \
             arrived before we saw A's close), "session_present", "session_present_expected", \

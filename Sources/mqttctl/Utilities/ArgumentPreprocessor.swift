@@ -32,7 +32,7 @@ enum ArgumentPreprocessor {
         "--protocol", "--psk", "--psk-identity", "--qos", "--repeat", "--repeat-delay", "--require", "--retain-handling",
         "--samples", "--spread",
         "--session-expiry", "--timeout", "--tls-alpn", "--tls-version", "--topic", "--topic-prefix", "--unsubscribe",
-        "--url", "--username", "--will-delay", "--will-payload", "--will-qos", "--will-topic",
+        "--url", "--username", "--will-delay", "--will-payload", "--will-qos", "--will-topic", "--ws-header", "--ws-path",
         "-C", "-D", "-F", "-I", "-L", "-M", "-P", "-T", "-U", "-V", "-W", "-f", "-h", "-i", "-k", "-m", "-p", "-q",
         "-t", "-u", "-x",
     ]

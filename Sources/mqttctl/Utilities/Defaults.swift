@@ -57,7 +57,8 @@ enum Defaults {
         ignores it. Anything else is an error naming the file and line. Options that set the \
         same thing are overridden together: -P or --password-file replaces every default \
         password, -i a default -I, --psk default certificates and the reverse, and -L the \
-        default host and port (and its credentials, and with mqtt:// all TLS defaults).
+        default host and port (and its credentials, with mqtt:// all TLS defaults, and with \
+        mqtt:// or mqtts:// the WebSocket defaults).
 
         PASSWORDS
         The password is taken from -P, else --password-file FILE (its first line; refused \
@@ -89,6 +90,9 @@ enum Defaults {
         Spec(long: "--tls-alpn", short: nil, kind: .text, owner: .connection),
         Spec(long: "--psk", short: nil, kind: .hex, owner: .connection),
         Spec(long: "--psk-identity", short: nil, kind: .text, owner: .connection),
+        Spec(long: "--ws", short: nil, kind: .flag, owner: .connection),
+        Spec(long: "--ws-path", short: nil, kind: .text, owner: .connection),
+        Spec(long: "--ws-header", short: nil, kind: .text, owner: .connection),
     ]
 
     /// The environment variables and the option each one stands for.
@@ -250,6 +254,10 @@ enum Defaults {
             if !url.tls {
                 // mqtt:// says "plain": no TLS from the defaults.
                 drop.formUnion(psk.union(certificates).union(["--tls-version", "--ciphers", "--tls-alpn"]))
+            }
+            if !url.webSocket {
+                // mqtt(s):// says "TCP": no WebSocket from the defaults.
+                drop.formUnion(["--ws", "--ws-path", "--ws-header"])
             }
         }
         return drop

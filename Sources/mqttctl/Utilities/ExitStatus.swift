@@ -26,11 +26,11 @@ enum ExitStatus: Int32, CaseIterable {
         case .success: return "success"
         case .failure: return "other error: writing output failed, internal error"
         case .usage: return "usage error: bad option or value, bad or oversized input"
-        case .cannotConnect: return "cannot connect: DNS, refused, unreachable, not MQTT"
+        case .cannotConnect: return "cannot connect: DNS, refused, unreachable, not MQTT, WebSocket upgrade refused"
         case .refused: return "the broker refused the connection (CONNACK)"
         case .notAuthorized: return "not authorised: bad username or password, or denied"
         case .tls: return "TLS error: certificate, handshake, TLS/plain mismatch"
-        case .connectionLost: return "the connection was lost after it was established"
+        case .connectionLost: return "the connection was lost after it was established (WebSocket: a close frame)"
         case .notAcknowledged: return "pub: QoS 1/2 messages not acknowledged or rejected"
         case .subscriptionRefused: return "sub: the broker refused a subscription"
         case .verdictFailed: return "probe: a MUST was broken (with --strict: or a SHOULD)"
@@ -88,7 +88,35 @@ struct CommandFailure: Error, CustomStringConvertible, Equatable {
         if error.kind == .interrupted, let sig = error.reasonCode {
             self.init(ExitStatus(signal: Int32(sig)), "")
         } else {
-            self.init(ExitStatus(error.kind), error.message)
+            self.init(ExitStatus(error.kind), error.message + Self.hint(for: error.cause))
+        }
+    }
+
+    /// What to do about a failure the library describes without naming options.
+    static func hint(for cause: MQTTError.Cause?) -> String {
+        switch cause {
+        case .webSocketRefused(let status)?:
+            switch status {
+            case 404: return ": is the path right? --ws-path"
+            case 401, 403, 407: return ": does the server want credentials or a token? --ws-header 'Name: value'"
+            case 400, 405, 426: return ": is it a WebSocket listener? check -p and --ws-path"
+            case 300...399: return ": use the address it names (-h, -p, --ws-path)"
+            default: return ""
+            }
+        case .webSocketSubprotocol?:
+            return " (check -p and --ws-path)"
+        case .webSocketUnreachable?:
+            return " (is a WebSocket listener there? check -h and -p)"
+        case .webSocketNameLookup?:
+            return " (check -h/--host)"
+        case .webSocketNoAnswer?:
+            return ": is it a WebSocket listener? (a plain MQTT port takes mqtt://, a TLS port wss:// or --cafile)"
+        case .webSocketNoTLS?:
+            return " (is it a TLS port? a plain WebSocket port takes ws:// and no TLS options)"
+        case .webSocketTimeout?:
+            return " (--connect-timeout)"
+        default:
+            return ""
         }
     }
 

@@ -12,6 +12,9 @@ struct LimitsReport {
     let endpoint: String
     let host: String
     let port: Int
+    /// ConnectOptions.transportName, and the WebSocket path (nil over TCP).
+    var transport = "tcp"
+    var webSocketPath: String?
     let results: [VersionResult]
     let skipped: [ProbeReport.Skipped]
     let required: [String]
@@ -72,6 +75,8 @@ struct LimitsReport {
             ("probe", .string("limits")),
             ("host", .string(host)),
             ("port", .int(port)),
+            ("transport", .string(transport)),
+            ("websocket_path", JSON.optional(webSocketPath)),
             ("results", .array(results.map { result in
                 .object([
                     ("protocol", .string(result.version.description)),
@@ -100,7 +105,7 @@ struct LimitsReport {
     private func connAckJSON(_ ack: ConnAck, _ result: VersionResult) -> JSON {
         let facts = ConnFacts(endpoint: endpoint, host: host, port: port, version: result.version, clientID: nil,
                               keepAlive: result.setup.options.keepAlive, sessionExpiry: 0, tls: result.setup.options.tls != nil,
-                              ack: ack, tcpConnect: nil, tlsHandshake: nil, connAck: nil, total: 0)
+                              transport: result.setup.options.transportName, webSocketPath: result.setup.options.webSocketPath, ack: ack, tcpConnect: nil, tlsHandshake: nil, connAck: nil, total: 0)
         guard case .object(let members) = facts.json else { return .null }
         return .object(members.filter { ["connack", "properties", "user_properties"].contains($0.0) })
     }
