@@ -53,7 +53,7 @@ struct MQTTCtl: ParsableCommand {
     /// Prints `error` the mqttctl way and returns the exit status.
     static func report(_ error: Error, arguments: [String]) -> Int32 {
         if let failure = error as? CommandFailure {
-            if !failure.message.isEmpty { Diagnostics.error(failure.message) }
+            if !failure.message.isEmpty { Diagnostics.error(failure.message, force: failure.status == .usage) }
             return failure.status.rawValue
         }
         if let error = error as? MQTTError {
@@ -73,7 +73,7 @@ struct MQTTCtl: ParsableCommand {
         let helpCommand = helpCommand(for: arguments)
         // The whole message: it may quote a value with a newline in it, which
         // Diagnostics shows as an escape, on one line.
-        Diagnostics.error("\(message.lowercasedFirst) (see '\(helpCommand)')")
+        Diagnostics.error("\(message.lowercasedFirst) (see '\(helpCommand)')", force: true)
         return ExitStatus.usage.rawValue
     }
 }

@@ -24,7 +24,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customShort("I"), .customLong("id-prefix")], parsing: .unconditional, help: "Client id prefix; the process id is appended.")
     var idPrefix: String?
 
-    @Option(name: [.customShort("V"), .customLong("protocol")],
+    @Option(name: [.customShort("V"), .customLong("protocol"), .customLong("protocol-version")],
             parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"))
     var protocolVersion: String?
 
@@ -39,7 +39,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
 
-    @Option(name: [.customShort("P"), .long],
+    @Option(name: [.customShort("P"), .long, .customLong("pw")],
             parsing: .unconditional, help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
     var password: String?
 
@@ -59,6 +59,9 @@ struct ConnectionOptions: ParsableArguments {
 
     /// TLS options: part of the connection options so every subcommand has them.
     @OptionGroup var tls: TLSOptionGroup
+
+    /// --unix, --proxy, -A, --nodelay, -S, --quiet, the TLS engine options.
+    @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if let port, !(1...65535).contains(port) {
@@ -154,6 +157,7 @@ struct ConnectionOptions: ParsableArguments {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
+        try client.apply(to: &options, connection: self)
         if options.tls?.insecure == true && !Self.insecureWarningShown {
             // Once per run, however many connections a subcommand opens.
             Self.insecureWarningShown = true

@@ -152,6 +152,12 @@ final class SubscribeJob {
                 return
             }
         }
+        if let chance = settings.randomFilter, !chance.admits() {
+            // Dropped by --random-filter: handed over all the same (it counts for -C, as in mosquitto_sub).
+            acks.didPrint(qos: message.qos, mid: message.mid)
+            if let count = settings.count, acks.printed >= count { finish() }
+            return
+        }
         renderer.render(message, into: output)
         acks.didPrint(qos: message.qos, mid: message.mid)
         if let count = settings.count, acks.printed >= count { finish() }
