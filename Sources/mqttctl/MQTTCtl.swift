@@ -11,9 +11,9 @@ struct MQTTCtl: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "mqttctl",
-        abstract: "A command-line MQTT toolkit: publish, subscribe, ping a broker, probe keep-alive and take-over.",
+        abstract: "A command-line MQTT toolkit: publish, subscribe, request/response, ping a broker, probe keep-alive and take-over.",
         discussion: """
-            pub and sub take the options of mosquitto_pub and mosquitto_sub, never lose a QoS 1/2 \
+            pub, sub and rr take the options of mosquitto_pub, mosquitto_sub and mosquitto_rr, never lose a QoS 1/2 \
             message silently, and say what happened in the exit status. As with mosquitto's \
             clients, an option's value is the next argument, whatever it starts with: \
             pub -m -5 publishes "-5".
@@ -24,7 +24,7 @@ struct MQTTCtl: ParsableCommand {
             \(ExitStatus.table)
             """,
         version: version,
-        subcommands: [Publish.self, Subscribe.self, Ping.self, Conn.self, Probe.self],
+        subcommands: [Publish.self, Subscribe.self, Request.self, Ping.self, Conn.self, Probe.self],
         helpNames: [.long]
     )
 
