@@ -41,7 +41,15 @@ struct MQTTCtl: ParsableCommand {
             return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }
         }
         do {
-            let arguments = try Defaults.apply(to: ArgumentPreprocessor.process(raw))
+            var arguments = try ArgumentPreprocessor.process(raw)
+            if let dropIn = DropIn(programName: CommandLine.arguments.first ?? "") {
+                // mosquitto_pub, mosquitto_sub, mosquitto_rr (a symlink): that client.
+                DropIn.current = dropIn
+                arguments = try dropIn.arguments(arguments)
+            } else {
+                let names = subcommandNames(in: arguments)
+                arguments = try Defaults.apply(to: arguments.prefix(names) + OptionsFile.expand(Array(arguments.dropFirst(names)), names: Array(arguments.prefix(names))))
+            }
             var command = try parseAsRoot(arguments)
             try command.run()
             Glibc.exit(0)
@@ -68,12 +76,16 @@ struct MQTTCtl: ParsableCommand {
         if code == .success {
             return writeToStdout(fullMessage(for: error) + "\n")
         }
-        var message = MQTTCtl.message(for: error)
+        let raw = MQTTCtl.message(for: error)
+        var message = raw
         if message.hasPrefix("Error: ") { message.removeFirst(7) }
+        message = message.lowercasedFirst
+        // A line of an options file that brought the error in is named.
+        if let origin = OptionsFile.origin(of: raw) { message = "\(origin): \(message)" }
         let helpCommand = helpCommand(for: arguments)
         // The whole message: it may quote a value with a newline in it, which
         // Diagnostics shows as an escape, on one line.
-        Diagnostics.error("\(message.lowercasedFirst) (see '\(helpCommand)')", force: true)
+        Diagnostics.error("\(message) (see '\(helpCommand)')", force: true)
         return ExitStatus.usage.rawValue
     }
 }
@@ -97,6 +109,7 @@ extension MQTTCtl {
     /// "mqttctl probe keepalive --help" for the (nested) subcommand named at the
     /// start of `arguments`, so a usage error points at the right help.
     static func helpCommand(for arguments: [String]) -> String {
+        if let dropIn = DropIn.current { return "\(dropIn.rawValue) --help" }
         var words = ["mqttctl"]
         var candidates = configuration.subcommands
         for word in arguments.dropFirst() {
@@ -105,6 +118,20 @@ extension MQTTCtl {
             candidates = match.configuration.subcommands
         }
         return words.joined(separator: " ") + " --help"
+    }
+}
+
+extension MQTTCtl {
+    /// How many of the first arguments name a (nested) subcommand: `pub`, `probe takeover`.
+    static func subcommandNames(in arguments: [String]) -> Int {
+        var count = 0
+        var candidates = configuration.subcommands
+        while let word = arguments.dropFirst(count).first,
+              let match = candidates.first(where: { $0.configuration.commandName == word }) {
+            count += 1
+            candidates = match.configuration.subcommands
+        }
+        return count
     }
 }
 

@@ -63,6 +63,11 @@ struct ConnectionOptions: ParsableArguments {
     /// --unix, --proxy, -A, --nodelay, -S, --quiet, the TLS engine options.
     @OptionGroup var client: ClientOptions
 
+    /// Read before parsing (`OptionsFile.expand`); declared for --help and the parser.
+    @Option(name: [.customShort("o"), .customLong("options-file")], parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Read options from this file: any option this subcommand takes, one per line, as in the config file (# comments, the value after the first space). The command line wins. Repeatable.", valueName: "file"))
+    var optionsFiles: [String] = []
+
     func validate() throws {
         if let port, !(1...65535).contains(port) {
             throw ValidationError("invalid port \(port): use a number from 1 to 65535")

@@ -37,7 +37,7 @@ enum ArgumentPreprocessor {
         "-t", "-u", "-x",
         // mosquitto's other connection options (ClientOptions) and spellings.
         "--unix", "--proxy", "-A", "--bind-address", "--tls-engine", "--keyform", "--tls-engine-kpass-sha1", "--pw",
-        "--protocol-version", "--random-filter", "-e", "--response-topic",
+        "--protocol-version", "--random-filter", "-e", "--response-topic", "-o", "--options-file",
     ]
 
     static func joinPropertyOptions(_ arguments: [String]) throws(CommandFailure) -> [String] {

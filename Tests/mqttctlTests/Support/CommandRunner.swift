@@ -57,7 +57,8 @@ final class RunningCommand: @unchecked Sendable {
 
     /// `executable`: another program than mqttctl (mosquitto's clients, a symlink to mqttctl).
     init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:],
-         stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil, executable: String? = nil) throws {
+         stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil, executable: String? = nil,
+         unsetting: [String] = []) throws {
         ignoreSIGPIPE
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -68,6 +69,7 @@ final class RunningCommand: @unchecked Sendable {
         env["XDG_CONFIG_HOME"] = directory.appendingPathComponent("config").path
         for key in env.keys where key.hasPrefix("MQTTCTL_") && key != "MQTTCTL_BINARY" { env[key] = nil }
         for (key, value) in environment { env[key] = value }
+        for key in unsetting { env[key] = nil }
 
         let out = open(stdoutFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         let err = open(stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
