@@ -20,6 +20,7 @@ struct MQTTCtl: ParsableCommand {
 
             \(TLSOptionGroup.helpText)
             \(Defaults.helpText)
+            \(OptionsFile.helpText)
             EXIT STATUS
             \(ExitStatus.table)
             """,

@@ -31,6 +31,26 @@ enum OptionsFile {
         var origin: String { "\(path):\(number)" }
     }
 
+    /// The OPTIONS FILES and DROP-IN MODE sections of `mqttctl --help` (and the man page).
+    static let helpText = """
+        OPTIONS FILES
+        -o FILE (every subcommand, repeatable) reads options from FILE: any option the \
+        subcommand takes, one per line, as in the config file (# comments, the value after the \
+        first space, ~/ expanded; -D publish user-property KEY VALUE). They are parsed with the \
+        command line and checked alike; a bad line is one error naming FILE and the line. The \
+        command line wins; repeatable options (sub -t, -T, -U, -D) add up, as in mosquitto's \
+        options files. Precedence: command line, -o files, environment, config file.
+
+        DROP-IN MODE
+        Run through a symlink named mosquitto_pub, mosquitto_sub or mosquitto_rr (make \
+        install-compat puts them in $PREFIX/lib/mqttctl/compat), mqttctl is that client: it \
+        reads $XDG_CONFIG_HOME/mosquitto_pub (else ~/.config/mosquitto_pub; _sub, _rr) in \
+        mosquitto's syntax and takes exactly that client's options (2.0.11), with mqttctl's \
+        exit statuses and guarantees; mqttctl's config file and MQTTCTL_* do not apply, and \
+        mosquitto_rr sends no correlation data.
+
+        """
+
     /// The lines read for this run, and the arguments around them, for error messages.
     nonisolated(unsafe) static var loaded: [Line] = []
     nonisolated(unsafe) static var names: [String] = []
