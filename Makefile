@@ -3,6 +3,8 @@
 #   make                      release binary (.build/release/mqttctl)
 #   make install              binary, man page, bash/zsh/fish completions under PREFIX
 #   make uninstall            removes exactly what install put there
+#   make install-compat       install, plus mosquitto_pub/_sub/_rr links to mqttctl in COMPATDIR
+#   make uninstall-compat     removes those links (and COMPATDIR when empty)
 #   make test                 scripts/test (installs what is missing, runs the suite)
 #   make bench                bench/run (mqttctl next to mosquitto's clients)
 #   make demo                 scripts/demo
@@ -24,6 +26,10 @@ MANDIR ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+# Drop-in links, in a directory of their own: never over mosquitto-clients' files.
+# Put it first on PATH to run a mosquitto script with mqttctl behind it.
+COMPATDIR ?= $(PREFIX)/lib/mqttctl/compat
+COMPAT := mosquitto_pub mosquitto_sub mosquitto_rr
 
 INSTALL ?= install
 
@@ -33,7 +39,7 @@ BINARY := .build/release/mqttctl
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.modulemap')
 COMPLETIONS := .build/completions/mqttctl.bash .build/completions/_mqttctl .build/completions/mqttctl.fish
 
-.PHONY: all build install uninstall test bench demo man clean help
+.PHONY: all build install uninstall install-compat uninstall-compat test bench demo man clean help
 
 all: build
 
@@ -71,6 +77,14 @@ uninstall:
 		$(DESTDIR)$(ZSHCOMPDIR)/_mqttctl \
 		$(DESTDIR)$(FISHCOMPDIR)/mqttctl.fish
 
+install-compat: install
+	$(INSTALL) -d $(DESTDIR)$(COMPATDIR)
+	for c in $(COMPAT); do ln -sfn $(BINDIR)/mqttctl $(DESTDIR)$(COMPATDIR)/$$c; done
+
+uninstall-compat:
+	for c in $(COMPAT); do rm -f $(DESTDIR)$(COMPATDIR)/$$c; done
+	-rmdir $(DESTDIR)$(COMPATDIR) $(DESTDIR)$(PREFIX)/lib/mqttctl 2>/dev/null
+
 test:
 	scripts/test
 
@@ -87,4 +101,4 @@ clean:
 	rm -rf .build
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'

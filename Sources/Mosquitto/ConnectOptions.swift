@@ -25,6 +25,12 @@ public struct ConnectOptions: Sendable {
     public var receiveMaximum: Int?
     public var bindAddress: String?
     public var tcpNoDelay: Bool = false
+    /// Connect over this unix domain socket instead of TCP (libmosquitto: host = path, port 0).
+    public var unixSocket: String?
+    /// Connect through this SOCKS5 proxy (libmosquitto's own SOCKS5 client).
+    public var socksProxy: SOCKSProxy?
+    /// Find the broker by a DNS SRV lookup of `host` (`_mqtt._tcp.HOST`), if libmosquitto has it.
+    public var srvLookup: Bool = false
     /// Acknowledge every read at once (TCP_QUICKACK): for measuring connections,
     /// whose timings must not include a delayed ACK (see `MosquittoHandle.acknowledgeNow`).
     public var quickAck: Bool = false
@@ -35,8 +41,10 @@ public struct ConnectOptions: Sendable {
 
     public init() {}
 
-    /// "host:port" for messages; a URL ("ws://host:port/path") over WebSocket.
+    /// "host:port" (or the unix socket's path) for messages; a URL
+    /// ("ws://host:port/path") over WebSocket.
     public var endpoint: String {
+        if let unixSocket { return unixSocket }
         switch transport {
         case .tcp: return hostAndPort
         case .webSocket(let ws): return "\(tls == nil ? "ws" : "wss")://\(hostAndPort)\(ws.path)"
@@ -135,6 +143,31 @@ public struct TLSOptions: Sendable {
     /// TLS-PSK: hex key and identity (instead of certificates).
     public var psk: String?
     public var pskIdentity: String?
+    /// OpenSSL engine (`--tls-engine`), the key's form (`--keyform pem|engine`) and
+    /// the SHA-1 of the engine key's password in hex (`--tls-engine-kpass-sha1`).
+    public var engine: String?
+    public var keyForm: String?
+    public var engineKeyPasswordSHA1: String?
 
     public init() {}
+}
+
+/// A SOCKS5 proxy: `socks5h://[user[:password]@]host[:port]` (the proxy resolves names).
+public struct SOCKSProxy: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String?
+    public var password: String?
+
+    public init(host: String, port: Int = 1080, username: String? = nil, password: String? = nil) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+    }
+
+    /// "host:port" for messages.
+    public var endpoint: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 }

@@ -167,6 +167,7 @@ public final class MQTTClient: MosquittoEvents {
         // Over WebSocket libmosquitto's socket is a local one: the bridge sets the
         // broker connection's options, and does TLS (wss).
         if options.tcpNoDelay && !options.transport.isWebSocket { try handle.setTCPNoDelay(true) }
+        if let proxy = options.socksProxy { try handle.setSOCKS5(proxy) }
         if let tls = mosquittoTLS { try handle.setTLS(tls) }
     }
 
@@ -211,9 +212,13 @@ public final class MQTTClient: MosquittoEvents {
     private func open(reconnecting: Bool) throws(MQTTError) {
         guard case .webSocket(let webSocket) = options.transport else {
             let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) {
-                reconnecting ? handle.reconnect()
-                    : handle.connect(host: options.host, port: options.port, keepAlive: options.keepAlive,
-                                     bindAddress: options.bindAddress, properties: connectProperties)
+                if reconnecting { return handle.reconnect() }
+                if options.srvLookup {
+                    return handle.connectSRV(host: options.host, keepAlive: options.keepAlive, bindAddress: options.bindAddress)
+                }
+                // libmosquitto takes a unix socket as the host with port 0.
+                return handle.connect(host: options.unixSocket ?? options.host, port: options.unixSocket == nil ? options.port : 0,
+                                      keepAlive: options.keepAlive, bindAddress: options.bindAddress, properties: connectProperties)
             }
             let savedErrno = errno
             guard rc == MOSQ_ERR_SUCCESS.rawValue else {
@@ -406,6 +411,13 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func connectError(_ rc: Int32, errno savedErrno: Int32, timedOut: Bool) -> MQTTError {
+        if options.srvLookup && rc == MOSQ_ERR_NOT_SUPPORTED.rawValue {
+            return MQTTError(.invalidArgument, "-S (find the broker by a DNS SRV lookup) is not available: this libmosquitto was built without SRV support (Debian's is); give the broker with -h and -p", libraryCode: rc)
+        }
+        if let proxy = options.socksProxy, rc == MOSQ_ERR_ERRNO.rawValue || rc == MOSQ_ERR_EAI.rawValue, savedErrno != EINTR {
+            let reason = rc == MOSQ_ERR_EAI.rawValue ? String(cString: gai_strerror(savedErrno)) : String(cString: strerror(savedErrno))
+            return MQTTError(.cannotConnect, "cannot connect to the SOCKS proxy \(proxy.endpoint): \(reason) (check --proxy)", libraryCode: rc)
+        }
         let endpoint = options.endpoint
         if rc == MOSQ_ERR_ERRNO.rawValue && savedErrno == EINTR {
             if let sig = Signals.received {
@@ -688,7 +700,7 @@ public final class MQTTClient: MosquittoEvents {
         }
         if watch != nil { return readWatched() }
         defer { if options.quickAck && state != .closed { handle.acknowledgeNow() } }
-        if state == .connecting, mosquittoTLS == nil, firstBytes == nil {
+        if state == .connecting, mosquittoTLS == nil, options.socksProxy == nil, firstBytes == nil {
             (firstBytes, peerReset) = handle.peekPlain(upTo: 8)
         }
         // Read packet by packet until the socket is drained; bounded for fairness.
@@ -823,6 +835,9 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
+        if state == .connecting, let proxy = options.socksProxy, let error = SOCKSFailure.error(rc, proxy: proxy, broker: options.endpoint) {
+            return error
+        }
         if var error = webSocketEndError() {
             error.libraryCode = rc
             return error
@@ -884,6 +899,12 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     func tlsError(_ rc: Int32) -> MQTTError {
+        if let engine = options.tls?.engine, let log = lastErrorLog, log.lowercased().contains("engine") {
+            // libmosquitto sets the engine and its key up before any byte is sent.
+            var what = Substring(log)
+            while let last = what.last, last == " " || last == "\n" || last == "." { what = what.dropLast() }
+            return MQTTError(.tls, "TLS error: the OpenSSL engine '\(engine)' cannot be used: \(String(what).lowercasedFirst) (--tls-engine, --keyform engine)", libraryCode: rc)
+        }
         if tlsDiagnosis.isEmpty, options.tls == nil {
             return MQTTError(.tls, "TLS error with \(options.endpoint): \(lastErrorLog ?? MQTTError.libraryMessage(rc))", libraryCode: rc)
         }

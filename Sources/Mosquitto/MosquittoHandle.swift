@@ -81,6 +81,37 @@ final class MosquittoHandle {
         try check(mosquitto_int_option(raw, MOSQ_OPT_TCP_NODELAY, on ? 1 : 0), "TCP_NODELAY")
     }
 
+    func setSOCKS5(_ proxy: SOCKSProxy) throws(MQTTError) {
+        try check(mosquitto_socks5_set(raw, proxy.host, Int32(proxy.port), proxy.username, proxy.password), "--proxy")
+    }
+
+    /// DNS SRV lookup of the broker, then connect (libmosquitto's `mosquitto_connect_srv`;
+    /// MOSQ_ERR_NOT_SUPPORTED when it was built without SRV support, as Debian's is).
+    func connectSRV(host: String, keepAlive: Int, bindAddress: String?) -> Int32 {
+        mosquitto_connect_srv(raw, host, Int32(keepAlive), bindAddress)
+    }
+
+    /// `--tls-engine`, `--keyform`, `--tls-engine-kpass-sha1`, as mosquitto's clients
+    /// set them, each refusal with its own reason.
+    private func setTLSEngine(_ tls: TLSOptions) throws(MQTTError) {
+        if let engine = tls.engine {
+            let rc = mosquitto_string_option(raw, MOSQ_OPT_TLS_ENGINE, engine)
+            if rc == MOSQ_ERR_NOT_SUPPORTED.rawValue {
+                throw MQTTError(.invalidArgument, "--tls-engine: this libmosquitto or OpenSSL has no engine support")
+            }
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                throw MQTTError(.invalidArgument, "--tls-engine '\(engine)': the installed OpenSSL has no such engine (see 'openssl engine')")
+            }
+        }
+        if let keyForm = tls.keyForm, mosquitto_string_option(raw, MOSQ_OPT_TLS_KEYFORM, keyForm) != MOSQ_ERR_SUCCESS.rawValue {
+            throw MQTTError(.invalidArgument, "--keyform '\(keyForm)': use pem or engine")
+        }
+        if let sha1 = tls.engineKeyPasswordSHA1,
+           mosquitto_string_option(raw, MOSQ_OPT_TLS_ENGINE_KPASS_SHA1, sha1) != MOSQ_ERR_SUCCESS.rawValue {
+            throw MQTTError(.invalidArgument, "--tls-engine-kpass-sha1: use the SHA-1 in 40 hexadecimal digits")
+        }
+    }
+
     func setTLS(_ tls: TLSOptions) throws(MQTTError) {
         if let psk = tls.psk {
             try check(mosquitto_tls_psk_set(raw, psk, tls.pskIdentity ?? "", tls.ciphers), "TLS-PSK")
@@ -110,6 +141,7 @@ final class MosquittoHandle {
         if let alpn = tls.alpn {
             try check(mosquitto_string_option(raw, MOSQ_OPT_TLS_ALPN, alpn), "--tls-alpn")
         }
+        try setTLSEngine(tls)
     }
 
     func setLogging(_ enabled: Bool) {

@@ -11,9 +11,9 @@ struct MQTTCtl: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "mqttctl",
-        abstract: "A command-line MQTT toolkit: publish, subscribe, ping a broker, probe keep-alive and take-over.",
+        abstract: "A command-line MQTT toolkit: publish, subscribe, request/response, ping a broker, probe keep-alive and take-over.",
         discussion: """
-            pub and sub take the options of mosquitto_pub and mosquitto_sub, never lose a QoS 1/2 \
+            pub, sub and rr take the options of mosquitto_pub, mosquitto_sub and mosquitto_rr, never lose a QoS 1/2 \
             message silently, and say what happened in the exit status. As with mosquitto's \
             clients, an option's value is the next argument, whatever it starts with: \
             pub -m -5 publishes "-5".
@@ -21,11 +21,12 @@ struct MQTTCtl: ParsableCommand {
             \(TLSOptionGroup.helpText)
             \(ConnectionOptions.webSocketHelpText)
             \(Defaults.helpText)
+            \(OptionsFile.helpText)
             EXIT STATUS
             \(ExitStatus.table)
             """,
         version: version,
-        subcommands: [Publish.self, Subscribe.self, Ping.self, Conn.self, Probe.self],
+        subcommands: [Publish.self, Subscribe.self, Request.self, Ping.self, Conn.self, Probe.self],
         helpNames: [.long]
     )
 
@@ -42,7 +43,15 @@ struct MQTTCtl: ParsableCommand {
             return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }
         }
         do {
-            let arguments = try Defaults.apply(to: ArgumentPreprocessor.process(raw))
+            var arguments = try ArgumentPreprocessor.process(raw)
+            if let dropIn = DropIn(programName: CommandLine.arguments.first ?? "") {
+                // mosquitto_pub, mosquitto_sub, mosquitto_rr (a symlink): that client.
+                DropIn.current = dropIn
+                arguments = try dropIn.arguments(arguments)
+            } else {
+                let names = subcommandNames(in: arguments)
+                arguments = try Defaults.apply(to: arguments.prefix(names) + OptionsFile.expand(Array(arguments.dropFirst(names)), names: Array(arguments.prefix(names))))
+            }
             var command = try parseAsRoot(arguments)
             try command.run()
             Glibc.exit(0)
@@ -54,7 +63,7 @@ struct MQTTCtl: ParsableCommand {
     /// Prints `error` the mqttctl way and returns the exit status.
     static func report(_ error: Error, arguments: [String]) -> Int32 {
         if let failure = error as? CommandFailure {
-            if !failure.message.isEmpty { Diagnostics.error(failure.message) }
+            if !failure.message.isEmpty { Diagnostics.error(failure.message, force: failure.status == .usage) }
             return failure.status.rawValue
         }
         if let error = error as? MQTTError {
@@ -69,12 +78,16 @@ struct MQTTCtl: ParsableCommand {
         if code == .success {
             return writeToStdout(fullMessage(for: error) + "\n")
         }
-        var message = MQTTCtl.message(for: error)
+        let raw = MQTTCtl.message(for: error)
+        var message = raw
         if message.hasPrefix("Error: ") { message.removeFirst(7) }
+        message = message.lowercasedFirst
+        // A line of an options file that brought the error in is named.
+        if let origin = OptionsFile.origin(of: raw) { message = "\(origin): \(message)" }
         let helpCommand = helpCommand(for: arguments)
         // The whole message: it may quote a value with a newline in it, which
         // Diagnostics shows as an escape, on one line.
-        Diagnostics.error("\(message.lowercasedFirst) (see '\(helpCommand)')")
+        Diagnostics.error("\(message) (see '\(helpCommand)')", force: true)
         return ExitStatus.usage.rawValue
     }
 }
@@ -98,6 +111,7 @@ extension MQTTCtl {
     /// "mqttctl probe keepalive --help" for the (nested) subcommand named at the
     /// start of `arguments`, so a usage error points at the right help.
     static func helpCommand(for arguments: [String]) -> String {
+        if let dropIn = DropIn.current { return "\(dropIn.rawValue) --help" }
         var words = ["mqttctl"]
         var candidates = configuration.subcommands
         for word in arguments.dropFirst() {
@@ -106,6 +120,20 @@ extension MQTTCtl {
             candidates = match.configuration.subcommands
         }
         return words.joined(separator: " ") + " --help"
+    }
+}
+
+extension MQTTCtl {
+    /// How many of the first arguments name a (nested) subcommand: `pub`, `probe takeover`.
+    static func subcommandNames(in arguments: [String]) -> Int {
+        var count = 0
+        var candidates = configuration.subcommands
+        while let word = arguments.dropFirst(count).first,
+              let match = candidates.first(where: { $0.configuration.commandName == word }) {
+            count += 1
+            candidates = match.configuration.subcommands
+        }
+        return count
     }
 }
 

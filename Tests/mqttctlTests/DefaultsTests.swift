@@ -95,6 +95,8 @@ import Testing
         ("-V 4\n", ":1: invalid protocol version '4'"),
         ("--tls-version ssl3\n", ":1: invalid --tls-version 'ssl3'"),
         ("--no-config\n", ":1: '--no-config' belongs on the command line"),
+        ("--proxy socks5://127.0.0.1\n", ":1: invalid --proxy 'socks5://127.0.0.1': only socks5h://"),
+        ("--keyform der\n", ":1: invalid --keyform 'der': use pem"),
     ])
     func malformedFilesNameTheFileAndLine(text: String, message: String) throws {
         let config = try Config(text)
@@ -174,6 +176,18 @@ import Testing
         #expect(result.status == 0, "\(result)")
         #expect(brokerSaw(broker, "as \(id) ("), "the broker saw the command line's id: \(broker.log)")
         #expect(!broker.log.contains("as \(prefix)"), "no id from the file's prefix: \(broker.log)")
+    }
+
+    /// A default unix socket gives way to -h/-p on the command line, and the reverse.
+    @Test func aDefaultUnixSocketAndTheCommandLinesHost() throws {
+        let broker = try TestBroker.unixSocket()
+        let socket = try #require(broker.socketPath)
+        let unixConfig = try Config("--unix /nonexistent/mosquitto.sock\n--nodelay\n")
+        let tcp = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"], environment: unixConfig.environment())
+        #expect(tcp.status == 0, "\(tcp)")
+        let hostConfig = try Config("-h nowhere.invalid\n-p 1\n")
+        let unix = try mqttctl(["pub", "--unix", socket, "-t", uniqueTopic(), "-m", "x"], environment: hostConfig.environment())
+        #expect(unix.status == 0, "\(unix)")
     }
 
     @Test func homeIsUsedWithoutXDGConfigHome() throws {

@@ -41,9 +41,9 @@ import Testing
     @Test func everyValueOptionTakesAValueStartingWithADash() async throws {
         let closedPort = try TestBroker.freePort()
         var runs: [(String, [String])] = []
-        for (command, names) in try valueOptions(distinct: true) where ["pub", "sub", "ping", "conn", "probe"].contains(command.first ?? "") {
+        for (command, names) in try valueOptions(distinct: true) where ["pub", "sub", "rr", "ping", "conn", "probe"].contains(command.first ?? "") {
             for name in names {
-                let base = command + ["-p", "\(closedPort)", "--connect-timeout", "5"] + (command == ["pub"] ? ["-t", "a", "-m", "x"] : []) + (command == ["sub"] ? ["-t", "a"] : [])
+                let base = command + ["-p", "\(closedPort)", "--connect-timeout", "5"] + (command == ["pub"] ? ["-t", "a", "-m", "x"] : []) + (command == ["sub"] ? ["-t", "a"] : []) + (command == ["rr"] ? ["-t", "a", "-e", "r", "-m", "x", "-W", "5"] : [])
                 let extra = name == "-D" || name == "--property" ? ["connect", "user-property", "-k", "-v"] : ["-5"]
                 runs.append(("\(command) \(name)", base + [name] + extra))
             }

@@ -36,7 +36,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customShort("I"), .customLong("id-prefix")], parsing: .unconditional, help: "Client id prefix; the process id is appended.")
     var idPrefix: String?
 
-    @Option(name: [.customShort("V"), .customLong("protocol")],
+    @Option(name: [.customShort("V"), .customLong("protocol"), .customLong("protocol-version")],
             parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"))
     var protocolVersion: String?
 
@@ -51,7 +51,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
 
-    @Option(name: [.customShort("P"), .long],
+    @Option(name: [.customShort("P"), .long, .customLong("pw")],
             parsing: .unconditional, help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
     var password: String?
 
@@ -71,6 +71,14 @@ struct ConnectionOptions: ParsableArguments {
 
     /// TLS options: part of the connection options so every subcommand has them.
     @OptionGroup var tls: TLSOptionGroup
+
+    /// --unix, --proxy, -A, --nodelay, -S, --quiet, the TLS engine options.
+    @OptionGroup var client: ClientOptions
+
+    /// Read before parsing (`OptionsFile.expand`); declared for --help and the parser.
+    @Option(name: [.customShort("o"), .customLong("options-file")], parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Read options from this file: any option this subcommand takes, one per line, as in the config file (# comments, the value after the first space). The command line wins. Repeatable.", valueName: "file"))
+    var optionsFiles: [String] = []
 
     func validate() throws {
         if let port, !(1...65535).contains(port) {
@@ -103,6 +111,11 @@ struct ConnectionOptions: ParsableArguments {
             if !webSocketHeaders.isEmpty { throw ValidationError("--ws-header needs --ws (or a ws:// or wss:// URL)") }
         } else if tls.psk != nil {
             throw ValidationError("--psk is not available over WebSocket (wss:// uses certificates)")
+        } else if client.unixSocket != nil || client.proxy != nil || client.srv || client.bindAddress != nil {
+            // The WebSocket bridge opens its own TCP connection (libwebsockets), which
+            // has no unix-socket, SOCKS, SRV or bind-address path; --nodelay is
+            // accepted because libwebsockets always sets TCP_NODELAY.
+            throw ValidationError("--unix, --proxy, -S and -A are not available over WebSocket")
         }
         if let webSocketPath { try Self.checkWebSocketPath(webSocketPath) }
         for header in webSocketHeaders { try Self.checkWebSocketHeader(header) }
@@ -236,6 +249,7 @@ struct ConnectionOptions: ParsableArguments {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
+        try client.apply(to: &options, connection: self)
         if options.tls?.insecure == true && !Self.insecureWarningShown {
             // Once per run, however many connections a subcommand opens.
             Self.insecureWarningShown = true

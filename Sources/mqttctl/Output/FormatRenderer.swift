@@ -79,6 +79,9 @@ final class FormatRenderer: MessageRenderer {
     /// Reused for %j/%J.
     private var scratch: [UInt8] = []
 
+    /// `--pretty`: %j and %J as cJSON_Print formats them (see `PrettyJSON`).
+    var pretty = false
+
     init(format: String, endOfLine: Bool = true) throws(CommandFailure) {
         let f = Array(format.utf8)
         var tokens: [Token] = []
@@ -326,6 +329,7 @@ final class FormatRenderer: MessageRenderer {
             case .json(let embedded):
                 scratch.removeAll(keepingCapacity: true)
                 if MosquittoJSON.appendObject(message, properties: properties, time: now, embedded: embedded, into: &scratch) {
+                    if pretty { scratch = PrettyJSON.format(scratch) }
                     scratch.withUnsafeBytes { output.append($0) }
                 } else {
                     Diagnostics.error("message payload is not valid JSON on topic \(message.topicString) (%J printed nothing for it)")

@@ -5,6 +5,9 @@ import Mosquitto
 ///  "received_at":"2026-11-22T10:04:05.123Z"[,"properties":{..}]}
 /// The payload is a JSON string when it is valid UTF-8, base64 otherwise.
 final class JSONRenderer: MessageRenderer {
+    /// More members, appended after the others (rr: `,"rtt_ms":0.412`).
+    var trailer: ((OutputBuffer) -> Void)?
+
     func render(_ message: ReceivedMessage, into output: OutputBuffer) {
         let receivedAt = WallClock.now()
         output.append("{\"topic\":" as StaticString)
@@ -38,6 +41,7 @@ final class JSONRenderer: MessageRenderer {
                 output.append(properties.serialized())
             }
         }
+        trailer?(output)
         output.append("}\n" as StaticString)
     }
 }

@@ -101,6 +101,18 @@ struct Subscribe: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print one JSON object per message and line.")
     var json = false
 
+    @Flag(name: .customLong("pretty"), help: "With -F %j or %J: print the JSON indented over several lines, as mosquitto_sub --pretty.")
+    var pretty = false
+
+    @Option(name: .customLong("random-filter"), parsing: .unconditional,
+            help: ArgumentHelp("Print only this percentage of the messages, chosen at random (0.1 to 100); the others still count for -C.", valueName: "chance"),
+            transform: Chance.parse)
+    var randomFilter: Chance?
+
+    @Option(name: [.customShort("M"), .customLong("max-inflight")],
+            parsing: .unconditional, help: ArgumentHelp("QoS 1/2 messages sent (--remove-retained) kept in flight at once.", valueName: "count"))
+    var maxInflight: Int = 20
+
     @Flag(name: .customLong("no-local"), help: "MQTT 5: do not receive our own publications.")
     var noLocal = false
 
@@ -137,6 +149,9 @@ struct Subscribe: ParsableCommand {
             throw ValidationError("--json and -F cannot be used together")
         }
         if let format { _ = try FormatRenderer(format: format) }
+        if !(1...65535).contains(maxInflight) {
+            throw ValidationError("invalid -M \(maxInflight): use 1 to 65535")
+        }
     }
 
     private var needsV5: Bool {
@@ -150,6 +165,7 @@ struct Subscribe: ParsableCommand {
             needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil || needsV5)
         var (options, urlTopic) = try connection.makeConnectOptions(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
+        options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {
             // libmosquitto announces a Receive Maximum of 20 and drops the connection
             // (protocol error) on a 21st QoS 2 message in flight; mosquitto 2.0.11 sends
@@ -180,7 +196,9 @@ struct Subscribe: ParsableCommand {
         if json {
             renderer = JSONRenderer()
         } else if let format {
-            renderer = try FormatRenderer(format: format, endOfLine: !noEndOfLine)
+            let formatted = try FormatRenderer(format: format, endOfLine: !noEndOfLine)
+            formatted.pretty = pretty
+            renderer = formatted
         } else {
             renderer = PlainRenderer(verbose: verbose, endOfLine: !noEndOfLine)
         }

@@ -4,10 +4,45 @@ import Mosquitto
 import Glibc
 #endif
 
+/// What a `SubscribeJob` is told to do: `sub`'s options (`Subscribe` has them
+/// all), or `rr`'s.
+protocol SubscribeSettings {
+    var count: Int? { get }
+    var timeout: Double? { get }
+    var filterOut: [String] { get }
+    var ignoreRetained: Bool { get }
+    var retainedOnly: Bool { get }
+    var removeRetained: Bool { get }
+    var exitAfterSubscribe: Bool { get }
+    var unsubscribe: [String] { get }
+    var reconnect: Bool { get }
+    var randomFilter: Chance? { get }
+}
+
+extension Subscribe: SubscribeSettings {}
+
 /// One run of `sub`: subscribes on every CONNACK (so a reconnect restores the
 /// subscriptions), prints messages, and decides when and how to stop. Which
 /// acknowledgements may leave, and when, is `Acknowledgements`' business.
+/// `rr` runs the same job with its hooks: it publishes the request once
+/// subscribed and takes only the messages that answer it.
 final class SubscribeJob {
+    /// Called once the subscription is acknowledged (rr: publish the request).
+    var onSubscribed: (() -> Void)?
+    /// Whether a message is one to print (rr: the correlation matches); false
+    /// drops it as -T would.
+    var accepts: ((ReceivedMessage) -> Bool)?
+    /// Called right before a message is rendered (rr: its round-trip time).
+    var willPrint: ((ReceivedMessage) -> Void)?
+    /// A QoS 1/2 completion that is not a removal's (rr: the request); true when handled.
+    var publishCompleted: ((_ mid: Int32, _ reasonCode: Int32) -> Bool)?
+    /// The -W message, given the count printed (rr says "responses").
+    var timeoutMessage: ((Int) -> String)?
+    /// A failure decided by a hook (rr: the request was rejected).
+    func fail(_ failure: CommandFailure) {
+        if self.failure == nil { self.failure = failure }
+    }
+
     let client: MQTTClient
     let loop: EventLoop
     let filters: [String]
@@ -15,7 +50,7 @@ final class SubscribeJob {
     let subscriptionOptions: SubscriptionOptions
     let properties: ParsedProperties
     let renderer: MessageRenderer
-    let settings: Subscribe
+    let settings: SubscribeSettings
     let output = OutputBuffer()
     let acks: Acknowledgements
 
@@ -34,7 +69,7 @@ final class SubscribeJob {
     private var reconnecting = false
 
     init(client: MQTTClient, loop: EventLoop, filters: [String], qos: Int, subscriptionOptions: SubscriptionOptions,
-         properties: ParsedProperties, renderer: MessageRenderer, settings: Subscribe) {
+         properties: ParsedProperties, renderer: MessageRenderer, settings: SubscribeSettings) {
         self.client = client
         self.loop = loop
         self.filters = filters
@@ -57,7 +92,8 @@ final class SubscribeJob {
             if settings.exitAfterSubscribe { finish() }
         }
         client.onMessage = { [unowned self] message in received(message) }
-        client.onPublishComplete = { [unowned self] _, _ in
+        client.onPublishComplete = { [unowned self] mid, reason in
+            if let publishCompleted, publishCompleted(mid, reason) { return }
             acks.removalAcknowledged()
             if finished && acks.removalsInFlight == 0 { client.disconnect(properties: properties.disconnect) }
         }
@@ -88,6 +124,7 @@ final class SubscribeJob {
             if let outputFailure = outputFailure() { throw outputFailure }
             if finished { return }
             let count = acks.printed
+            if let timeoutMessage { throw CommandFailure(.timeout, timeoutMessage(count) + lostQoS2Text(prefix: "")) }
             throw CommandFailure(.timeout, "timed out after \(formatSeconds(settings.timeout ?? 0)) s (-W) with \(count) message\(count == 1 ? "" : "s") received" + lostQoS2Text(prefix: ""))
         case .finished:
             break
@@ -122,6 +159,7 @@ final class SubscribeJob {
             return
         }
         if settings.exitAfterSubscribe && !unsubscribePending { finish() }
+        onSubscribed?()
     }
 
     private func received(_ message: ReceivedMessage) {
@@ -136,6 +174,7 @@ final class SubscribeJob {
         for filter in settings.filterOut where Topic.matches(filter: filter, topic: message.topic) {
             return
         }
+        if let accepts, !accepts(message) { return }
         if settings.ignoreRetained && message.retain { return }
         if settings.retainedOnly && !message.retain {
             finish()
@@ -152,6 +191,13 @@ final class SubscribeJob {
                 return
             }
         }
+        if let chance = settings.randomFilter, !chance.admits() {
+            // Dropped by --random-filter: handed over all the same (it counts for -C, as in mosquitto_sub).
+            acks.didPrint(qos: message.qos, mid: message.mid)
+            if let count = settings.count, acks.printed >= count { finish() }
+            return
+        }
+        willPrint?(message)
         renderer.render(message, into: output)
         acks.didPrint(qos: message.qos, mid: message.mid)
         if let count = settings.count, acks.printed >= count { finish() }

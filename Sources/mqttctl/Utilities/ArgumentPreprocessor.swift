@@ -35,6 +35,9 @@ enum ArgumentPreprocessor {
         "--url", "--username", "--will-delay", "--will-payload", "--will-qos", "--will-topic", "--ws-header", "--ws-path",
         "-C", "-D", "-F", "-I", "-L", "-M", "-P", "-T", "-U", "-V", "-W", "-f", "-h", "-i", "-k", "-m", "-p", "-q",
         "-t", "-u", "-x",
+        // mosquitto's other connection options (ClientOptions) and spellings.
+        "--unix", "--proxy", "-A", "--bind-address", "--tls-engine", "--keyform", "--tls-engine-kpass-sha1", "--pw",
+        "--protocol-version", "--random-filter", "-e", "--response-topic", "-o", "--options-file",
     ]
 
     static func joinPropertyOptions(_ arguments: [String]) throws(CommandFailure) -> [String] {

@@ -28,6 +28,8 @@ import Glibc
 enum Defaults {
     enum Kind {
         case flag, text, path, port, keepAlive, seconds, protocolVersion, tlsVersion, hex
+        /// Values whose type checks itself (`CheckedValue`), as the parser does.
+        case proxy, unixSocket, bindAddress, keyForm, sha1
     }
 
     /// Which option group declares an option (a subcommand has it if it includes the group).
@@ -93,7 +95,17 @@ enum Defaults {
         Spec(long: "--ws", short: nil, kind: .flag, owner: .connection),
         Spec(long: "--ws-path", short: nil, kind: .text, owner: .connection),
         Spec(long: "--ws-header", short: nil, kind: .text, owner: .connection),
+        Spec(long: "--unix", short: nil, kind: .unixSocket, owner: .connection),
+        Spec(long: "--proxy", short: nil, kind: .proxy, owner: .connection),
+        Spec(long: "--bind-address", short: "A", kind: .bindAddress, owner: .connection),
+        Spec(long: "--nodelay", short: nil, kind: .flag, owner: .connection),
+        Spec(long: "--tls-engine", short: nil, kind: .text, owner: .connection),
+        Spec(long: "--keyform", short: nil, kind: .keyForm, owner: .connection),
+        Spec(long: "--tls-engine-kpass-sha1", short: nil, kind: .sha1, owner: .connection),
     ]
+
+    /// Other long spellings of the same options (mosquitto's).
+    static let aliases: [String: String] = ["--pw": "--password", "--protocol-version": "--protocol"]
 
     /// The environment variables and the option each one stands for.
     static let environment: [(variable: String, option: String)] = [
@@ -209,7 +221,7 @@ enum Defaults {
                     scan.options.insert(spec.long)
                 }
             }
-            if (name == "-P" || name == "--password") && inlineValue == nil && i + 1 < arguments.count {
+            if (name == "-P" || name == "--password" || name == "--pw") && inlineValue == nil && i + 1 < arguments.count {
                 scan.rewritten.append("--password=\(arguments[i + 1])")
                 i += 2
                 continue
@@ -242,13 +254,16 @@ enum Defaults {
             case "--password", "--password-file": drop.formUnion(passwords)
             case "--id", "--id-prefix": drop.formUnion(["--id", "--id-prefix"])
             case "--psk", "--psk-identity": drop.formUnion(psk.union(certificates))
-            case "--cert", "--key": drop.formUnion(psk.union(["--cert", "--key"]))
+            case "--cert", "--key": drop.formUnion(psk.union(["--cert", "--key", "--keyform", "--tls-engine", "--tls-engine-kpass-sha1"]))
             case "--cafile", "--capath", "--tls-use-os-certs", "--insecure": drop.formUnion(psk)
+            // A unix socket replaces host and port, and the reverse.
+            case "--unix": drop.formUnion(["--host", "--port", "--proxy", "--bind-address"])
+            case "--host", "--port": drop.insert("--unix")
             default: break
             }
         }
         if let url {
-            drop.formUnion(["--host", "--port"])
+            drop.formUnion(["--host", "--port", "--unix"])
             if url.username != nil { drop.insert("--username") }
             if url.password != nil { drop.formUnion(passwords) }
             if !url.tls {
@@ -381,7 +396,10 @@ enum Defaults {
     // MARK: Helpers
 
     static func spec(named name: String) -> Spec? {
-        if name.hasPrefix("--") { return specs.first { $0.long == name } }
+        if name.hasPrefix("--") {
+            let long = aliases[name] ?? name
+            return specs.first { $0.long == long }
+        }
         if name.count == 2, name.hasPrefix("-"), let letter = name.last { return specs.first { $0.short == letter } }
         return nil
     }
@@ -415,8 +433,23 @@ enum Defaults {
             guard value.utf8.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }) else {
                 return "invalid --psk: use the key in hexadecimal digits"
             }
+        case .proxy: return checked(value, "--proxy", ProxyURL.parse)
+        case .unixSocket: return checked(value, "--unix", UnixSocketPath.parse)
+        case .bindAddress: return checked(value, "-A", BindAddress.parse)
+        case .keyForm: return checked(value, "--keyform", KeyForm.parse)
+        case .sha1: return checked(value, "--tls-engine-kpass-sha1", SHA1Hex.parse)
         }
         return nil
+    }
+
+    /// The message of a `CheckedValue` that refuses `value`, as the parser words it.
+    private static func checked<T>(_ value: String, _ option: String, _ parse: (String) throws(ValueProblem) -> T) -> String? {
+        do throws(ValueProblem) {
+            _ = try parse(value)
+            return nil
+        } catch {
+            return "invalid \(option) '\(value)': \(error.description)"
+        }
     }
 
     static func trimmed(_ text: String) -> String {

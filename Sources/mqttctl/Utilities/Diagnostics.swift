@@ -5,11 +5,17 @@ import Glibc
 /// Everything mqttctl says on stderr goes through here: one line per message,
 /// prefixed with the program name, so scripts can grep it and people can read it.
 enum Diagnostics {
-    static func error(_ message: String) {
+    /// `--quiet`: errors and warnings are not printed (usage errors still are,
+    /// with `force`, as mosquitto's --quiet spares "invalid user input").
+    nonisolated(unsafe) static var quiet = false
+
+    static func error(_ message: String, force: Bool = false) {
+        if quiet && !force { return }
         writeLine("mqttctl: error: \(oneLine(message))")
     }
 
     static func warning(_ message: String) {
+        if quiet { return }
         writeLine("mqttctl: warning: \(oneLine(message))")
     }
 

@@ -55,8 +55,10 @@ final class RunningCommand: @unchecked Sendable {
     private let startedAt = DispatchTime.now().uptimeNanoseconds
     private let directory: URL
 
+    /// `executable`: another program than mqttctl (mosquitto's clients, a symlink to mqttctl).
     init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:],
-         stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil) throws {
+         stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil, executable: String? = nil,
+         unsetting: [String] = []) throws {
         ignoreSIGPIPE
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -67,6 +69,7 @@ final class RunningCommand: @unchecked Sendable {
         env["XDG_CONFIG_HOME"] = directory.appendingPathComponent("config").path
         for key in env.keys where key.hasPrefix("MQTTCTL_") && key != "MQTTCTL_BINARY" { env[key] = nil }
         for (key, value) in environment { env[key] = value }
+        for key in unsetting { env[key] = nil }
 
         let out = open(stdoutFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         let err = open(stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -105,7 +108,7 @@ final class RunningCommand: @unchecked Sendable {
         }
         let stdinFD = try target(stdinRedirect, fd: 0, flags: O_RDONLY, otherwise: input)
         let stdoutFD = try target(stdoutRedirect, fd: 1, flags: O_WRONLY, otherwise: out)
-        process = try ChildProcess(mqttctlPath(), arguments, environment: env, stdin: stdinFD, stdout: stdoutFD, stderr: err,
+        process = try ChildProcess(executable ?? mqttctlPath(), arguments, environment: env, stdin: stdinFD, stdout: stdoutFD, stderr: err,
                                    closed: closed)
         // Our copy of the read end would keep the pipe open after the command ends.
         try? stdinPipe?.fileHandleForReading.close()
@@ -174,6 +177,17 @@ func mqttctl(_ arguments: [String], stdin: Data? = nil, timeout: Double = 60, en
 
 func mqttctl(_ arguments: String..., stdin: String? = nil, timeout: Double = 60) throws -> RunResult {
     try mqttctl(arguments, stdin: stdin.map { Data($0.utf8) }, timeout: timeout)
+}
+
+/// Runs another program (mosquitto_pub, strace, mqttctl through a symlink) as `mqttctl` runs mqttctl.
+func runProgram(_ path: String, _ arguments: [String], stdin: Data? = nil, timeout: Double = 60,
+                environment: [String: String] = [:]) throws -> RunResult {
+    try RunningCommand(arguments, stdin: stdin, environment: environment, executable: path).wait(timeout: timeout)
+}
+
+/// Starts another program; see `runProgram`.
+func RunningProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningCommand {
+    try RunningCommand(arguments, environment: environment, executable: path)
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes.

@@ -29,8 +29,19 @@ final class TestBroker: Sendable {
         try named("max_keepalive_10", config: "max_keepalive 10\n")
     }
 
+    /// A broker that also listens on a unix domain socket (`listener 0 PATH`): `socketPath`.
+    static func unixSocket() throws -> TestBroker {
+        try named("unix", config: "", unixSocket: true)
+    }
+
+    /// The unix socket it listens on (`unixSocket: true`), else nil.
+    var socketPath: String? {
+        hasUnixSocket ? directory.appendingPathComponent("mosquitto.sock").path : nil
+    }
+    private let hasUnixSocket: Bool
+
     /// A shared broker with extra configuration lines.
-    static func named(_ name: String, config: String, listenerConfig: String = "") throws -> TestBroker {
+    static func named(_ name: String, config: String, listenerConfig: String = "", unixSocket: Bool = false) throws -> TestBroker {
         let slot = slots.withLock { slots in
             if let slot = slots[name] { return slot }
             let slot = Slot()
@@ -39,15 +50,17 @@ final class TestBroker: Sendable {
         }
         return try slot.broker.withLock { broker in
             if let broker { return broker }
-            let started = try TestBroker(name: name, extraConfig: config, listenerConfig: listenerConfig)
+            let started = try TestBroker(name: name, extraConfig: config, listenerConfig: listenerConfig, unixSocket: unixSocket)
             broker = started
             return started
         }
     }
 
     /// A broker of its own (for tests that stop or restart it).
-    init(name: String, extraConfig: String = "", listenerConfig: String = "", port fixedPort: Int? = nil) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-test-\(name)-\(UUID().uuidString)")
+    init(name: String, extraConfig: String = "", listenerConfig: String = "", port fixedPort: Int? = nil, unixSocket: Bool = false) throws {
+        // Short: a unix socket's path has at most 107 bytes.
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-test-\(name)-\(UUID().uuidString.prefix(8))")
+        hasUnixSocket = unixSocket
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         logFile = directory.appendingPathComponent("mosquitto.log")
         var lastError: Error?
@@ -58,6 +71,7 @@ final class TestBroker: Sendable {
                 # Run as root, mosquitto would switch to user mosquitto and could not write its log here.
                 user root
                 \(listenerConfig)
+                \(unixSocket ? "listener 0 \(directory.appendingPathComponent("mosquitto.sock").path)" : "")
                 allow_anonymous true
                 persistence false
                 log_dest file \(logFile.path)
