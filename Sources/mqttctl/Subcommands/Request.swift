@@ -225,7 +225,7 @@ struct Request: ParsableCommand {
         subscribeParsed.byCommand[.publish] = nil
         let job = SubscribeJob(client: client, loop: loop, filters: [responseTopic], qos: qos,
                                subscriptionOptions: subscriptionOptions, properties: subscribeParsed,
-                               renderer: renderer, settings: RequestSettings(count: count, timeout: timeout, ignoreRetained: ignoreRetained))
+                               renderer: renderer, settings: SubscribeSettings(count: count, timeout: timeout, ignoreRetained: ignoreRetained))
         exchange.attach(to: job, client: client, payload: payload, qos: qos, retain: retain, properties: prepared)
         do {
             try job.run()
@@ -258,20 +258,6 @@ struct Request: ParsableCommand {
 
 extension Request: DefaultsAccepting {
     static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
-}
-
-/// What `SubscribeJob` needs of rr's options.
-struct RequestSettings: SubscribeSettings {
-    let count: Int?
-    let timeout: Double?
-    var filterOut: [String] { [] }
-    let ignoreRetained: Bool
-    var retainedOnly: Bool { false }
-    var removeRetained: Bool { false }
-    var exitAfterSubscribe: Bool { false }
-    var unsubscribe: [String] { [] }
-    var reconnect: Bool { false }
-    var randomFilter: Chance? { nil }
 }
 
 /// One request and its responses: publishes once subscribed, checks the

@@ -207,8 +207,18 @@ struct Subscribe: ParsableCommand {
         let client = try ClientSession.makeClient(options, debug: connection.debug)
         let job = SubscribeJob(client: client, loop: loop, filters: filters, qos: qos,
                                subscriptionOptions: subscriptionOptions, properties: parsed,
-                               renderer: renderer, settings: self)
+                               renderer: renderer, settings: settings)
         try job.run()
+    }
+}
+
+extension Subscribe {
+    /// What the job is told to do, taken from the options once.
+    var settings: SubscribeSettings {
+        SubscribeSettings(count: count, timeout: timeout, filterOut: filterOut, ignoreRetained: ignoreRetained,
+                          retainedOnly: retainedOnly, removeRetained: removeRetained,
+                          exitAfterSubscribe: exitAfterSubscribe, unsubscribe: unsubscribe, reconnect: reconnect,
+                          randomFilter: randomFilter)
     }
 }
 

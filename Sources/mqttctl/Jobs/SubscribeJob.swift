@@ -4,22 +4,31 @@ import Mosquitto
 import Glibc
 #endif
 
-/// What a `SubscribeJob` is told to do: `sub`'s options (`Subscribe` has them
-/// all), or `rr`'s.
-protocol SubscribeSettings {
-    var count: Int? { get }
-    var timeout: Double? { get }
-    var filterOut: [String] { get }
-    var ignoreRetained: Bool { get }
-    var retainedOnly: Bool { get }
-    var removeRetained: Bool { get }
-    var exitAfterSubscribe: Bool { get }
-    var unsubscribe: [String] { get }
-    var reconnect: Bool { get }
-    var randomFilter: Chance? { get }
+/// What a `SubscribeJob` is told to do, as a value: `sub` makes it from its
+/// options (`Subscribe.settings`), `rr` from its own (one response topic, no
+/// filtering, no reconnect).
+struct SubscribeSettings: Equatable {
+    /// -C: stop after this many messages.
+    var count: Int?
+    /// -W: give up after this many seconds.
+    var timeout: Double?
+    /// -T: filters whose messages are not printed.
+    var filterOut: [String] = []
+    /// -R: skip retained messages.
+    var ignoreRetained = false
+    /// --retained-only: print retained messages, stop at the first live one.
+    var retainedOnly = false
+    /// --remove-retained: clear each retained message received.
+    var removeRetained = false
+    /// -E: stop once subscribed.
+    var exitAfterSubscribe = false
+    /// -U: filters to unsubscribe from.
+    var unsubscribe: [String] = []
+    /// --reconnect: connect again when the connection is lost.
+    var reconnect = false
+    /// --random-filter: print each message with this chance.
+    var randomFilter: Chance?
 }
-
-extension Subscribe: SubscribeSettings {}
 
 /// One run of `sub`: subscribes on every CONNACK (so a reconnect restores the
 /// subscriptions), prints messages, and decides when and how to stop. Which
