@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(
             name: "mqttctlTests",
             dependencies: ["Mosquitto", "mqttctl"],
-            exclude: ["README.md", "FuzzRegressions", "Support/ws_relay.py"]
+            exclude: ["README.md", "FuzzRegressions", "Support/ws_relay.py", "Support/peak_rss.py"]
         ),
         // Fast tests of the pure parts (rules, state machines, packet readers): no
         // broker, no network, milliseconds (`swift test --filter mqttctlUnitTests`).

@@ -19,8 +19,8 @@ import Testing
 
     @Test func aLineThatNeverEndsIsRefusedAtTheLimit() throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-l"], timeout: 120,
-                                 stdinRedirect: .path("/dev/zero"))
+        let result = try mqttctlMeasuringMemory(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-l"], timeout: 120,
+                                               stdinRedirect: .path("/dev/zero"))
         expectOneLine(result, status: 2, "line 1 of stdin is longer than 268435455 bytes, the largest MQTT payload")
         // The line buffer stops at the limit (it once doubled past it, and then aborted).
         #expect(result.maxRSS < 400_000, "peak \(result.maxRSS) KiB")
@@ -29,8 +29,8 @@ import Testing
     @Test func theBrokersMaximumPacketSizeIsTheLimit() throws {
         let broker = try Self.smallPacketBroker()
         let topic = uniqueTopic()
-        let zero = try mqttctl(["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-l"], timeout: 60,
-                               stdinRedirect: .path("/dev/zero"))
+        let zero = try mqttctlMeasuringMemory(["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-l"], timeout: 60,
+                                             stdinRedirect: .path("/dev/zero"))
         expectOneLine(zero, status: 2, "(Maximum Packet Size 1000)")
         #expect(zero.maxRSS < 100_000, "peak \(zero.maxRSS) KiB")
 

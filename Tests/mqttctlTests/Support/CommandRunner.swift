@@ -175,6 +175,22 @@ func mqttctl(_ arguments: [String], stdin: Data? = nil, timeout: Double = 60, en
                        stdinRedirect: stdinRedirect, stdoutRedirect: stdoutRedirect).wait(timeout: timeout)
 }
 
+/// Runs `mqttctl` to completion through `peak_rss.py`, so that `maxRSS` is the
+/// command's own peak memory: the `ru_maxrss` the test process gets from wait4
+/// also counts the test process's memory (see the script).
+func mqttctlMeasuringMemory(_ arguments: [String], timeout: Double = 60, stdinRedirect: Redirect? = nil) throws -> RunResult {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("peak_rss.py").path
+    let report = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-peak-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: report) }
+    var result = try RunningCommand([script, report.path, mqttctlPath()] + arguments, stdinRedirect: stdinRedirect,
+                                    executable: "/usr/bin/python3").wait(timeout: timeout)
+    guard let text = try? String(contentsOf: report, encoding: .utf8), let peak = Int(text) else {
+        throw BrokerError("peak_rss.py reported nothing: \(result)")
+    }
+    result.maxRSS = peak
+    return result
+}
+
 func mqttctl(_ arguments: String..., stdin: String? = nil, timeout: Double = 60) throws -> RunResult {
     try mqttctl(arguments, stdin: stdin.map { Data($0.utf8) }, timeout: timeout)
 }
