@@ -33,8 +33,6 @@ enum Numbers {
 enum RunID {
     /// Six hex digits.
     static func make() -> String {
-        let n = UInt32.random(in: 0...0xFF_FFFF)
-        let hex = String(n, radix: 16)
-        return String(repeating: "0", count: 6 - hex.count) + hex
+        HexText.padded(UInt32.random(in: 0...0xFF_FFFF), width: 6)
     }
 }

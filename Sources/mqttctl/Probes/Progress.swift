@@ -61,14 +61,7 @@ final class Progress {
     }
 
     private func write(_ text: String) {
-        var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(2, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
-            }
-        }
+        Diagnostics.writeStderr(text)
     }
 
     private static func columns() -> Int {

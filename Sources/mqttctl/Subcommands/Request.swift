@@ -239,10 +239,7 @@ struct Request: ParsableCommand {
     /// 32 random hex digits.
     static func correlationID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in
-            let hex = String(generator.next() as UInt32, radix: 16)
-            return String(repeating: "0", count: 8 - hex.count) + hex
-        }.joined()
+        return (0..<2).map { _ in HexText.padded(generator.next() as UInt64, width: 16) }.joined()
     }
 
     /// A refusal by a broker without MQTT 5 says what rr needs.

@@ -36,8 +36,7 @@ enum Diagnostics {
             case 0x09: result += "\\t"
             case 0x00: result += "\\0"
             case 0..<0x20, 0x7F:
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                result += "\\x" + (hex.count < 2 ? "0" : "") + hex
+                result += "\\x" + HexText.padded(scalar.value, width: 2, uppercase: true)
             default: result.unicodeScalars.append(scalar)
             }
         }
@@ -46,8 +45,14 @@ enum Diagnostics {
 
     /// A line as is (debug output, progress).
     static func writeLine(_ line: String) {
-        var text = line
-        text.append("\n")
+        writeStderr(line + "\n")
+    }
+
+    /// Text to stderr, unbuffered, in as many writes as it takes; a stderr that
+    /// fails is given up on (there is nowhere left to say so). The one place
+    /// mqttctl writes to stderr.
+    static func writeStderr(_ text: String) {
+        var text = text
         text.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {
