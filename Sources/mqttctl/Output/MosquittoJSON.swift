@@ -149,26 +149,8 @@ enum MosquittoJSON {
     }
 
     private static func appendValidString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.append(34)
-        for b in bytes {
-            switch b {
-            case 34: out.append(92); out.append(34)
-            case 92: out.append(92); out.append(92)
-            case 8: out.append(92); out.append(98)
-            case 12: out.append(92); out.append(102)
-            case 10: out.append(92); out.append(110)
-            case 13: out.append(92); out.append(114)
-            case 9: out.append(92); out.append(116)
-            case 0..<32:
-                out.append(92); out.append(117); out.append(48); out.append(48)
-                out.append(hexLower[Int(b >> 4)]); out.append(hexLower[Int(b & 15)])
-            default: out.append(b)
-            }
-        }
-        out.append(34)
+        JSONEscaping.appendQuoted(bytes, style: .cJSON, to: &out)
     }
-
-    static let hexLower: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A number as cJSON 1.7.15 prints it: `%1.15g`, or `%1.17g` when that does
     /// not read back as the same double; `null` for infinities and NaN.

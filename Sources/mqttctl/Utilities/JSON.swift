@@ -64,53 +64,72 @@ enum JSON: Equatable {
     }
 
     static func appendQuoted(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00"
-                out += String(hexDigit(UInt8(scalar.value >> 4)))
-                out += String(hexDigit(UInt8(scalar.value & 0xF)))
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
-
-    static func hexDigit(_ nibble: UInt8) -> Character {
-        Character(Unicode.Scalar(nibble < 10 ? 48 + nibble : 87 + nibble))
+        var bytes: [UInt8] = []
+        var text = s
+        text.withUTF8 { JSONEscaping.appendQuoted(UnsafeRawBufferPointer($0), to: &bytes) }
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
     /// Appends `"..."` for bytes that are valid UTF-8, escaping as JSON requires.
     static func appendQuoted(utf8 bytes: UnsafeRawBufferPointer, to output: OutputBuffer) {
-        output.append(34)
+        var sink = output
+        JSONEscaping.appendQuoted(bytes, to: &sink)
+    }
+}
+
+/// Where escaped JSON goes: a byte array, or stdout's buffer.
+protocol JSONSink {
+    mutating func append(_ byte: UInt8)
+    mutating func append(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Array: JSONSink where Element == UInt8 {
+    mutating func append(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+}
+
+extension OutputBuffer: JSONSink {}
+
+/// The one JSON string escaper: reports, `sub --json` and mosquitto's `%j`
+/// all write strings through it.
+enum JSONEscaping {
+    /// `.cJSON` writes backspace and form feed as `\b` and `\f`, as mosquitto_sub's
+    /// cJSON does (its `%j` output is matched byte for byte); `.plain` writes them
+    /// as `\u0008` and `\u000c`, as every JSON mqttctl has written so far.
+    enum Style { case plain, cJSON }
+
+    /// Appends `"..."`: `"` and `\` escaped, `\n` `\r` `\t`, other control
+    /// characters `\u00xx`; every other byte as it is (the caller hands valid UTF-8).
+    @inline(__always)
+    static func appendQuoted<Sink: JSONSink>(_ bytes: UnsafeRawBufferPointer, style: Style = .plain, to sink: inout Sink) {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        sink.append(quote)
         var runStart = 0
         for i in 0..<bytes.count {
             let b = bytes[i]
-            guard b < 0x20 || b == 34 || b == 92 else { continue }
-            if runStart < i { output.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
+            guard b < 0x20 || b == quote || b == backslash else { continue }
+            if runStart < i { sink.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
             runStart = i + 1
-            output.append(92)
+            sink.append(backslash)
             switch b {
-            case 34: output.append(34)
-            case 92: output.append(92)
-            case 10: output.append(110)
-            case 13: output.append(114)
-            case 9: output.append(116)
+            case quote, backslash: sink.append(b)
+            case 0x0A: sink.append(UInt8(ascii: "n"))
+            case 0x0D: sink.append(UInt8(ascii: "r"))
+            case 0x09: sink.append(UInt8(ascii: "t"))
+            case 0x08 where style == .cJSON: sink.append(UInt8(ascii: "b"))
+            case 0x0C where style == .cJSON: sink.append(UInt8(ascii: "f"))
             default:
-                output.append("u00" as StaticString)
-                output.append(UInt8(hexDigit(b >> 4).asciiValue ?? 48))
-                output.append(UInt8(hexDigit(b & 0xF).asciiValue ?? 48))
+                sink.append(UInt8(ascii: "u"))
+                sink.append(UInt8(ascii: "0"))
+                sink.append(UInt8(ascii: "0"))
+                sink.append(hexDigits[Int(b >> 4)])
+                sink.append(hexDigits[Int(b & 0xF)])
             }
         }
-        if runStart < bytes.count { output.append(UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
-        output.append(34)
+        if runStart < bytes.count { sink.append(UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+        sink.append(quote)
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// Base64 (RFC 4648, with padding) for payloads that are not UTF-8.
