@@ -120,15 +120,7 @@ enum MosquittoJSON {
     }
 
     static func appendInteger(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 { out.append(45) }
-        var v = value.magnitude
-        var divisor: UInt = 1
-        while v / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            out.append(UInt8(truncatingIfNeeded: v / divisor) + 48)
-            v %= divisor
-            divisor /= 10
-        }
+        DecimalText.append(value, to: &out)
     }
 
     static func appendString(_ text: String, to out: inout [UInt8]) {

@@ -77,18 +77,6 @@ enum JSON: Equatable {
     }
 }
 
-/// Where escaped JSON goes: a byte array, or stdout's buffer.
-protocol JSONSink {
-    mutating func append(_ byte: UInt8)
-    mutating func append(_ bytes: UnsafeRawBufferPointer)
-}
-
-extension Array: JSONSink where Element == UInt8 {
-    mutating func append(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
-}
-
-extension OutputBuffer: JSONSink {}
-
 /// The one JSON string escaper: reports, `sub --json` and mosquitto's `%j`
 /// all write strings through it.
 enum JSONEscaping {
@@ -100,7 +88,7 @@ enum JSONEscaping {
     /// Appends `"..."`: `"` and `\` escaped, `\n` `\r` `\t`, other control
     /// characters `\u00xx`; every other byte as it is (the caller hands valid UTF-8).
     @inline(__always)
-    static func appendQuoted<Sink: JSONSink>(_ bytes: UnsafeRawBufferPointer, style: Style = .plain, to sink: inout Sink) {
+    static func appendQuoted<Sink: ByteSink>(_ bytes: UnsafeRawBufferPointer, style: Style = .plain, to sink: inout Sink) {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         sink.append(quote)
         var runStart = 0

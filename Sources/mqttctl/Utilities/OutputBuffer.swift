@@ -67,20 +67,8 @@ final class OutputBuffer {
 
     /// Appends a decimal integer without going through String.
     func append(integer value: Int) {
-        var v = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
-        let n = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
-            var i = scratch.count
-            repeat {
-                i -= 1
-                scratch[i] = UInt8(truncatingIfNeeded: v % 10) + 48
-                v /= 10
-            } while v > 0
-            if value < 0 { i -= 1; scratch[i] = 45 }
-            append(UnsafeRawBufferPointer(rebasing: scratch[i...]))
-            return scratch.count - i
-        }
-        _ = n
+        var sink = self
+        DecimalText.append(value, to: &sink)
     }
 
     /// What is buffered and not yet written, as text (for tests of the renderers).
