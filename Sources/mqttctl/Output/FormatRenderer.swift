@@ -24,7 +24,7 @@ final class FormatRenderer: MessageRenderer {
         /// -1: none.
         var precision = -1
 
-        var padCharacter: UInt8 { zeroPad ? 48 : 32 }
+        var padCharacter: UInt8 { zeroPad ? UInt8(ascii: "0") : UInt8(ascii: " ") }
     }
 
     enum Token: Equatable {
@@ -110,18 +110,18 @@ final class FormatRenderer: MessageRenderer {
         while i < f.count {
             let c = f[i]
             switch c {
-            case 37:  // %
+            case UInt8(ascii: "%"):
                 let start = i
                 i += 1
                 var field = Field()
-                if i < f.count && f[i] == 45 { field.leftAlign = true; i += 1 }  // -
-                if i < f.count && f[i] == 48 { field.zeroPad = true; i += 1 }    // 0
+                if i < f.count && f[i] == UInt8(ascii: "-") { field.leftAlign = true; i += 1 }
+                if i < f.count && f[i] == UInt8(ascii: "0") { field.zeroPad = true; i += 1 }
                 /// Reads digits; nil when the number is above `maximumWidth`.
                 func number() -> Int? {
                     var value = 0
                     var tooLarge = false
-                    while i < f.count, (48...57).contains(f[i]) {
-                        value = value * 10 + Int(f[i] - 48)
+                    while i < f.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(f[i]) {
+                        value = value * 10 + Int(f[i] - UInt8(ascii: "0"))
                         if value > Self.maximumWidth { tooLarge = true; value = 0 }
                         i += 1
                     }
@@ -131,7 +131,7 @@ final class FormatRenderer: MessageRenderer {
                     throw fail("field width in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))")
                 }
                 field.width = width
-                if i < f.count && f[i] == 46 {  // .
+                if i < f.count && f[i] == UInt8(ascii: ".") {
                     i += 1
                     guard let precision = number() else {
                         throw fail("precision in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))")
@@ -143,57 +143,57 @@ final class FormatRenderer: MessageRenderer {
                     throw fail("incomplete specifier '\(spec)' at the end ('%%' prints a percent sign)")
                 }
                 switch f[i] {
-                case 37: literal(37)
-                case 65: tokens.append(.topicAlias(field))             // A
-                case 67: tokens.append(.contentType(field))            // C
-                case 68: tokens.append(.correlationData)               // D
-                case 69: tokens.append(.messageExpiryInterval(field))  // E
-                case 70: tokens.append(.payloadFormatIndicator(field)) // F
-                case 73: tokens.append(.isoTime(field))                // I
-                case 106: tokens.append(.json(embedded: false))        // j
-                case 74: tokens.append(.json(embedded: true))          // J
-                case 108: tokens.append(.payloadLength(field))         // l
-                case 109: tokens.append(.mid(field))                   // m
-                case 80: tokens.append(.userProperties)                // P
-                case 112: tokens.append(.payload(field, hex: 0))       // p
-                case 113: tokens.append(.qos)                          // q
-                case 82: tokens.append(.responseTopic(field))          // R
-                case 114: tokens.append(.retain)                       // r
-                case 83: tokens.append(.subscriptionIdentifier(field)) // S
-                case 116: tokens.append(.topic(field))                 // t
-                case 85: tokens.append(.unixTime)                      // U
-                case 120: tokens.append(.payload(field, hex: 1))       // x
-                case 88: tokens.append(.payload(field, hex: 2))        // X
+                case UInt8(ascii: "%"): literal(UInt8(ascii: "%"))
+                case UInt8(ascii: "A"): tokens.append(.topicAlias(field))
+                case UInt8(ascii: "C"): tokens.append(.contentType(field))
+                case UInt8(ascii: "D"): tokens.append(.correlationData)
+                case UInt8(ascii: "E"): tokens.append(.messageExpiryInterval(field))
+                case UInt8(ascii: "F"): tokens.append(.payloadFormatIndicator(field))
+                case UInt8(ascii: "I"): tokens.append(.isoTime(field))
+                case UInt8(ascii: "j"): tokens.append(.json(embedded: false))
+                case UInt8(ascii: "J"): tokens.append(.json(embedded: true))
+                case UInt8(ascii: "l"): tokens.append(.payloadLength(field))
+                case UInt8(ascii: "m"): tokens.append(.mid(field))
+                case UInt8(ascii: "P"): tokens.append(.userProperties)
+                case UInt8(ascii: "p"): tokens.append(.payload(field, hex: 0))
+                case UInt8(ascii: "q"): tokens.append(.qos)
+                case UInt8(ascii: "R"): tokens.append(.responseTopic(field))
+                case UInt8(ascii: "r"): tokens.append(.retain)
+                case UInt8(ascii: "S"): tokens.append(.subscriptionIdentifier(field))
+                case UInt8(ascii: "t"): tokens.append(.topic(field))
+                case UInt8(ascii: "U"): tokens.append(.unixTime)
+                case UInt8(ascii: "x"): tokens.append(.payload(field, hex: 1))
+                case UInt8(ascii: "X"): tokens.append(.payload(field, hex: 2))
                 default:
                     throw fail("unknown specifier '%\(character(at: i))'")
                 }
                 i += 1
-            case 64:  // @
+            case UInt8(ascii: "@"):
                 guard i + 1 < f.count else {
                     throw fail("'@' at the end needs a strftime letter ('@@' prints an at sign)")
                 }
                 let conversion = f[i + 1]
                 switch conversion {
-                case 64: literal(64)
-                case 78: tokens.append(.nanoseconds)
+                case UInt8(ascii: "@"): literal(UInt8(ascii: "@"))
+                case UInt8(ascii: "N"): tokens.append(.nanoseconds)
                 default:
-                    strftimeFormats.append([37, CChar(bitPattern: conversion), 0])
+                    strftimeFormats.append([CChar(UInt8(ascii: "%")), CChar(bitPattern: conversion), 0])
                     tokens.append(.strftime(strftimeFormats.count - 1))
                 }
                 i += 2
-            case 92:  // backslash
+            case UInt8(ascii: "\\"):
                 guard i + 1 < f.count else {
                     throw fail("'\\' at the end starts no escape ('\\\\' prints a backslash)")
                 }
                 switch f[i + 1] {
-                case 92: literal(92)
-                case 48: literal(0)
-                case 97: literal(7)
-                case 101: literal(27)
-                case 110: literal(10)
-                case 114: literal(13)
-                case 116: literal(9)
-                case 118: literal(11)
+                case UInt8(ascii: "\\"): literal(UInt8(ascii: "\\"))
+                case UInt8(ascii: "0"): literal(0)
+                case UInt8(ascii: "a"): literal(7)
+                case UInt8(ascii: "e"): literal(27)
+                case UInt8(ascii: "n"): literal(10)
+                case UInt8(ascii: "r"): literal(13)
+                case UInt8(ascii: "t"): literal(9)
+                case UInt8(ascii: "v"): literal(11)
                 default:
                     throw fail("unknown escape '\\\(character(at: i + 1))' (escapes: \\\\ \\0 \\a \\e \\n \\r \\t \\v)")
                 }
@@ -258,9 +258,9 @@ final class FormatRenderer: MessageRenderer {
             case .mid(let field):
                 Self.appendInteger(message.mid, field, output)
             case .qos:
-                output.append(UInt8(truncatingIfNeeded: 48 + message.qos))
+                output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: message.qos))
             case .retain:
-                output.append(message.retain ? 49 : 48)
+                output.append(message.retain ? UInt8(ascii: "1") : UInt8(ascii: "0"))
             case .topicAlias(let field):
                 if case .uint16(let v)? = properties?.first(MQTTProperties.topicAlias) {
                     Self.appendInteger(Int(v), field, output)
@@ -271,7 +271,7 @@ final class FormatRenderer: MessageRenderer {
                 if case .string(var v)? = properties?.first(MQTTProperties.contentType) {
                     v.withUTF8 { Self.appendString(UnsafeRawBufferPointer($0), field, output) }
                 } else {
-                    Self.repeatByte(32, field.width, output)
+                    Self.repeatByte(UInt8(ascii: " "), field.width, output)
                 }
             case .correlationData:
                 if case .binary(let v)? = properties?.first(MQTTProperties.correlationData) {
@@ -304,10 +304,10 @@ final class FormatRenderer: MessageRenderer {
                 var first = true
                 for item in properties.items {
                     guard case .pair(let key, let value) = item.value else { continue }
-                    if !first { output.append(32) }
+                    if !first { output.append(UInt8(ascii: " ")) }
                     first = false
                     output.append(key)
-                    output.append(58)
+                    output.append(UInt8(ascii: ":"))
                     output.append(value)
                 }
             case .isoTime(let field):
@@ -315,11 +315,11 @@ final class FormatRenderer: MessageRenderer {
                 if n > 0 {
                     Self.appendString(UnsafeRawBufferPointer(start: timeBuffer, count: n), field, output)
                 } else {
-                    Self.repeatByte(32, field.width, output)
+                    Self.repeatByte(UInt8(ascii: " "), field.width, output)
                 }
             case .unixTime:
                 output.append(integer: now.seconds)
-                output.append(46)
+                output.append(UInt8(ascii: "."))
                 WallClock.digits(now.nanoseconds, 9) { output.append($0) }
             case .nanoseconds:
                 WallClock.digits(now.nanoseconds, 9) { output.append($0) }
@@ -361,13 +361,13 @@ final class FormatRenderer: MessageRenderer {
         let padding = field.width - length
         if field.leftAlign {
             output.append(integer: value)
-            repeatByte(32, padding, output)
+            repeatByte(UInt8(ascii: " "), padding, output)
         } else if field.zeroPad {
-            if value < 0 { output.append(45) }
-            repeatByte(48, padding, output)
+            if value < 0 { output.append(UInt8(ascii: "-")) }
+            repeatByte(UInt8(ascii: "0"), padding, output)
             output.append(integer: Int(value.magnitude))
         } else {
-            repeatByte(32, padding, output)
+            repeatByte(UInt8(ascii: " "), padding, output)
             output.append(integer: value)
         }
     }
@@ -378,9 +378,9 @@ final class FormatRenderer: MessageRenderer {
         var count = bytes.count
         if field.precision >= 0 && count > field.precision { count = field.precision }
         let padding = field.width - count
-        if !field.leftAlign { repeatByte(32, padding, output) }
+        if !field.leftAlign { repeatByte(UInt8(ascii: " "), padding, output) }
         output.append(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
-        if field.leftAlign { repeatByte(32, padding, output) }
+        if field.leftAlign { repeatByte(UInt8(ascii: " "), padding, output) }
     }
 
     private static let hexLower: [UInt8] = Array("0123456789abcdef".utf8)
@@ -418,6 +418,6 @@ final class FormatRenderer: MessageRenderer {
                 }
             }
         }
-        if field.leftAlign { repeatByte(32, abs(padding), output) }
+        if field.leftAlign { repeatByte(UInt8(ascii: " "), abs(padding), output) }
     }
 }

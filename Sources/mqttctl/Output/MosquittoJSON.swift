@@ -29,7 +29,7 @@ enum MosquittoJSON {
         append(",\"qos\":", to: &out)
         appendInteger(message.qos, to: &out)
         append(",\"retain\":", to: &out)
-        out.append(message.retain ? 49 : 48)
+        out.append(message.retain ? UInt8(ascii: "1") : UInt8(ascii: "0"))
         append(",\"payloadlen\":", to: &out)
         appendInteger(message.payload.count, to: &out)
         if message.qos > 0 {
@@ -51,7 +51,7 @@ enum MosquittoJSON {
                 return false
             }
         }
-        out.append(125)
+        out.append(UInt8(ascii: "}"))
         return true
     }
 
@@ -63,9 +63,9 @@ enum MosquittoJSON {
         var first = true
         var userPropertiesDone = false
         func key(_ name: StaticString) {
-            if !first { out.append(44) }
+            if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            out.append(34)
+            out.append(UInt8(ascii: "\""))
             append(name, to: &out)
             append("\":", to: &out)
         }
@@ -96,21 +96,21 @@ enum MosquittoJSON {
                 guard !userPropertiesDone else { continue }
                 userPropertiesDone = true
                 key("user-properties")
-                out.append(123)
+                out.append(UInt8(ascii: "{"))
                 var firstPair = true
                 for case .pair(let k, let v) in properties.all(MQTTProperties.userProperty) {
-                    if !firstPair { out.append(44) }
+                    if !firstPair { out.append(UInt8(ascii: ",")) }
                     firstPair = false
                     appendString(k, to: &out)
-                    out.append(58)
+                    out.append(UInt8(ascii: ":"))
                     appendString(v, to: &out)
                 }
-                out.append(125)
+                out.append(UInt8(ascii: "}"))
             default:
                 continue
             }
         }
-        out.append(125)
+        out.append(UInt8(ascii: "}"))
     }
 
     // MARK: Writing, as cJSON prints
@@ -201,7 +201,7 @@ enum MosquittoJSON {
         }
 
         private mutating func skipWhitespace() {
-            while position < bytes.count && bytes[position] <= 32 { position += 1 }
+            while position < bytes.count && bytes[position] <= UInt8(ascii: " ") { position += 1 }
         }
 
         private func hasPrefix(_ literal: StaticString) -> Bool {
@@ -228,10 +228,10 @@ enum MosquittoJSON {
                 return true
             }
             switch byte(at: position) {
-            case 34: return parseString(into: &out)
-            case 45, 48...57: return parseNumber(into: &out)
-            case 91: return parseArray(into: &out)
-            case 123: return parseObject(into: &out)
+            case UInt8(ascii: "\""): return parseString(into: &out)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return parseNumber(into: &out)
+            case UInt8(ascii: "["): return parseArray(into: &out)
+            case UInt8(ascii: "{"): return parseObject(into: &out)
             default: return false
             }
         }
@@ -242,7 +242,7 @@ enum MosquittoJSON {
             var n = 0
             while n < 63, position + n < bytes.count {
                 let b = bytes[position + n]
-                guard (48...57).contains(b) || b == 43 || b == 45 || b == 101 || b == 69 || b == 46 else { break }
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") || b == UInt8(ascii: ".") else { break }
                 text[n] = CChar(bitPattern: b)
                 n += 1
             }
@@ -266,9 +266,9 @@ enum MosquittoJSON {
                 let b = bytes[at + i]
                 let digit: UInt32
                 switch b {
-                case 48...57: digit = UInt32(b - 48)
-                case 65...70: digit = UInt32(b - 55)
-                case 97...102: digit = UInt32(b - 87)
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
                 default: return 0  // cJSON's parse_hex4 gives 0 for a bad digit
                 }
                 value = value << 4 | digit
@@ -277,11 +277,11 @@ enum MosquittoJSON {
         }
 
         private mutating func parseString(into out: inout [UInt8]) -> Bool {
-            guard byte(at: position) == 34 else { return false }
+            guard byte(at: position) == UInt8(ascii: "\"") else { return false }
             // Find the closing quote (a backslash skips the next byte).
             var end = position + 1
-            while end < bytes.count && bytes[end] != 34 {
-                if bytes[end] == 92 { end += 1 }
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\"") {
+                if bytes[end] == UInt8(ascii: "\\") { end += 1 }
                 end += 1
             }
             guard end < bytes.count else { return false }
@@ -290,19 +290,19 @@ enum MosquittoJSON {
             var p = position + 1
             while p < end {
                 let b = bytes[p]
-                if b != 92 {
+                if b != UInt8(ascii: "\\") {
                     decoded.append(b)
                     p += 1
                     continue
                 }
                 switch bytes[p + 1] {
-                case 98: decoded.append(8)
-                case 102: decoded.append(12)
-                case 110: decoded.append(10)
-                case 114: decoded.append(13)
-                case 116: decoded.append(9)
-                case 34, 92, 47: decoded.append(bytes[p + 1])
-                case 117:
+                case UInt8(ascii: "b"): decoded.append(8)
+                case UInt8(ascii: "f"): decoded.append(12)
+                case UInt8(ascii: "n"): decoded.append(UInt8(ascii: "\n"))
+                case UInt8(ascii: "r"): decoded.append(UInt8(ascii: "\r"))
+                case UInt8(ascii: "t"): decoded.append(UInt8(ascii: "\t"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(bytes[p + 1])
+                case UInt8(ascii: "u"):
                     guard end - p >= 6 else { return false }
                     let first = Self.hex4(bytes, p + 2)
                     var codepoint = first
@@ -310,7 +310,7 @@ enum MosquittoJSON {
                     if (0xDC00...0xDFFF).contains(first) { return false }
                     if (0xD800...0xDBFF).contains(first) {
                         let second = p + 6
-                        guard end - second >= 6, bytes[second] == 92, bytes[second + 1] == 117 else { return false }
+                        guard end - second >= 6, bytes[second] == UInt8(ascii: "\\"), bytes[second + 1] == UInt8(ascii: "u") else { return false }
                         let low = Self.hex4(bytes, second + 2)
                         guard (0xDC00...0xDFFF).contains(low) else { return false }
                         codepoint = 0x10000 + ((first & 0x3FF) << 10 | (low & 0x3FF))
@@ -348,28 +348,28 @@ enum MosquittoJSON {
             depth += 1
             position += 1  // '['
             skipWhitespace()
-            if byte(at: position) == 93 {
+            if byte(at: position) == UInt8(ascii: "]") {
                 position += 1
                 depth -= 1
-                out.append(91); out.append(93)
+                out.append(UInt8(ascii: "[")); out.append(UInt8(ascii: "]"))
                 return true
             }
-            out.append(91)
+            out.append(UInt8(ascii: "["))
             var first = true
             repeat {
                 if !first {
                     position += 1  // ','
-                    out.append(44)
+                    out.append(UInt8(ascii: ","))
                 }
                 first = false
                 skipWhitespace()
                 guard parseValue(into: &out) else { return false }
                 skipWhitespace()
-            } while byte(at: position) == 44
-            guard byte(at: position) == 93 else { return false }
+            } while byte(at: position) == UInt8(ascii: ",")
+            guard byte(at: position) == UInt8(ascii: "]") else { return false }
             position += 1
             depth -= 1
-            out.append(93)
+            out.append(UInt8(ascii: "]"))
             return true
         }
 
@@ -378,34 +378,34 @@ enum MosquittoJSON {
             depth += 1
             position += 1  // '{'
             skipWhitespace()
-            if byte(at: position) == 125 {
+            if byte(at: position) == UInt8(ascii: "}") {
                 position += 1
                 depth -= 1
-                out.append(123); out.append(125)
+                out.append(UInt8(ascii: "{")); out.append(UInt8(ascii: "}"))
                 return true
             }
-            out.append(123)
+            out.append(UInt8(ascii: "{"))
             var first = true
             repeat {
                 if !first {
                     position += 1  // ','
-                    out.append(44)
+                    out.append(UInt8(ascii: ","))
                 }
                 first = false
                 skipWhitespace()
                 guard parseString(into: &out) else { return false }
                 skipWhitespace()
-                guard byte(at: position) == 58 else { return false }
+                guard byte(at: position) == UInt8(ascii: ":") else { return false }
                 position += 1
-                out.append(58)
+                out.append(UInt8(ascii: ":"))
                 skipWhitespace()
                 guard parseValue(into: &out) else { return false }
                 skipWhitespace()
-            } while byte(at: position) == 44
-            guard byte(at: position) == 125 else { return false }
+            } while byte(at: position) == UInt8(ascii: ",")
+            guard byte(at: position) == UInt8(ascii: "}") else { return false }
             position += 1
             depth -= 1
-            out.append(125)
+            out.append(UInt8(ascii: "}"))
             return true
         }
     }

@@ -20,50 +20,50 @@ enum PrettyJSON {
         while i < compact.count {
             let c = compact[i]
             switch c {
-            case 123:  // {
-                out.append(123)
-                out.append(10)
+            case UInt8(ascii: "{"):
+                out.append(UInt8(ascii: "{"))
+                out.append(UInt8(ascii: "\n"))
                 stack.append(true)
                 atMemberStart = true
                 i += 1
-            case 91:  // [
-                out.append(91)
+            case UInt8(ascii: "["):
+                out.append(UInt8(ascii: "["))
                 stack.append(false)
                 i += 1
-            case 125:  // } (after the last member's newline, or the opening one)
-                if !atMemberStart { out.append(10) }
+            case UInt8(ascii: "}"):  // } (after the last member's newline, or the opening one)
+                if !atMemberStart { out.append(UInt8(ascii: "\n")) }
                 stack.removeLast()
                 indent(stack.count)
-                out.append(125)
+                out.append(UInt8(ascii: "}"))
                 atMemberStart = false
                 i += 1
-            case 93:  // ]
+            case UInt8(ascii: "]"):
                 stack.removeLast()
-                out.append(93)
+                out.append(UInt8(ascii: "]"))
                 i += 1
-            case 44:  // ,
+            case UInt8(ascii: ","):
                 if stack.last == true {
-                    out.append(44)
-                    out.append(10)
+                    out.append(UInt8(ascii: ","))
+                    out.append(UInt8(ascii: "\n"))
                     atMemberStart = true
                 } else {
-                    out.append(44)
-                    out.append(32)
+                    out.append(UInt8(ascii: ","))
+                    out.append(UInt8(ascii: " "))
                 }
                 i += 1
-            case 58:  // :
-                out.append(58)
-                out.append(9)
+            case UInt8(ascii: ":"):
+                out.append(UInt8(ascii: ":"))
+                out.append(UInt8(ascii: "\t"))
                 i += 1
-            case 34:  // a string, escapes and all
+            case UInt8(ascii: "\""):  // a string, escapes and all
                 if atMemberStart {
                     indent(stack.count)
                     atMemberStart = false
                 }
                 let start = i
                 i += 1
-                while i < compact.count && compact[i] != 34 {
-                    i += compact[i] == 92 ? 2 : 1
+                while i < compact.count && compact[i] != UInt8(ascii: "\"") {
+                    i += compact[i] == UInt8(ascii: "\\") ? 2 : 1
                 }
                 i = min(i + 1, compact.count)
                 out.append(contentsOf: compact[start..<i])
