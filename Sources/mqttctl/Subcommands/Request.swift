@@ -314,7 +314,7 @@ final class Exchange {
                 requestMid = mid
             case .failure(let error):
                 job.fail(CommandFailure(error.kind == .connectionLost ? .connectionLost : .notAcknowledged,
-                                        "cannot publish the request to '\(topic)': \(error.message)"))
+                                        "cannot publish the request to '\(topic)': \(ErrorText.line(for: error))"))
             }
         }
         job.accepts = { [unowned self] message in
