@@ -83,13 +83,19 @@ extension MQTTError {
 
     /// A connection setting libmosquitto or OpenSSL refused.
     public enum Setting: Sendable, Equatable {
+        /// `SOCKSProxy` (mosquitto_socks5_set).
         case socksProxy
+        /// `TLSOptions.useOSCertificates`.
         case useOSCertificates
+        /// `TLSOptions.insecure`.
         case insecure
+        /// `TLSOptions.alpn`.
         case alpn
         /// The OpenSSL engine (nil: this build has no engine support at all).
         case tlsEngine(String?)
+        /// `TLSOptions.keyForm`.
         case keyForm(String)
+        /// `TLSOptions.engineKeyPasswordSHA1`.
         case engineKeyPasswordSHA1
 
         /// The setting in neutral words ("SOCKS proxy", "TLS engine 'x'").
