@@ -2,7 +2,9 @@ import CMosquitto
 
 /// A libmosquitto return code (`MOSQ_ERR_*`) as a value with named constants,
 /// so that callers compare with `.connectionLost` rather than a bare number.
-public struct LibraryCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+/// (Only the conformances it needs: each one costs every command's start-up a
+/// little, as the runtime scans all conformance records on a dynamic cast.)
+public struct LibraryCode: RawRepresentable, Equatable, Sendable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
     init(_ error: mosq_err_t) { rawValue = error.rawValue }
@@ -29,6 +31,6 @@ public struct LibraryCode: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let tlsHandshake = LibraryCode(MOSQ_ERR_TLS_HANDSHAKE)
     public static let timeout = LibraryCode(MOSQ_ERR_TIMEOUT)
 
-    /// The code and libmosquitto's constant name's meaning, in words.
-    public var description: String { MQTTError.libraryMessage(rawValue) }
+    /// What the code means, in words ("the connection was lost").
+    public var text: String { MQTTError.libraryMessage(rawValue) }
 }

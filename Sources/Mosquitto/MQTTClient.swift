@@ -457,7 +457,7 @@ public final class MQTTClient: MosquittoEvents {
     // MARK: Requests
 
     /// The level of a libmosquitto log line (`MOSQ_LOG_*`).
-    public struct LogLevel: RawRepresentable, Hashable, Sendable {
+    public struct LogLevel: RawRepresentable, Equatable, Sendable {
         public let rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }
         public static let info = LogLevel(rawValue: MOSQ_LOG_INFO)

@@ -5,8 +5,8 @@ import CMosquitto
 
 /// Turns what libmosquitto and OpenSSL leave behind after a failed TLS
 /// connection (the certificate verification result, the "host name verification
-/// failed" log line, OpenSSL's error queue as logged) into one sentence that says
-/// what happened and what to do. libmosquitto itself only says "A TLS error occurred".
+/// failed" log line, OpenSSL's error queue as logged) into a `TLSFailure` that
+/// says what happened. libmosquitto itself only says "A TLS error occurred".
 struct TLSDiagnosis {
     /// `SSL_get_verify_result` when it was not X509_V_OK.
     var verifyResult: Int?
