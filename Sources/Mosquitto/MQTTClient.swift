@@ -33,6 +33,9 @@ public enum CloseReason: Sendable {
 
 /// A received PUBLISH, valid only during the `onMessage` call: topic and payload
 /// point into libmosquitto's buffers, which are freed when the call returns.
+/// Copy what must outlive the call (`topicString`, `Array(payload)`,
+/// `properties()`); never store the message or its buffers. Zero-copy is
+/// deliberate: `sub` renders most messages straight from these buffers.
 public struct ReceivedMessage {
     public let mid: Int
     public let qos: Int
@@ -454,8 +457,6 @@ public final class MQTTClient: MosquittoEvents {
                   cause: .timedOut(.webSocketUpgrade, seconds: options.connectTimeout), endpoint: options.endpoint)
     }
 
-    // MARK: Requests
-
     /// The level of a libmosquitto log line (`MOSQ_LOG_*`).
     public struct LogLevel: RawRepresentable, Equatable, Sendable {
         public let rawValue: Int32
@@ -466,6 +467,8 @@ public final class MQTTClient: MosquittoEvents {
         public static let error = LogLevel(rawValue: MOSQ_LOG_ERR)
         public static let debug = LogLevel(rawValue: MOSQ_LOG_DEBUG)
     }
+
+    // MARK: Requests
 
     /// Publishes one message. Returns its message id. At QoS > 0 the message is
     /// stored by libmosquitto until acknowledged (`onPublishComplete`).
