@@ -17,11 +17,23 @@ public final class EventLoop {
         case signal(Int32)
     }
 
+    /// What a watched file descriptor is ready for (poll(2)'s bits).
+    public struct Events: OptionSet, Sendable {
+        public let rawValue: Int16
+        public init(rawValue: Int16) { self.rawValue = rawValue }
+        public static let readable = Events(rawValue: Int16(POLLIN))
+        public static let writable = Events(rawValue: Int16(POLLOUT))
+        /// Only reported: an error on the descriptor.
+        public static let error = Events(rawValue: Int16(POLLERR))
+        /// Only reported: the other end hung up.
+        public static let hangUp = Events(rawValue: Int16(POLLHUP))
+    }
+
     private struct Watch {
         let id: Int
         let fd: Int32
-        var events: Int16
-        let handler: (Int16) -> Void
+        var events: Events
+        let handler: (Events) -> Void
     }
 
     private struct Timer {
@@ -40,9 +52,9 @@ public final class EventLoop {
     /// that a pipe sees each batch of messages as soon as it has been read.
     public var beforeWaiting: (() -> Void)?
 
-    public init() {
-        Signals.install()
-    }
+    /// A loop with nothing to watch yet. It reports SIGINT/SIGTERM only once the
+    /// program has called `Signals.install()` (signal policy is the program's).
+    public init() {}
 
     public func add(_ client: MQTTClient) {
         if !clients.contains(where: { $0 === client }) { clients.append(client) }
@@ -52,18 +64,18 @@ public final class EventLoop {
         clients.removeAll { $0 === client }
     }
 
-    /// Calls `handler` with the returned events whenever `fd` is ready for `events`
-    /// (`POLLIN`...). Returns an id for `setEvents` and `unwatch`.
+    /// Calls `handler` with the returned events whenever `fd` is ready for `events`.
+    /// Returns an id for `setEvents` and `unwatch`.
     @discardableResult
-    public func watch(fd: Int32, events: Int16 = Int16(POLLIN), _ handler: @escaping (Int16) -> Void) -> Int {
+    public func watch(fd: Int32, events: Events = .readable, _ handler: @escaping (Events) -> Void) -> Int {
         let id = nextID
         nextID += 1
         watches.append(Watch(id: id, fd: fd, events: events, handler: handler))
         return id
     }
 
-    /// Changes what a watch waits for; 0 pauses it.
-    public func setEvents(_ id: Int, _ events: Int16) {
+    /// Changes what a watch waits for; `[]` pauses it.
+    public func setEvents(_ id: Int, _ events: Events) {
         if let i = watches.firstIndex(where: { $0.id == id }) { watches[i].events = events }
     }
 
@@ -158,7 +170,7 @@ public final class EventLoop {
             pollFDs.append(pollfd(fd: fd >= 0 ? fd : -1, events: events, revents: 0))
         }
         for watch in watches {
-            pollFDs.append(pollfd(fd: watch.events != 0 ? watch.fd : -1, events: watch.events, revents: 0))
+            pollFDs.append(pollfd(fd: watch.events.isEmpty ? -1 : watch.fd, events: watch.events.rawValue, revents: 0))
         }
     }
 
@@ -180,7 +192,7 @@ public final class EventLoop {
         for (i, watch) in watchesNow.enumerated() {
             let revents = pollFDs[1 + clientsNow.count + i].revents
             if revents != 0, watches.contains(where: { $0.id == watch.id }) {
-                watch.handler(revents)
+                watch.handler(Events(rawValue: revents))
             }
         }
     }

@@ -33,6 +33,9 @@ public enum CloseReason: Sendable {
 
 /// A received PUBLISH, valid only during the `onMessage` call: topic and payload
 /// point into libmosquitto's buffers, which are freed when the call returns.
+/// Copy what must outlive the call (`topicString`, `Array(payload)`,
+/// `properties()`); never store the message or its buffers. Zero-copy is
+/// deliberate: `sub` renders most messages straight from these buffers.
 public struct ReceivedMessage {
     public let mid: Int
     public let qos: Int
@@ -124,7 +127,7 @@ public final class MQTTClient: MosquittoEvents {
     public var onSubscribe: ((_ mid: Int32, _ granted: [Int32]) -> Void)?
     public var onUnsubscribe: ((_ mid: Int32) -> Void)?
     /// libmosquitto's log lines (set before `connect()` to see the whole exchange).
-    public var onLog: ((_ level: Int32, _ line: String) -> Void)? {
+    public var onLog: ((_ level: LogLevel, _ line: String) -> Void)? {
         didSet { updateLogging() }
     }
     /// A PINGRESP arrived. Setting this turns on libmosquitto's log, which is
@@ -184,7 +187,6 @@ public final class MQTTClient: MosquittoEvents {
     /// interruptible by SIGINT/SIGTERM) and queues CONNECT. CONNACK arrives later
     /// through the event loop, which also enforces the rest of the connect timeout.
     public func connect() throws(MQTTError) {
-        Signals.install()
         state = .connecting
         tlsDiagnosis.reset()
         tlsHandshakeDone = false
@@ -256,10 +258,9 @@ public final class MQTTClient: MosquittoEvents {
         case .failed(let events):
             throw upgradeError(events)
         case .timedOut:
-            throw MQTTError(.timeout, "the WebSocket upgrade with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
-                            cause: .webSocketTimeout)
+            throw upgradeTimeout()
         case .interrupted(let sig):
-            throw MQTTError(.interrupted, "interrupted by signal \(sig) while connecting to \(options.endpoint)", reasonCode: Int(sig))
+            throw interrupted(sig)
         }
         webSocketUpgradedAt = MonotonicClock.now()
         for case .ready(let subprotocol) in bridge.events { webSocketSubprotocol = subprotocol }
@@ -277,9 +278,7 @@ public final class MQTTClient: MosquittoEvents {
         let endpoint = options.endpoint
         if options.tls != nil {
             for case .tlsVerify(let code, _) in events {
-                var diagnosis = TLSDiagnosis()
-                diagnosis.verifyResult = code
-                return MQTTError(.tls, "TLS error with \(endpoint): \(diagnosis.describe(host: options.host, options: options.tls))")
+                return tlsError(TLSDiagnosis.verifyFailure(Int32(code)))
             }
         }
         guard let last = events.last else {
@@ -338,8 +337,7 @@ public final class MQTTClient: MosquittoEvents {
             return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))", cause: .webSocketUnreachable)
         }
         if lower.contains("timed out") || lower.contains("timeout") {
-            return MQTTError(.timeout, "the WebSocket upgrade with \(endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
-                             cause: .webSocketTimeout)
+            return upgradeTimeout()
         }
         if lower.contains("connect") && !lower.contains("hs:") {
             return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(text)", cause: .webSocketUnreachable)
@@ -373,7 +371,7 @@ public final class MQTTClient: MosquittoEvents {
                 let how = end == .fin ? "closed" : "reset"
                 if state == .connecting {
                     return MQTTError(.cannotConnect, "\(endpoint) \(how) the connection before CONNACK, without a WebSocket close frame",
-                                     cause: .closedBeforeConnAck(firstBytes: firstBytes ?? []))
+                                     cause: .closedBeforeConnAck(firstBytes: firstBytes ?? [], reset: false), endpoint: endpoint)
                 }
                 return MQTTError(.connectionLost, "connection to \(endpoint) lost: the broker \(how) the connection (no WebSocket close frame)",
                                  cause: .closedByPeer(end))
@@ -411,39 +409,63 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func connectError(_ rc: Int32, errno savedErrno: Int32, timedOut: Bool) -> MQTTError {
-        if options.srvLookup && rc == MOSQ_ERR_NOT_SUPPORTED.rawValue {
-            return MQTTError(.invalidArgument, "-S (find the broker by a DNS SRV lookup) is not available: this libmosquitto was built without SRV support (Debian's is); give the broker with -h and -p", libraryCode: rc)
-        }
-        if let proxy = options.socksProxy, rc == MOSQ_ERR_ERRNO.rawValue || rc == MOSQ_ERR_EAI.rawValue, savedErrno != EINTR {
-            let reason = rc == MOSQ_ERR_EAI.rawValue ? String(cString: gai_strerror(savedErrno)) : String(cString: strerror(savedErrno))
-            return MQTTError(.cannotConnect, "cannot connect to the SOCKS proxy \(proxy.endpoint): \(reason) (check --proxy)", libraryCode: rc)
-        }
         let endpoint = options.endpoint
-        if rc == MOSQ_ERR_ERRNO.rawValue && savedErrno == EINTR {
-            if let sig = Signals.received {
-                return MQTTError(.interrupted, "interrupted by signal \(sig) while connecting to \(endpoint)", reasonCode: Int(sig))
-            }
+        let code = LibraryCode(rawValue: rc)
+        if options.srvLookup && code == .notSupported {
+            return MQTTError(.invalidArgument, "finding the broker by a DNS SRV lookup is not available: this libmosquitto was built without SRV support",
+                             libraryCode: code, cause: .srvLookupUnsupported)
+        }
+        if let proxy = options.socksProxy, code == .errno || code == .nameLookup, savedErrno != EINTR {
+            let reason = code == .nameLookup ? String(cString: gai_strerror(savedErrno)) : String(cString: strerror(savedErrno))
+            return MQTTError(.cannotConnect, "cannot connect to the SOCKS proxy \(proxy.endpoint): \(reason)", libraryCode: code,
+                             cause: .socks(.proxyUnreachable(proxy: proxy.endpoint, reason: reason)), endpoint: endpoint)
+        }
+        if code == .errno && savedErrno == EINTR {
+            if let sig = Signals.received { return interrupted(sig) }
             if timedOut {
-                return MQTTError(.timeout, "could not connect to \(endpoint) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout)")
+                return MQTTError(.timeout, "could not connect to \(endpoint) within \(formatSeconds(options.connectTimeout)) s",
+                                 cause: .timedOut(.connect, seconds: options.connectTimeout), endpoint: endpoint)
             }
         }
-        switch rc {
-        case MOSQ_ERR_EAI.rawValue:
+        switch code {
+        case .nameLookup:
             let reason = String(cString: gai_strerror(savedErrno))
-            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason) (check -h/--host)", libraryCode: rc)
-        case MOSQ_ERR_ERRNO.rawValue:
+            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason)", libraryCode: code,
+                             cause: .nameLookup(host: options.host, code: savedErrno), endpoint: endpoint)
+        case .errno:
             let hint: String = switch savedErrno {
-            case ECONNREFUSED: " (is a broker listening there? check -h and -p)"
             case ENETUNREACH, EHOSTUNREACH: " (no route to that host)"
             case ETIMEDOUT: " (no answer from that host)"
             default: ""
             }
-            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))\(hint)", libraryCode: rc)
-        case MOSQ_ERR_TLS.rawValue:
+            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))\(hint)", libraryCode: code,
+                             cause: .connectFailed(errno: savedErrno), endpoint: endpoint)
+        case .tls:
             return tlsError(rc)
         default:
             return MQTTError.library(rc, errno: savedErrno, context: "cannot connect to \(endpoint)")
         }
+    }
+
+    private func interrupted(_ sig: Int32) -> MQTTError {
+        MQTTError(.interrupted, "interrupted by signal \(sig) while connecting to \(options.endpoint)",
+                  cause: .interrupted(signal: sig), endpoint: options.endpoint)
+    }
+
+    private func upgradeTimeout() -> MQTTError {
+        MQTTError(.timeout, "the WebSocket upgrade with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
+                  cause: .timedOut(.webSocketUpgrade, seconds: options.connectTimeout), endpoint: options.endpoint)
+    }
+
+    /// The level of a libmosquitto log line (`MOSQ_LOG_*`).
+    public struct LogLevel: RawRepresentable, Equatable, Sendable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let info = LogLevel(rawValue: MOSQ_LOG_INFO)
+        public static let notice = LogLevel(rawValue: MOSQ_LOG_NOTICE)
+        public static let warning = LogLevel(rawValue: MOSQ_LOG_WARNING)
+        public static let error = LogLevel(rawValue: MOSQ_LOG_ERR)
+        public static let debug = LogLevel(rawValue: MOSQ_LOG_DEBUG)
     }
 
     // MARK: Requests
@@ -520,7 +542,7 @@ public final class MQTTClient: MosquittoEvents {
         let size = 1 + MQTTProperties.variableByteIntegerLength(remaining) + remaining
         guard size > limit else { return }
         throw MQTTError(.invalidArgument, "\(what) would be \(size) bytes, over the broker's Maximum Packet Size of \(limit) bytes",
-                        libraryCode: MOSQ_ERR_OVERSIZE_PACKET.rawValue)
+                        libraryCode: LibraryCode(MOSQ_ERR_OVERSIZE_PACKET))
     }
 
     /// Ends the connection cleanly: what libmosquitto has queued (acknowledgements,
@@ -670,7 +692,6 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     /// Number of bytes libmosquitto still has to write.
-    public var hasPendingWrites: Bool { handle.wantsWrite }
 
     // MARK: Loop steps, called by EventLoop
 
@@ -806,12 +827,16 @@ public final class MQTTClient: MosquittoEvents {
             return
         }
         if state == .connecting && now >= connectDeadline {
+            let endpoint = options.endpoint, seconds = options.connectTimeout
             if mosquittoTLS != nil && handle.tlsHandshakeFinished != true {
-                fail(MQTTError(.timeout, "the TLS handshake with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it a TLS port?"))
+                fail(MQTTError(.timeout, "the TLS handshake with \(endpoint) did not complete within \(formatSeconds(seconds)) s; is it a TLS port?",
+                               cause: .timedOut(.tlsHandshake, seconds: seconds), endpoint: endpoint))
                 return
             }
-            let what = connAck == nil ? "no CONNACK from \(options.endpoint)" : "no answer from \(options.endpoint)"
-            fail(MQTTError(.timeout, "\(what) within \(formatSeconds(options.connectTimeout)) s (--connect-timeout); is it an MQTT broker\(options.tls == nil && !options.transport.isWebSocket ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"))
+            let plain = options.tls == nil && !options.transport.isWebSocket
+            let what = connAck == nil ? "no CONNACK from \(endpoint)" : "no answer from \(endpoint)"
+            fail(MQTTError(.timeout, "\(what) within \(formatSeconds(seconds)) s; is it an MQTT broker\(plain ? " (or a TLS port?)" : "")?",
+                           cause: .timedOut(.connAck(afterConnAck: connAck != nil, plainTCP: plain), seconds: seconds), endpoint: endpoint))
             return
         }
         if needsTicks {
@@ -839,36 +864,35 @@ public final class MQTTClient: MosquittoEvents {
             return error
         }
         if var error = webSocketEndError() {
-            error.libraryCode = rc
+            error.libraryCode = LibraryCode(rawValue: rc)
             return error
         }
         if state == .connecting {
             if mosquittoTLS == nil {
                 var error = PreConnAck.error(firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
                                              reset: peerReset || readErrno == ECONNRESET)
-                error.libraryCode = rc
+                error.libraryCode = LibraryCode(rawValue: rc)
                 return error
             }
             if let tls = mosquittoTLS, tlsHandshakeDone {
                 // With TLS 1.3 the broker checks the client certificate after our side
                 // of the handshake is done; its alert is often lost in the reset.
-                let why = tls.certFile == nil
-                    ? "it probably requires a client certificate (use --cert and --key)"
-                    : "it probably rejected the client certificate (--cert)"
-                return MQTTError(.tls, "TLS error with \(options.endpoint): the broker closed the connection after the TLS handshake, before CONNACK: \(why)", libraryCode: rc)
+                return tlsError(.closedAfterHandshake(clientCertificateSent: tls.certFile != nil), rc: rc)
             }
-            return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc,
-                             cause: .closedBeforeConnAck(firstBytes: []))
+            return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))",
+                             libraryCode: LibraryCode(rawValue: rc), cause: .closedBeforeConnAck(firstBytes: [], reset: false), endpoint: options.endpoint)
         }
         if rc == MOSQ_ERR_CONN_LOST.rawValue {
             let end: TransportEnd = readErrno == ECONNRESET ? .reset : .fin
             return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: the broker \(end == .fin ? "closed" : "reset") the connection",
-                             libraryCode: rc, cause: .closedByPeer(end))
+                             libraryCode: LibraryCode(rawValue: rc), cause: .closedByPeer(end), endpoint: options.endpoint)
         }
         if rc == MOSQ_ERR_KEEPALIVE.rawValue {
-            return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)", libraryCode: rc)
+            return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)",
+                             libraryCode: LibraryCode(rawValue: rc), cause: .keepAliveExpired(seconds: options.keepAlive), endpoint: options.endpoint)
         }
-        return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))", libraryCode: rc)
+        return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))",
+                         libraryCode: LibraryCode(rawValue: rc), endpoint: options.endpoint)
     }
 
     /// Notices the end of the TLS handshake, which can happen in any libmosquitto
@@ -893,7 +917,7 @@ public final class MQTTClient: MosquittoEvents {
     /// libmosquitto verifies no certificate in PSK mode: refuse that connection.
     private func checkHandshake() -> MQTTError? {
         if options.tls?.psk != nil && handle.tlsPeerPresentedCertificate {
-            return MQTTError(.tls, "TLS error with \(options.endpoint): the broker did not use the pre-shared key (--psk) and presented a certificate instead; it is not a TLS-PSK listener (use --cafile for certificate-based TLS)", libraryCode: MOSQ_ERR_TLS.rawValue)
+            return tlsError(.pskNotUsed, rc: MOSQ_ERR_TLS.rawValue)
         }
         return nil
     }
@@ -903,13 +927,19 @@ public final class MQTTClient: MosquittoEvents {
             // libmosquitto sets the engine and its key up before any byte is sent.
             var what = Substring(log)
             while let last = what.last, last == " " || last == "\n" || last == "." { what = what.dropLast() }
-            return MQTTError(.tls, "TLS error: the OpenSSL engine '\(engine)' cannot be used: \(String(what).lowercasedFirst) (--tls-engine, --keyform engine)", libraryCode: rc)
+            let failure = TLSFailure.engine(name: engine, problem: String(what).lowercasedFirst)
+            return MQTTError(.tls, "TLS error: \(failure.summary)", libraryCode: LibraryCode(rawValue: rc), cause: .tls(failure))
         }
         if tlsDiagnosis.isEmpty, options.tls == nil {
-            return MQTTError(.tls, "TLS error with \(options.endpoint): \(lastErrorLog ?? MQTTError.libraryMessage(rc))", libraryCode: rc)
+            return tlsError(.other(lastErrorLog ?? MQTTError.libraryMessage(rc)), rc: rc)
         }
-        let detail = tlsDiagnosis.describe(host: options.host, options: options.tls)
-        return MQTTError(.tls, "TLS error with \(options.endpoint): \(detail)", libraryCode: rc)
+        return tlsError(tlsDiagnosis.failure(host: options.host, options: options.tls), rc: rc)
+    }
+
+    /// "TLS error with host:port: ..." for `failure`.
+    private func tlsError(_ failure: TLSFailure, rc: Int32? = nil) -> MQTTError {
+        MQTTError(.tls, "TLS error with \(options.endpoint): \(failure.summary)", libraryCode: rc.map(LibraryCode.init(rawValue:)),
+                  cause: .tls(failure), endpoint: options.endpoint)
     }
 
     func fail(_ error: MQTTError) {
@@ -939,12 +969,9 @@ public final class MQTTClient: MosquittoEvents {
             // libmosquitto reports an MQTT 3.1.1 CONNACK to our MQTT 5 CONNECT as 0x84.
             fail(PreConnAck.error(firstBytes: firstBytes, version: .v5, endpoint: options.endpoint))
         } else {
-            var error = MQTTError.connack(code, protocolVersion: options.protocolVersion)
-            if error.kind == .notAuthorized {
-                error.message += options.username == nil && options.password == nil
-                    ? "; the broker wants credentials: -u USER with -P, --password-file or MQTTCTL_PASSWORD"
-                    : "; check the username and password"
-            }
+            var error = MQTTError.connack(code, protocolVersion: options.protocolVersion,
+                                          credentialsSent: options.username != nil || options.password != nil)
+            error.endpoint = options.endpoint
             fail(error)
         }
     }
@@ -998,7 +1025,7 @@ public final class MQTTClient: MosquittoEvents {
             }
             lastErrorLog = line
         }
-        onLog?(level, line)
+        onLog?(LogLevel(rawValue: level), line)
     }
 
     /// The log is needed while connecting (TLS errors only show there), for

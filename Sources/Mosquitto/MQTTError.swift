@@ -4,10 +4,11 @@ import Glibc
 import CMosquitto
 
 /// The one error type of the wrapper. Every libmosquitto return code, CONNACK
-/// return code and MQTT 5 reason code ends up here, with a message a person can
-/// act on (libmosquitto's own `mosquitto_strerror` has no text for several codes).
+/// return code and MQTT 5 reason code ends up here. `message` is a neutral
+/// sentence for any program; `cause` says exactly what happened, so that a
+/// program can word it its own way (name its options) without matching text.
 public struct MQTTError: Error, CustomStringConvertible, Sendable {
-    /// What kind of failure this is; the command turns it into an exit code.
+    /// What kind of failure this is: the broad class a program maps to its exit code.
     public enum Kind: Sendable, Equatable {
         /// A value handed to the library was rejected (bad topic, QoS, keep-alive...).
         case invalidArgument
@@ -27,59 +28,32 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
         case protocolError
         /// The broker rejected a request (SUBACK failure, negative PUBACK...).
         case rejected
-        /// SIGINT or SIGTERM arrived (`reasonCode` holds the signal number).
+        /// SIGINT or SIGTERM arrived (the cause is `.interrupted(signal:)`).
         case interrupted
         /// Anything else (out of memory, unsupported feature...).
         case other
     }
 
-    /// What exactly happened, where a caller has to tell causes apart (the
-    /// probes judge a broker by them). nil: nothing more than `kind` is known.
-    public enum Cause: Sendable, Equatable {
-        /// The connection closed before CONNACK; `firstBytes` holds what the peer
-        /// sent first (empty: nothing at all; only seen without TLS).
-        case closedBeforeConnAck(firstBytes: [UInt8])
-        /// An MQTT 5 CONNECT was answered with an MQTT 3.1.1 CONNACK carrying this
-        /// return code: the broker speaks only MQTT 3.1.1 (or older).
-        case answeredAsMQTT311(returnCode: Int)
-        /// The broker ended an established connection without DISCONNECT.
-        case closedByPeer(TransportEnd)
-        /// MQTT over WebSocket: the server answered the upgrade with this HTTP
-        /// status instead of 101.
-        case webSocketRefused(status: Int)
-        /// MQTT over WebSocket: the server did not choose the subprotocol asked
-        /// for (`chosen` is empty when it chose none).
-        case webSocketSubprotocol(chosen: String)
-        /// MQTT over WebSocket: the server sent a close frame (code 1005: none given).
-        case webSocketClosed(code: Int, reason: String)
-        /// MQTT over WebSocket: no connection to the server (refused, unreachable).
-        case webSocketUnreachable
-        /// MQTT over WebSocket: the host name could not be resolved.
-        case webSocketNameLookup
-        /// MQTT over WebSocket: the server closed the connection without an HTTP answer
-        /// (a plain MQTT port, a TLS port spoken to without TLS).
-        case webSocketNoAnswer
-        /// MQTT over WebSocket with TLS: the TLS handshake failed without a certificate
-        /// verification error (a port without TLS, a handshake the server refused).
-        case webSocketNoTLS
-        /// MQTT over WebSocket: the upgrade did not complete within the connect timeout.
-        case webSocketTimeout
-    }
-
     public var kind: Kind
+    /// A neutral sentence for a person (it names no program's options).
     public var message: String
+    /// What exactly happened; nil: nothing more than `kind` and `message` is known.
     public var cause: Cause?
     /// The libmosquitto return code behind the error, when there is one.
-    public var libraryCode: Int32?
+    public var libraryCode: LibraryCode?
     /// The CONNACK return code or MQTT 5 reason code behind the error, when there is one.
     public var reasonCode: Int?
+    /// The broker address ("host:port", a unix socket path) the error is about, when known.
+    public var endpoint: String?
 
-    public init(_ kind: Kind, _ message: String, libraryCode: Int32? = nil, reasonCode: Int? = nil, cause: Cause? = nil) {
+    public init(_ kind: Kind, _ message: String, libraryCode: LibraryCode? = nil, reasonCode: Int? = nil,
+                cause: Cause? = nil, endpoint: String? = nil) {
         self.kind = kind
         self.message = message
         self.cause = cause
         self.libraryCode = libraryCode
         self.reasonCode = reasonCode
+        self.endpoint = endpoint
     }
 
     public var description: String { message }
@@ -88,10 +62,14 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
 extension MQTTError {
     /// An error for a libmosquitto return code. `errno` must still hold the value
     /// the failing call left (for `MOSQ_ERR_ERRNO` and `MOSQ_ERR_EAI`).
-    public static func library(_ rc: Int32, errno savedErrno: Int32 = errno, context: String? = nil) -> MQTTError {
+    public static func library(_ code: LibraryCode, errno savedErrno: Int32 = errno, context: String? = nil) -> MQTTError {
+        library(code.rawValue, errno: savedErrno, context: context)
+    }
+
+    static func library(_ rc: Int32, errno savedErrno: Int32 = errno, context: String? = nil) -> MQTTError {
         let text = libraryMessage(rc, errno: savedErrno)
         let message = context.map { "\($0): \(text)" } ?? text
-        return MQTTError(kind(forLibraryCode: rc, errno: savedErrno), message, libraryCode: rc)
+        return MQTTError(kind(forLibraryCode: rc, errno: savedErrno), message, libraryCode: LibraryCode(rawValue: rc))
     }
 
     static func kind(forLibraryCode rc: Int32, errno savedErrno: Int32) -> Kind {
@@ -123,7 +101,7 @@ extension MQTTError {
 
     /// Text for a libmosquitto return code, including the codes `mosquitto_strerror`
     /// answers with "Unknown error." (17, 19, 20, 21, 27..31).
-    public static func libraryMessage(_ rc: Int32, errno savedErrno: Int32 = 0) -> String {
+    static func libraryMessage(_ rc: Int32, errno savedErrno: Int32 = 0) -> String {
         switch rc {
         case MOSQ_ERR_SUCCESS.rawValue: return "no error"
         case MOSQ_ERR_NOMEM.rawValue: return "out of memory"
@@ -162,30 +140,36 @@ extension MQTTError {
     }
 
     /// An error for a refused CONNACK. MQTT 3.x return codes are 1...5; MQTT 5 uses reason codes.
-    public static func connack(_ code: Int, protocolVersion: ProtocolVersion) -> MQTTError {
+    /// `credentialsSent`: the CONNECT carried a username or password.
+    public static func connack(_ code: Int, protocolVersion: ProtocolVersion, credentialsSent: Bool = false) -> MQTTError {
+        let cause = Cause.connAckRefused(code: code, version: protocolVersion, credentialsSent: credentialsSent)
         if protocolVersion != .v5 {
-            let (kind, text): (Kind, String) = switch code {
-            case 1: (.refused, "unacceptable protocol version (try -V 311 or -V 31)")
-            case 2: (.refused, "identifier rejected (check the client id; MQTT 3.1.1 needs one with -c)")
-            case 3: (.refused, "server unavailable")
-            case 4: (.notAuthorized, "bad user name or password")
-            case 5: (.notAuthorized, "not authorised")
-            default: (.refused, "unknown return code \(code)")
-            }
-            return MQTTError(kind, "broker refused the connection: \(text) (CONNACK return code \(code))", reasonCode: code)
+            let (kind, text) = connack3(code)
+            return MQTTError(kind, "broker refused the connection: \(text) (CONNACK return code \(code))", reasonCode: code, cause: cause)
         }
         let kind: Kind = switch code {
         case 0x86, 0x87, 0x8C: .notAuthorized
         default: .refused
         }
-        return MQTTError(kind, "broker refused the connection: \(ReasonCode.describe(code))", reasonCode: code)
+        return MQTTError(kind, "broker refused the connection: \(ReasonCode.describe(code))", reasonCode: code, cause: cause)
+    }
+
+    /// An MQTT 3.x CONNACK return code in words.
+    static func connack3(_ code: Int) -> (Kind, String) {
+        switch code {
+        case 1: (.refused, "unacceptable protocol version")
+        case 2: (.refused, "identifier rejected")
+        case 3: (.refused, "server unavailable")
+        case 4: (.notAuthorized, "bad user name or password")
+        case 5: (.notAuthorized, "not authorised")
+        default: (.refused, "unknown return code \(code)")
+        }
     }
 }
 
 /// MQTT 5 reason codes (and the MQTT 3.x SUBACK failure 0x80) in words.
 public enum ReasonCode {
     public static let sessionTakenOver = 0x8E
-    public static let keepAliveTimeout = 0x8D
     public static let disconnectWithWill = 0x04
 
     /// "Session taken over (0x8E)".

@@ -143,7 +143,7 @@ public struct MQTTProperties: Sendable, Equatable {
 
 extension MQTTProperties {
     /// Copies a libmosquitto property list (which the library frees after its callback returns).
-    public init(list: OpaquePointer?) {
+    init(list: OpaquePointer?) {
         var current = list
         while let property = current {
             let identifier = mosquitto_property_identifier(property)
@@ -266,30 +266,30 @@ extension MQTTProperties {
         }
     }
 
-    /// Parses one `-D` occurrence, as `mosquitto_pub -D` does: `command name value`, or
-    /// `command user-property key value`. Throws an `.invalidArgument` error with a
-    /// message naming what is wrong.
+    /// Parses one property given as text, as `mosquitto_pub -D` does: `command name
+    /// value`, or `command user-property key value`. Throws an `.invalidArgument`
+    /// error whose cause is `.invalidProperty` naming what is wrong.
     public static func parse(command: String, name: String, values: [String]) throws(MQTTError) -> (Command, Property) {
         guard let cmd = Command(rawValue: command) else {
-            throw MQTTError(.invalidArgument, "invalid -D command '\(command)': use one of \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw invalid(.unknownCommand(command))
         }
         var identifier: Int32 = 0
         var type: Int32 = 0
         guard mosquitto_string_to_property_info(name, &identifier, &type) == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError(.invalidArgument, "invalid -D property '\(name)': not an MQTT 5 property name (for example content-type, user-property, message-expiry-interval)")
+            throw invalid(.unknownName(name))
         }
         let check = mosquitto_property_check_command(cmd.mosquittoCommand, identifier)
         if check != MOSQ_ERR_SUCCESS.rawValue || (cmd == .publish && Int(identifier) == subscriptionIdentifier) {
-            throw MQTTError(.invalidArgument, "-D \(command) \(name): the property '\(name)' is not allowed in a \(command.uppercased()) packet")
+            throw invalid(.notAllowed(command: command, name: name))
         }
         let expected = type == Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue) ? 2 : 1
         guard values.count == expected else {
-            throw MQTTError(.invalidArgument, "-D \(command) \(name) takes \(expected == 2 ? "a key and a value" : "one value")")
+            throw invalid(.valueCount(command: command, name: name, expected: expected))
         }
         let raw = values[0]
         func number(_ max: UInt32) throws(MQTTError) -> UInt32 {
             guard let v = UInt32(raw), v <= max else {
-                throw MQTTError(.invalidArgument, "-D \(command) \(name): '\(raw)' is not a number between 0 and \(max)")
+                throw invalid(.notANumber(command: command, name: name, value: raw, maximum: max))
             }
             return v
         }
@@ -301,20 +301,24 @@ extension MQTTProperties {
         case Int32(MQTT_PROP_TYPE_VARINT.rawValue): value = .varint(try number(268_435_455))
         case Int32(MQTT_PROP_TYPE_BINARY.rawValue):
             guard raw.utf8.count <= 65535 else {
-                throw MQTTError(.invalidArgument, "-D \(command) \(name): value longer than 65535 bytes")
+                throw invalid(.tooLong(command: command, name: name))
             }
             value = .binary(Array(raw.utf8))
         case Int32(MQTT_PROP_TYPE_STRING.rawValue):
             guard raw.utf8.count <= 65535 else {
-                throw MQTTError(.invalidArgument, "-D \(command) \(name): value longer than 65535 bytes")
+                throw invalid(.tooLong(command: command, name: name))
             }
             value = .string(raw)
         default: value = .pair(raw, values[1])
         }
         if let problem = problem(identifier: Int(identifier), value: value) {
-            throw MQTTError(.invalidArgument, "-D \(command) \(name) \(values.joined(separator: " ")): \(problem)")
+            throw invalid(.forbiddenValue(command: command, name: name, values: values, problem: problem))
         }
         return (cmd, Property(identifier: Int(identifier), value: value))
+    }
+
+    private static func invalid(_ problem: PropertyProblem) -> MQTTError {
+        MQTTError(.invalidArgument, problem.summary, cause: .invalidProperty(problem))
     }
 
     /// What MQTT 5 forbids in a value the type allows (a 0 that is a protocol
@@ -357,5 +361,42 @@ extension MQTTProperties {
         var type: Int32 = 0
         guard mosquitto_string_to_property_info(name, &identifier, &type) == MOSQ_ERR_SUCCESS.rawValue else { return false }
         return type == Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue)
+    }
+}
+
+/// What is wrong with a property given as text (`MQTTProperties.parse`):
+/// `command` and `name` as given.
+public enum PropertyProblem: Sendable, Equatable {
+    case unknownCommand(String)
+    case unknownName(String)
+    /// The property may not appear in that packet.
+    case notAllowed(command: String, name: String)
+    /// The property takes `expected` values (2: a key and a value).
+    case valueCount(command: String, name: String, expected: Int)
+    case notANumber(command: String, name: String, value: String, maximum: UInt32)
+    /// A string or binary value over 65535 bytes.
+    case tooLong(command: String, name: String)
+    /// A value MQTT 5 forbids (`problem` says why).
+    case forbiddenValue(command: String, name: String, values: [String], problem: String)
+
+    /// A neutral sentence.
+    public var summary: String {
+        switch self {
+        case .unknownCommand(let command):
+            let known = MQTTProperties.Command.allCases.map(\.rawValue).joined(separator: ", ")
+            return "invalid property packet '\(command)': use one of \(known)"
+        case .unknownName(let name):
+            return "invalid property '\(name)': not an MQTT 5 property name"
+        case .notAllowed(let command, let name):
+            return "the property '\(name)' is not allowed in a \(command.uppercased()) packet"
+        case .valueCount(_, let name, let expected):
+            return "the property \(name) takes \(expected == 2 ? "a key and a value" : "one value")"
+        case .notANumber(_, let name, let value, let maximum):
+            return "property \(name): '\(value)' is not a number between 0 and \(maximum)"
+        case .tooLong(_, let name):
+            return "property \(name): value longer than 65535 bytes"
+        case .forbiddenValue(_, let name, let values, let problem):
+            return "property \(name) \(values.joined(separator: " ")): \(problem)"
+        }
     }
 }

@@ -82,7 +82,7 @@ final class MosquittoHandle {
     }
 
     func setSOCKS5(_ proxy: SOCKSProxy) throws(MQTTError) {
-        try check(mosquitto_socks5_set(raw, proxy.host, Int32(proxy.port), proxy.username, proxy.password), "--proxy")
+        try check(mosquitto_socks5_set(raw, proxy.host, Int32(proxy.port), proxy.username, proxy.password), .socksProxy)
     }
 
     /// DNS SRV lookup of the broker, then connect (libmosquitto's `mosquitto_connect_srv`;
@@ -97,18 +97,18 @@ final class MosquittoHandle {
         if let engine = tls.engine {
             let rc = mosquitto_string_option(raw, MOSQ_OPT_TLS_ENGINE, engine)
             if rc == MOSQ_ERR_NOT_SUPPORTED.rawValue {
-                throw MQTTError(.invalidArgument, "--tls-engine: this libmosquitto or OpenSSL has no engine support")
+                throw rejected(.tlsEngine(nil), "this libmosquitto or OpenSSL has no engine support")
             }
             if rc != MOSQ_ERR_SUCCESS.rawValue {
-                throw MQTTError(.invalidArgument, "--tls-engine '\(engine)': the installed OpenSSL has no such engine (see 'openssl engine')")
+                throw rejected(.tlsEngine(engine), "the installed OpenSSL has no such engine (see 'openssl engine')")
             }
         }
         if let keyForm = tls.keyForm, mosquitto_string_option(raw, MOSQ_OPT_TLS_KEYFORM, keyForm) != MOSQ_ERR_SUCCESS.rawValue {
-            throw MQTTError(.invalidArgument, "--keyform '\(keyForm)': use pem or engine")
+            throw rejected(.keyForm(keyForm), "use pem or engine")
         }
         if let sha1 = tls.engineKeyPasswordSHA1,
            mosquitto_string_option(raw, MOSQ_OPT_TLS_ENGINE_KPASS_SHA1, sha1) != MOSQ_ERR_SUCCESS.rawValue {
-            throw MQTTError(.invalidArgument, "--tls-engine-kpass-sha1: use the SHA-1 in 40 hexadecimal digits")
+            throw rejected(.engineKeyPasswordSHA1, "use the SHA-1 in 40 hexadecimal digits")
         }
     }
 
@@ -129,17 +129,17 @@ final class MosquittoHandle {
                 try check(mosquitto_tls_set(raw, tls.caFile, caPath, tls.certFile, tls.keyFile, nil), "TLS")
             }
             if tls.useOSCertificates || (tls.caFile == nil && tls.caPath == nil) {
-                try check(mosquitto_int_option(raw, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "--tls-use-os-certs")
+                try check(mosquitto_int_option(raw, MOSQ_OPT_TLS_USE_OS_CERTS, 1), .useOSCertificates)
             }
             if tls.version != nil || tls.ciphers != nil {
                 try check(mosquitto_tls_opts_set(raw, 1, tls.version, tls.ciphers), "TLS version/ciphers")
             }
             if tls.insecure {
-                try check(mosquitto_tls_insecure_set(raw, true), "--insecure")
+                try check(mosquitto_tls_insecure_set(raw, true), .insecure)
             }
         }
         if let alpn = tls.alpn {
-            try check(mosquitto_string_option(raw, MOSQ_OPT_TLS_ALPN, alpn), "--tls-alpn")
+            try check(mosquitto_string_option(raw, MOSQ_OPT_TLS_ALPN, alpn), .alpn)
         }
         try setTLSEngine(tls)
     }
@@ -161,7 +161,7 @@ final class MosquittoHandle {
                 mosquitto_connect_bind_v5(raw, host, Int32(port), Int32(keepAlive), bindAddress, list)
             }
         } catch {
-            return error.libraryCode ?? MOSQ_ERR_INVAL.rawValue
+            return error.libraryCode?.rawValue ?? MOSQ_ERR_INVAL.rawValue
         }
     }
 
@@ -422,6 +422,19 @@ final class MosquittoHandle {
 
     private func check(_ rc: Int32, _ what: String) throws(MQTTError) {
         if rc != MOSQ_ERR_SUCCESS.rawValue { throw MQTTError.library(rc, context: what) }
+    }
+
+    /// A refused setting, with the cause a tool words in its own option names.
+    private func check(_ rc: Int32, _ setting: MQTTError.Setting) throws(MQTTError) {
+        guard rc != MOSQ_ERR_SUCCESS.rawValue else { return }
+        let savedErrno = errno
+        var error = MQTTError.library(rc, errno: savedErrno, context: setting.name)
+        error.cause = .settingRejected(setting, detail: MQTTError.libraryMessage(rc, errno: savedErrno))
+        throw error
+    }
+
+    private func rejected(_ setting: MQTTError.Setting, _ detail: String) -> MQTTError {
+        MQTTError(.invalidArgument, "\(setting.name): \(detail)", cause: .settingRejected(setting, detail: detail))
     }
 }
 

@@ -12,9 +12,13 @@ nonisolated(unsafe) private var alarmFired: sig_atomic_t = 0
 /// SIGINT/SIGTERM handling for a single-threaded program that spends its time in
 /// `poll`: the handler writes to a pipe the event loop watches, and records which
 /// signal came. Handlers are installed without SA_RESTART so a blocking `connect`
-/// returns EINTR at once. SIGPIPE is ignored (EPIPE is handled where we write).
+/// returns EINTR at once. The library never installs them itself: a program that
+/// wants `EventLoop.run` and `MQTTClient.connect` to stop on a signal calls
+/// `install()` from its entry point.
 public enum Signals {
-    /// Installs the handlers once. Safe to call again.
+    /// Installs the SIGINT/SIGTERM handlers once, ignores SIGPIPE (the library
+    /// handles EPIPE where it writes; without this, call `signal(SIGPIPE, SIG_IGN)`
+    /// yourself), and unblocks these signals. Safe to call again.
     public static func install() {
         guard signalPipeWrite < 0 else { return }
         var fds: [Int32] = [-1, -1]
@@ -33,7 +37,6 @@ public enum Signals {
                 _ = write(signalPipeWrite, &byte, 1)
             }
         }
-        setHandler(SIGALRM) { _ in alarmFired = 1 }
         signal(SIGPIPE, SIG_IGN)
         // A parent may hand us these signals blocked (a test runner's worker
         // thread, some supervisors); then a handler alone would never run.
@@ -43,12 +46,14 @@ public enum Signals {
         sigprocmask(SIG_UNBLOCK, &mask, nil)
     }
 
-    private static func setHandler(_ sig: Int32, _ handler: @convention(c) (Int32) -> Void) {
+    /// Sets `handler` for `sig` (no SA_RESTART); `previous` receives the old action.
+    private static func setHandler(_ sig: Int32, previous: UnsafeMutablePointer<sigaction>? = nil,
+                                   _ handler: @convention(c) (Int32) -> Void) {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = handler
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
-        sigaction(sig, &action, nil)
+        sigaction(sig, &action, previous)
     }
 
     /// The last signal that asked us to stop, if one came (stays set).
@@ -81,9 +86,13 @@ public enum Signals {
     }
 
     /// Runs `body` (a blocking call) with SIGALRM set to interrupt it after
-    /// `seconds`. Returns whether the alarm went off.
+    /// `seconds`. Returns whether the alarm went off. The SIGALRM handler is ours
+    /// only for the call: the previous one is put back.
     static func withAlarm<R>(seconds: Double, _ body: () -> R) -> (result: R, timedOut: Bool) {
         alarmFired = 0
+        var previous = sigaction()
+        setHandler(SIGALRM, previous: &previous) { _ in alarmFired = 1 }
+        defer { sigaction(SIGALRM, &previous, nil) }
         var timer = itimerval()
         if seconds > 0 && seconds < 1e7 {
             timer.it_value.tv_sec = Int(seconds)

@@ -5,8 +5,8 @@ import CMosquitto
 
 /// Turns what libmosquitto and OpenSSL leave behind after a failed TLS
 /// connection (the certificate verification result, the "host name verification
-/// failed" log line, OpenSSL's error queue as logged) into one sentence that says
-/// what happened and what to do. libmosquitto itself only says "A TLS error occurred".
+/// failed" log line, OpenSSL's error queue as logged) into a `TLSFailure` that
+/// says what happened. libmosquitto itself only says "A TLS error occurred".
 struct TLSDiagnosis {
     /// `SSL_get_verify_result` when it was not X509_V_OK.
     var verifyResult: Int?
@@ -48,76 +48,48 @@ struct TLSDiagnosis {
         return reason.isEmpty ? line : String(reason)
     }
 
-    /// The sentence after "TLS error with host:port: ".
-    func describe(host: String, options tls: TLSOptions?) -> String {
-        if hostnameMismatch {
-            return "certificate verify failed: hostname mismatch: the broker's certificate is not valid for '\(host)' (connect with a name the certificate lists, or use --insecure to skip this check)"
-        }
-        if let setup = setupErrors.first {
-            let detail = openSSLReasons.first.map { " (\($0))" } ?? ""
-            return "cannot set up TLS: \(setup)\(detail); check --cafile, --capath, --cert, --key, --ciphers and --tls-version"
-        }
-        if let verify = verifyResult {
-            return "certificate verify failed: " + Self.describeVerifyResult(Int32(verify))
-        }
+    /// What the recorded evidence shows, most telling first.
+    func failure(host: String, options tls: TLSOptions?) -> TLSFailure {
+        if hostnameMismatch { return .hostnameMismatch(host: host) }
+        if let setup = setupErrors.first { return .setup(problem: setup, openSSL: openSSLReasons.first) }
+        if let verify = verifyResult { return Self.verifyFailure(Int32(verify)) }
         let reasons = openSSLReasons
         func has(_ text: String) -> Bool { reasons.contains { $0.contains(text) } }
+        let first = reasons.first ?? ""
         if has("wrong version number") || has("packet length too long") || has("record layer failure") || has("http request") {
-            return "TLS handshake failed: the server does not speak TLS (\(reasons[0])); for a plain MQTT port use mqtt:// and no TLS options"
+            return .notTLS(openSSL: first)
         }
         if has("unexpected eof") || handshakeErrno != nil {
-            let what = handshakeErrno.map { "the connection broke (\(String(cString: strerror($0)).lowercasedFirst))" }
-                ?? "the server closed the connection"
-            return "TLS handshake failed: \(what) during the handshake; is it a TLS port? (for a plain MQTT port use mqtt:// and no TLS options)"
+            return .closedDuringHandshake(reason: handshakeErrno.map { String(cString: strerror($0)).lowercasedFirst })
         }
-        if has("certificate required") || has("peer did not return a certificate") {
-            return "the broker requires a client certificate (\(reasons[0])); give one with --cert and --key"
-        }
-        if has("alert unknown ca") {
-            return "the broker does not trust the client certificate (\(reasons[0])); use a certificate signed by a CA the broker knows"
-        }
+        if has("certificate required") || has("peer did not return a certificate") { return .clientCertificateRequired(openSSL: first) }
+        if has("alert unknown ca") { return .clientCertificateUntrusted(openSSL: first) }
         if has("alert bad certificate") || has("alert certificate unknown") || has("alert certificate expired")
             || has("alert certificate revoked") || has("alert unsupported certificate") {
-            return "the broker rejected the client certificate (\(reasons[0]))"
+            return .clientCertificateRejected(openSSL: first)
         }
         if tls?.psk != nil && (has("illegal parameter") || has("decrypt") || has("bad record mac") || has("handshake failure")) {
-            return "TLS-PSK handshake failed (\(reasons[0])); check --psk and --psk-identity against the broker's psk_file"
+            return .pskRejected(openSSL: first)
         }
-        if has("no cipher match") || has("no ciphers available") {
-            return "no usable cipher (\(reasons[0])); check --ciphers and --tls-version"
-        }
-        if has("unsupported protocol") || has("protocol version") {
-            return "TLS handshake failed: no TLS version both sides accept (\(reasons[0])); check --tls-version"
-        }
-        if has("ca md too weak") || has("ee key too small") {
-            return "the certificate is too weak for this OpenSSL's security level (\(reasons[0]))"
-        }
-        if has("handshake failure") {
-            return "TLS handshake failed (\(reasons[0])): the broker may want a client certificate (--cert, --key), TLS-PSK (--psk), or other --tls-version/--ciphers"
-        }
-        if let first = reasons.first {
-            return "TLS handshake failed: \(first)"
-        }
-        return "TLS handshake failed"
+        if has("no cipher match") || has("no ciphers available") { return .noCipher(openSSL: first) }
+        if has("unsupported protocol") || has("protocol version") { return .noCommonVersion(openSSL: first) }
+        if has("ca md too weak") || has("ee key too small") { return .weakCertificate(openSSL: first) }
+        if has("handshake failure") { return .handshakeFailure(openSSL: first) }
+        return .handshake(openSSL: reasons.first)
     }
 
-    /// An X509_V_ERR_* code in words, with what to do.
-    static func describeVerifyResult(_ code: Int32) -> String {
+    /// An X509_V_ERR_* code as a certificate verification failure.
+    static func verifyFailure(_ code: Int32) -> TLSFailure {
         let text = String(cString: X509_verify_cert_error_string(Int(code)))
-        switch code {
-        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-            return "\(text): the broker's certificate is signed by nobody else (trust it with --cafile FILE holding that certificate)"
+        let problem: TLSFailure.CertificateProblem = switch code {
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: .selfSigned
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-             X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-            return "\(text): the broker's certificate comes from an unknown CA (give that CA with --cafile or --capath)"
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-            return "\(text) (the broker's certificate must be renewed; or this machine's clock is wrong)"
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-            return "\(text) (check this machine's clock)"
-        case X509_V_ERR_HOSTNAME_MISMATCH:
-            return "hostname mismatch (connect with a name the certificate lists, or use --insecure to skip this check)"
-        default:
-            return text
+             X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: .unknownCA
+        case X509_V_ERR_CERT_HAS_EXPIRED: .expired
+        case X509_V_ERR_CERT_NOT_YET_VALID: .notYetValid
+        case X509_V_ERR_HOSTNAME_MISMATCH: .hostnameMismatch
+        default: .other
         }
+        return .certificateVerify(problem, code: code, text: text)
     }
 }

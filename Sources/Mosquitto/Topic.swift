@@ -34,14 +34,7 @@ public enum Topic {
         return nil
     }
 
-    /// Whether `topic` matches the subscription `filter`.
-    public static func matches(filter: String, topic: String) -> Bool {
-        var result = false
-        let rc = mosquitto_topic_matches_sub2(filter, filter.utf8.count, topic, topic.utf8.count, &result)
-        return rc == MOSQ_ERR_SUCCESS.rawValue && result
-    }
-
-    /// `matches` for a topic given as raw bytes (as in `ReceivedMessage`).
+    /// Whether `topic`, raw bytes as in `ReceivedMessage`, matches the subscription `filter`.
     public static func matches(filter: String, topic: UnsafeRawBufferPointer) -> Bool {
         var result = false
         let rc = topic.withMemoryRebound(to: CChar.self) { chars in

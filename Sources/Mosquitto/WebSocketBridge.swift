@@ -192,7 +192,6 @@ final class WebSocketBridge {
     /// Waits until the upgrade has succeeded or failed, the monotonic `deadline`
     /// passes, or SIGINT/SIGTERM arrives.
     func awaitUpgrade(deadline: UInt64) -> Upgrade {
-        Signals.install()
         while true {
             for (index, event) in events.enumerated() {
                 switch event {

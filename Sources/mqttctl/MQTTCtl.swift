@@ -38,6 +38,9 @@ struct MQTTCtl: ParsableCommand {
     /// one line on stderr plus a documented exit status (ExitStatus).
     static func main() {
         StandardStreams.reserve()
+        // Process policy is the command's: SIGINT/SIGTERM end the loop (and a
+        // blocking connect) so that we can still send DISCONNECT; SIGPIPE is ignored.
+        Signals.install()
         let raw = CommandLine.arguments.indices.dropFirst().map { index -> [UInt8] in
             guard let cString = CommandLine.unsafeArgv[index] else { return [] }
             return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }

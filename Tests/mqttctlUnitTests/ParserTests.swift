@@ -32,7 +32,7 @@ import Mosquitto
         t.withUnsafeMutableBytes { tb in
             p.withUnsafeMutableBytes { pb in
                 let message = ReceivedMessage(mid: 7, qos: qos, retain: retain, topic: UnsafeRawBufferPointer(tb),
-                                              payload: UnsafeRawBufferPointer(pb), propertyList: nil)
+                                              payload: UnsafeRawBufferPointer(pb), properties: nil)
                 renderer.render(message, into: output)
             }
         }

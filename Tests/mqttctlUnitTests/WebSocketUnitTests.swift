@@ -52,11 +52,14 @@ import Testing
     }
 
     @Test func hintsNameTheOptions() {
-        #expect(CommandFailure.hint(for: .webSocketRefused(status: 404)) == ": is the path right? --ws-path")
-        #expect(CommandFailure.hint(for: .webSocketRefused(status: 403)).contains("--ws-header"))
-        #expect(CommandFailure.hint(for: .webSocketRefused(status: 500)) == "")
-        #expect(CommandFailure.hint(for: .webSocketUnreachable).contains("check -h and -p"))
-        #expect(CommandFailure.hint(for: nil) == "")
+        func hint(_ cause: MQTTError.Cause?) -> String {
+            String(ErrorText.line(for: MQTTError(.cannotConnect, "x", cause: cause)).dropFirst())
+        }
+        #expect(hint(.webSocketRefused(status: 404)) == ": is the path right? --ws-path")
+        #expect(hint(.webSocketRefused(status: 403)).contains("--ws-header"))
+        #expect(hint(.webSocketRefused(status: 500)) == "")
+        #expect(hint(.webSocketUnreachable).contains("check -h and -p"))
+        #expect(hint(nil) == "")
         let failure = CommandFailure(MQTTError(.cannotConnect, "x answered the WebSocket upgrade with HTTP 404 Not Found", cause: .webSocketRefused(status: 404)))
         #expect(failure.status == .cannotConnect)
         #expect(failure.message == "x answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path")

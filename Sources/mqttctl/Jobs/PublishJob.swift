@@ -157,7 +157,7 @@ final class PublishJob {
             // Read more input only while there is room to send it.
             if let stdinWatch, outcome == nil {
                 let wantInput = window.room > 0 && !reader.endOfInput && !reader.hasLine
-                loop.setEvents(stdinWatch, wantInput ? Int16(POLLIN) : 0)
+                loop.setEvents(stdinWatch, wantInput ? .readable : [])
             }
         }
     }
@@ -166,7 +166,7 @@ final class PublishJob {
         do {
             try client.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
         } catch {
-            apply(window.handle(.sendFailed(error.kind, message: error.message)))
+            apply(window.handle(.sendFailed(error.kind, message: ErrorText.line(for: error))))
             return false
         }
         apply(window.handle(.sent(at: MonotonicClock.now())))

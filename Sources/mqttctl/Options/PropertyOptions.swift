@@ -31,7 +31,7 @@ struct PropertyOptions: ParsableArguments {
             do {
                 (command, property) = try MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
             } catch {
-                throw .usage(error.message)
+                throw .usage(ErrorText.line(for: error))
             }
             result.byCommand[command, default: MQTTProperties()].items.append(property)
         }

@@ -23,7 +23,7 @@ enum ConnectionEnd: Equatable {
             } else if case .webSocketClosed(let code, let reason)? = error.cause {
                 self = .webSocketClosed(code: code, reason: reason)
             } else {
-                self = .failed(error.message)
+                self = .failed(ErrorText.line(for: error))
             }
         case .requested?, nil:
             return nil

@@ -154,12 +154,12 @@ final class KeepAliveProbe: ProbeTask {
     /// record, no other protocol) came back.
     static func refusal(_ error: MQTTError, keepAlive: Int) -> (text: String, code: Int?)? {
         switch error.cause {
-        case .closedBeforeConnAck(let firstBytes)? where firstBytes.isEmpty:
+        case .closedBeforeConnAck(let firstBytes, _)? where firstBytes.isEmpty:
             return ("closed the connection without CONNACK after CONNECT with keep-alive \(keepAlive)", nil)
         case .answeredAsMQTT311?:
             return nil
         default:
-            return error.kind == .refused || error.kind == .notAuthorized ? (error.message, error.reasonCode) : nil
+            return error.kind == .refused || error.kind == .notAuthorized ? (ErrorText.line(for: error), error.reasonCode) : nil
         }
     }
 

@@ -245,10 +245,10 @@ struct Request: ParsableCommand {
     /// A refusal by a broker without MQTT 5 says what rr needs.
     static func explained(_ failure: CommandFailure, client: MQTTClient, version: ProtocolVersion) -> CommandFailure {
         guard version == .v5, case .failed(let error)? = client.closeReason else { return failure }
-        var older = false
-        if case .answeredAsMQTT311? = error.cause { older = true }
-        if error.kind == .refused && error.reasonCode == 0x84 { older = true }
-        guard older else { return failure }
+        switch error.cause {
+        case .answeredAsMQTT311?, .connAckRefused(code: 0x84, _, _)?: break  // 0x84: Unsupported Protocol Version
+        default: return failure
+        }
         return CommandFailure(failure.status, failure.message + "; rr needs MQTT 5 for request/response (Response Topic, Correlation Data): with -V 311 it publishes the plain request and takes the first message on the response topic")
     }
 }
@@ -297,7 +297,7 @@ final class Exchange {
                 requestMid = mid
             case .failure(let error):
                 job.fail(CommandFailure(error.kind == .connectionLost ? .connectionLost : .notAcknowledged,
-                                        "cannot publish the request to '\(topic)': \(error.message)"))
+                                        "cannot publish the request to '\(topic)': \(ErrorText.line(for: error))"))
             }
         }
         job.accepts = { [unowned self] message in

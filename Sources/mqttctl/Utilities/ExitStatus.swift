@@ -51,22 +51,6 @@ enum ExitStatus: Int32, CaseIterable {
         }.joined(separator: "\n")
     }
 
-    init(_ kind: MQTTError.Kind) {
-        switch kind {
-        case .invalidArgument: self = .usage
-        case .cannotConnect: self = .cannotConnect
-        case .refused: self = .refused
-        case .notAuthorized: self = .notAuthorized
-        case .tls: self = .tls
-        case .connectionLost: self = .connectionLost
-        case .timeout: self = .timeout
-        case .protocolError: self = .connectionLost
-        case .rejected: self = .subscriptionRefused
-        case .interrupted: self = .interrupted
-        case .other: self = .failure
-        }
-    }
-
     /// The conventional 128 + signal number.
     init(signal: Int32) {
         self = signal == 2 ? .interrupted : .terminated
@@ -84,39 +68,13 @@ struct CommandFailure: Error, CustomStringConvertible, Equatable {
         self.message = message
     }
 
+    /// The error's line and exit status, as `ErrorText` words and maps it; a
+    /// signal ends quietly (the shell knows 130 and 143).
     init(_ error: MQTTError) {
-        if error.kind == .interrupted, let sig = error.reasonCode {
-            self.init(ExitStatus(signal: Int32(sig)), "")
+        if case .interrupted? = error.cause {
+            self.init(ErrorText.status(for: error), "")
         } else {
-            self.init(ExitStatus(error.kind), error.message + Self.hint(for: error.cause))
-        }
-    }
-
-    /// What to do about a failure the library describes without naming options.
-    static func hint(for cause: MQTTError.Cause?) -> String {
-        switch cause {
-        case .webSocketRefused(let status)?:
-            switch status {
-            case 404: return ": is the path right? --ws-path"
-            case 401, 403, 407: return ": does the server want credentials or a token? --ws-header 'Name: value'"
-            case 400, 405, 426: return ": is it a WebSocket listener? check -p and --ws-path"
-            case 300...399: return ": use the address it names (-h, -p, --ws-path)"
-            default: return ""
-            }
-        case .webSocketSubprotocol?:
-            return " (check -p and --ws-path)"
-        case .webSocketUnreachable?:
-            return " (is a WebSocket listener there? check -h and -p)"
-        case .webSocketNameLookup?:
-            return " (check -h/--host)"
-        case .webSocketNoAnswer?:
-            return ": is it a WebSocket listener? (a plain MQTT port takes mqtt://, a TLS port wss:// or --cafile)"
-        case .webSocketNoTLS?:
-            return " (is it a TLS port? a plain WebSocket port takes ws:// and no TLS options)"
-        case .webSocketTimeout?:
-            return " (--connect-timeout)"
-        default:
-            return ""
+            self.init(ErrorText.status(for: error), ErrorText.line(for: error))
         }
     }
 

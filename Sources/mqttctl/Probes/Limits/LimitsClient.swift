@@ -78,7 +78,7 @@ final class LimitsClient {
             let prepared = properties.isEmpty ? nil : try PreparedProperties(properties)
             mid = try client.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: prepared)
         } catch {
-            return .notSent(error.message)
+            return .notSent(ErrorText.line(for: error))
         }
         try wait { acks[mid] != nil }
         if let reason = acks.removeValue(forKey: mid) { return .acknowledged(Int(reason)) }
