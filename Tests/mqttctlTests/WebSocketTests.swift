@@ -149,7 +149,11 @@ import Testing
         let wsResult = try #require(wsDocument.objects("results").first)
         let tcpDrop = try #require(tcpResult.number("dropped_after_s"), "\(tcpResult)")
         let wsDrop = try #require(wsResult.number("dropped_after_s"), "\(wsResult)")
-        #expect(abs(wsDrop - tcpDrop) < 0.1, "TCP \(tcpDrop) s, WebSocket \(wsDrop) s")
+        // The same enforcement: a WebSocket layer that counted its own pings would
+        // drop up to a keep-alive (5 s) later, an HTTP idle timer at its own time.
+        // On a quiet machine the two drop within 20 ms of each other; on a loaded
+        // one, scheduling alone set them 0.61 s apart, so the bound is 1.5 s.
+        #expect(abs(wsDrop - tcpDrop) < 1.5, "TCP \(tcpDrop) s, WebSocket \(wsDrop) s")
         if version == "5" {
             #expect(wsResult.string("closed_by") == "disconnect", "\(wsResult)")
             #expect(wsResult.int("disconnect_reason") == 0x8D, "\(wsResult)")
