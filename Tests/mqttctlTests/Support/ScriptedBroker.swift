@@ -90,8 +90,9 @@ final class ScriptedBroker: @unchecked Sendable {
         for _ in 0..<max(1, nodes) {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw BrokerError("socket() failed") }
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            // No SO_REUSEADDR: a port the kernel hands out here must not be one that a
+            // broker being started (mosquitto, ejabberd: both set SO_REUSEADDR) can
+            // bind as well before either listens (a probe once reached ejabberd here).
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
