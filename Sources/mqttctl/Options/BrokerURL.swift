@@ -1,3 +1,5 @@
+import ArgumentParser
+
 /// `-L/--url mqtt(s)://[user[:pass]@]host[:port]/topic`, as mosquitto's clients
 /// take it, and `ws(s)://...` for MQTT over WebSocket (as mosquitto 2.1's: the
 /// path is still the topic; the HTTP path is `--ws-path`). Percent-escapes are
@@ -132,5 +134,16 @@ struct BrokerURL: Equatable {
         case 97...102: return c - 87
         default: return nil
         }
+    }
+}
+
+/// `-L` as the parser reads it: parsed once, there. A refusal is kept for
+/// `ConnectionOptions.validate()`, which reports it in `BrokerURL`'s words:
+/// the parser's own line would quote the URL, password and all.
+struct URLArgument: ExpressibleByArgument {
+    let parsed: Result<BrokerURL, CommandFailure>
+
+    init(argument: String) {
+        parsed = Result { () throws(CommandFailure) in try BrokerURL(parsing: argument) }
     }
 }

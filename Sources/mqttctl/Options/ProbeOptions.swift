@@ -42,8 +42,9 @@ struct ProbeOptions: ParsableArguments {
 /// The keep-alive values of a sweep and the backoff that sets the limit.
 struct KeepAliveSweepOptions: ParsableArguments {
     @Option(name: [.short, .customLong("keepalive")], parsing: .unconditionalSingleValue,
-            help: ArgumentHelp("Keep-alive to probe: 0 or 5 to 65535 (libmosquitto's range); repeat to sweep, all at once (default: 5).", valueName: "seconds"))
-    var keepAlives: [Int] = []
+            help: ArgumentHelp("Keep-alive to probe: 0 or 5 to 65535 (libmosquitto's range); repeat to sweep, all at once (default: 5).", valueName: "seconds"),
+            transform: KeepAlive.parse)
+    var keepAlives: [KeepAlive] = []
 
     @Option(name: .customLong("backoff"),
             parsing: .unconditional, help: ArgumentHelp("The limit is K × backoff × 2 + grace; 0.75 gives the specification's 1.5 × K.", valueName: "factor"))
@@ -57,14 +58,11 @@ struct KeepAliveSweepOptions: ParsableArguments {
             parsing: .unconditional, help: ArgumentHelp("With --samples: seconds over which the samples of one keep-alive start (default: K, at most 10).", valueName: "seconds"))
     var spread: Double?
 
-    var values: [Int] { keepAlives.isEmpty ? [5] : keepAlives }
+    var values: [Int] { keepAlives.isEmpty ? [5] : keepAlives.map(\.seconds) }
 
     func validate() throws {
         var seen = Set<Int>()
-        for k in keepAlives {
-            if k != 0 && !(5...65535).contains(k) {
-                throw ValidationError("invalid keep-alive \(k): use 0 or 5 to 65535 seconds (libmosquitto refuses 1 to 4)")
-            }
+        for k in keepAlives.map(\.seconds) {
             if !seen.insert(k).inserted {
                 throw ValidationError("-k \(k) is given twice")
             }

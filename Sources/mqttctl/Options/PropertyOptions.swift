@@ -10,7 +10,7 @@ struct PropertyOptions: ParsableArguments {
     @Option(name: [.customShort("D"), .customLong("property")],
             parsing: .unconditionalSingleValue, help: ArgumentHelp("MQTT 5 property: -D COMMAND NAME VALUE, or -D COMMAND user-property KEY VALUE. COMMAND is connect, publish, subscribe, unsubscribe, disconnect or will. Repeatable; implies -V 5.",
                                valueName: "command name value"))
-    var raw: [String] = []
+    var raw: [PropertyArgument] = []
 
     var isEmpty: Bool { raw.isEmpty }
 
@@ -18,24 +18,37 @@ struct PropertyOptions: ParsableArguments {
         _ = try parsed()
     }
 
-    /// The properties, sorted by the packet they go in.
+    /// The properties, sorted by the packet they go in (each was parsed once, when read).
     func parsed() throws(CommandFailure) -> ParsedProperties {
         var result = ParsedProperties()
         for item in raw {
-            let words = item.split(separator: Self.separator, omittingEmptySubsequences: false).map(String.init)
-            guard words.count >= 3 else {
-                throw .usage("-D needs a command, a property name and a value, e.g. -D publish content-type text/plain")
-            }
-            let command: MQTTProperties.Command
-            let property: MQTTProperties.Property
-            do {
-                (command, property) = try MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
-            } catch {
-                throw .usage(error.message)
-            }
+            let (command, property) = try item.parsed.get()
             result.byCommand[command, default: MQTTProperties()].items.append(property)
         }
         return result
+    }
+}
+
+/// One `-D`, parsed when the parser reads it. A refusal waits for `validate()`,
+/// which says it in our words: the parser's line would show the joined words
+/// with their U+001F separators.
+struct PropertyArgument: ExpressibleByArgument {
+    let parsed: Result<(MQTTProperties.Command, MQTTProperties.Property), CommandFailure>
+
+    init(argument: String) {
+        parsed = Result { () throws(CommandFailure) in try Self.parse(argument) }
+    }
+
+    static func parse(_ joined: String) throws(CommandFailure) -> (MQTTProperties.Command, MQTTProperties.Property) {
+        let words = joined.split(separator: PropertyOptions.separator, omittingEmptySubsequences: false).map(String.init)
+        guard words.count >= 3 else {
+            throw .usage("-D needs a command, a property name and a value, e.g. -D publish content-type text/plain")
+        }
+        do {
+            return try MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
+        } catch {
+            throw .usage(error.message)
+        }
     }
 }
 

@@ -70,8 +70,9 @@ struct Ping: ParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     @Option(name: [.short, .customLong("keepalive")],
-            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
-    var keepAlive: Int?
+            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"),
+            transform: KeepAlive.parse)
+    var keepAlive: KeepAlive?
 
     @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Stop after this many PINGREQs (default: until interrupted).")
     var count: Int?
@@ -117,10 +118,7 @@ struct Ping: ParsableCommand {
         if let topic, let problem = Topic.problemWithName(topic) {
             throw ValidationError("invalid -t: \(problem)")
         }
-        if let keepAlive {
-            if keepAlive != 0 && !(5...65535).contains(keepAlive) {
-                throw ValidationError("invalid keep-alive \(keepAlive): use 0 (off) or 5 to 65535 seconds (libmosquitto's range)")
-            }
+        if let keepAlive = keepAlive?.seconds {
             if keepAlive != 0 && Double(keepAlive) < interval {
                 throw ValidationError("-k \(keepAlive) is shorter than --interval \(formatSeconds(interval)): the broker would drop the connection between PINGREQs")
             }
@@ -130,13 +128,13 @@ struct Ping: ParsableCommand {
     /// The keep-alive we announce: the user's, or long enough that our own
     /// PINGREQs always come in time.
     var effectiveKeepAlive: Int {
-        if let keepAlive { return keepAlive }
+        if let keepAlive { return keepAlive.seconds }
         return Int(min(65535, max(60, (2 * interval).rounded(.up))))
     }
 
     func run() throws {
         let version = try connection.resolvedProtocol(needsV5: connection.sessionExpiry != nil)
-        var (options, _) = try connection.makeConnectOptions(
+        var (options, _) = try connection.resolveConnection(
             keepAlive: effectiveKeepAlive, protocolVersion: version, will: nil, properties: nil)
         if options.clientID == nil { options.clientID = "mqttctl-ping-\(RunID.make())" }
 

@@ -114,25 +114,24 @@ struct ProbeTakeover: ParsableCommand {
             help: ArgumentHelp("Connect B to this host (another node of a cluster; default: A's).", valueName: "host"))
     var bHost: String?
 
-    @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"))
-    var bPort: Int?
+    @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"),
+            transform: Port.parse)
+    var bPort: Port?
 
     @Option(name: .customLong("observer-host"), parsing: .unconditional,
             help: ArgumentHelp("Connect the will observer to this host (default: B's).", valueName: "host"))
     var observerHost: String?
 
     @Option(name: .customLong("observer-port"), parsing: .unconditional,
-            help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"))
-    var observerPort: Int?
+            help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"),
+            transform: Port.parse)
+    var observerPort: Port?
 
     @Flag(name: .customLong("matrix"),
           help: "Run every take-over variant at once (clean, persistent, clean to persistent, persistent to clean, B with a will, A silent with a message in flight; MQTT 5 also B with another session expiry and a delayed will), as a table per protocol version (both unless -V).")
     var matrix = false
 
     func validate() throws {
-        for (name, port) in [("--b-port", bPort), ("--observer-port", observerPort)] {
-            if let port, !(1...65535).contains(port) { throw ValidationError("invalid \(name) \(port): use a number from 1 to 65535") }
-        }
         if matrix && (newClean || connection.disableCleanSession || connection.sessionExpiry != nil || will.topic != nil || connection.id != nil) {
             throw ValidationError("--matrix sets the sessions, wills and client ids of its variants itself: no -c, -x, -i, --new-clean or --will-*")
         }
@@ -150,17 +149,17 @@ struct ProbeTakeover: ParsableCommand {
             protocolVersion: version, clientID: setup.baseID, observerID: "\(setup.baseID)-obs",
             cleanStart: setup.options.cleanSession, sessionExpiry: setup.options.sessionExpiry,
             newCleanStart: newClean, will: template,
-            carryTopic: "\(probe.topicPrefix)/\(setup.baseID)/carry", keepAlive: keepAlive.keepAlive,
+            carryTopic: "\(probe.topicPrefix)/\(setup.baseID)/carry", keepAlive: keepAlive.keepAlive.seconds,
             strict: probe.strict, grace: probe.grace, closeWait: probe.maxWait ?? TakeoverPlan.defaultCloseWait,
             sessionName: "clean")
         plan.waitCap = probe.maxWait ?? TakeoverPlan.defaultWaitCap
         plan.sessionName = plan.aSessionSurvives ? "persistent" : "clean"
         if bHost != nil || bPort != nil {
-            plan.bEndpoint = (bHost ?? setup.options.host, bPort ?? setup.options.port)
+            plan.bEndpoint = (bHost ?? setup.options.host, bPort?.number ?? setup.options.port)
         }
         if observerHost != nil || observerPort != nil || plan.bEndpoint != nil {
             let b = plan.bEndpoint ?? (setup.options.host, setup.options.port)
-            plan.observerEndpoint = (observerHost ?? b.host, observerPort ?? b.port)
+            plan.observerEndpoint = (observerHost ?? b.host, observerPort?.number ?? b.port)
         }
         if Topic.problemWithName(plan.carryTopic) != nil {
             throw CommandFailure.usage("the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
@@ -185,7 +184,7 @@ extension ProbeTakeover {
     func runMatrix() throws {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
-        let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        let explicit = connection.protocolVersion?.version
         let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
@@ -205,7 +204,7 @@ extension ProbeTakeover {
             case .success(let ack):
                 let plans = TakeoverVariants.plans(setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
                                                    topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
-                                                   willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
+                                                   willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive.seconds)
                 tasks += plans.map { TakeoverProbe(plan: $0, context: setup.context) }
             }
         }

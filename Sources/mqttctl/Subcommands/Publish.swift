@@ -104,8 +104,8 @@ struct Publish: ParsableCommand {
         let parsed = try properties.parsed()
         try parsed.requireOnly([.connect, .publish, .disconnect, .will], in: "pub")
         let version = try connection.resolvedProtocol(needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
-        var (options, urlTopic) = try connection.makeConnectOptions(
-            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
+        var (options, urlTopic) = try connection.resolveConnection(
+            keepAlive: keepAlive.keepAlive.seconds, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         guard let topic = topic ?? urlTopic else {
             throw CommandFailure.usage("no topic given: use -t TOPIC (or a topic in the -L URL)")
