@@ -70,6 +70,8 @@ import Mosquitto
     @Test func hexDigits() {
         #expect(Hex.isDigits("0123456789abcdefABCDEF"))
         for bad in ["", "g", "-1", "a b", "é"] { #expect(!Hex.isDigits(bad), "\(bad)") }
+        #expect(Array("09afAF".utf8).map(Hex.value(of:)) == [0, 9, 10, 15, 10, 15])
+        #expect(Hex.value(of: UInt8(ascii: "g")) == nil && Hex.value(of: UInt8(ascii: "/")) == nil && Hex.value(of: UInt8(ascii: ":")) == nil)
         #expect((try? SHA1Hex.parse(String(repeating: "a", count: 40))) != nil)
         #expect(SHA1Hex.problem(String(repeating: "a", count: 39)) != nil)
         #expect(SHA1Hex.problem(String(repeating: "g", count: 40)) != nil)

@@ -116,7 +116,7 @@ struct BrokerURL: Equatable {
             if input[i] == UInt8(ascii: "%") {
                 // %00 would end the C string libmosquitto gets: a topic or password cut short.
                 guard i + 2 < input.count,
-                      let hi = hexValue(input[i + 1]), let lo = hexValue(input[i + 2]), hi << 4 | lo != 0 else { return nil }
+                      let hi = Hex.value(of: input[i + 1]), let lo = Hex.value(of: input[i + 2]), hi << 4 | lo != 0 else { return nil }
                 bytes.append(hi << 4 | lo)
                 i += 3
             } else {
@@ -125,15 +125,6 @@ struct BrokerURL: Equatable {
             }
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 65...70: return c - 55
-        case 97...102: return c - 87
-        default: return nil
-        }
     }
 }
 

@@ -115,14 +115,21 @@ enum ConnectTimeout {
     }
 }
 
-/// Hexadecimal digits, for every option that takes them.
+/// Hexadecimal digits, read in one place: options (`--psk`, SHA-1s), `-L`'s
+/// %XX escapes, JSON's \uXXXX.
 enum Hex {
     /// One or more of 0-9, a-f, A-F.
     static func isDigits(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-                || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+        !text.isEmpty && text.utf8.allSatisfy { value(of: $0) != nil }
+    }
+
+    /// The digit's value, nil for a byte that is no hexadecimal digit.
+    static func value(of byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
         }
     }
 }

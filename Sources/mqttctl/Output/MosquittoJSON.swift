@@ -289,15 +289,9 @@ enum MosquittoJSON {
         private static func hex4(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
             var value: UInt32 = 0
             for i in 0..<4 {
-                let b = bytes[at + i]
-                let digit: UInt32
-                switch b {
-                case 48...57: digit = UInt32(b - 48)
-                case 65...70: digit = UInt32(b - 55)
-                case 97...102: digit = UInt32(b - 87)
-                default: return 0  // cJSON's parse_hex4 gives 0 for a bad digit
-                }
-                value = value << 4 | digit
+                // cJSON's parse_hex4 gives 0 for a bad digit.
+                guard let digit = Hex.value(of: bytes[at + i]) else { return 0 }
+                value = value << 4 | UInt32(digit)
             }
             return value
         }
