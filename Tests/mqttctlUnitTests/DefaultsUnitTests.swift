@@ -55,6 +55,27 @@ import ArgumentParser
         for (alias, long) in Defaults.aliases { #expect(Defaults.spec(named: alias)?.long == long) }
     }
 
+    /// The options argv scans skip the value of (`Defaults`, `-D` grouping) are
+    /// exactly those that take one in some subcommand, as the parser declares them.
+    @Test func theValueOptionsAreTheParsersOwn() throws {
+        let json = try #require(MQTTCtl._dumpHelp().data(using: .utf8))
+        let root = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        var names = Set<String>()
+        func walk(_ command: [String: Any]) {
+            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option" {
+                for name in argument["names"] as? [[String: Any]] ?? [] {
+                    guard let text = name["name"] as? String else { continue }
+                    names.insert((name["kind"] as? String == "short" ? "-" : "--") + text)
+                }
+            }
+            (command["subcommands"] as? [[String: Any]] ?? []).forEach(walk)
+        }
+        walk(try #require(root["command"] as? [String: Any]))
+        #expect(names.contains("--topic-prefix") && names.contains("-k"))
+        #expect(names == ArgumentPreprocessor.valueOptions,
+                "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))")
+    }
+
     func entry(_ option: String, _ value: String? = "v", from origin: String) -> Defaults.Entry {
         Defaults.Entry(option: option, value: value, origin: origin)
     }

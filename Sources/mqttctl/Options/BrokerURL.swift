@@ -1,5 +1,3 @@
-import ArgumentParser
-
 /// `-L/--url mqtt(s)://[user[:pass]@]host[:port]/topic`, as mosquitto's clients
 /// take it, and `ws(s)://...` for MQTT over WebSocket (as mosquitto 2.1's: the
 /// path is still the topic; the HTTP path is `--ws-path`). Percent-escapes are
@@ -128,13 +126,27 @@ struct BrokerURL: Equatable {
     }
 }
 
-/// `-L` as the parser reads it: parsed once, there. A refusal is kept for
-/// `ConnectionOptions.validate()`, which reports it in `BrokerURL`'s words:
-/// the parser's own line would quote the URL, password and all.
-struct URLArgument: ExpressibleByArgument {
-    let parsed: Result<BrokerURL, CommandFailure>
-
-    init(argument: String) {
-        parsed = Result { () throws(CommandFailure) in try BrokerURL(parsing: argument) }
+extension BrokerURL {
+    /// `-L`'s URL, parsed once a run however many readers ask (`Defaults`
+    /// before the parser, `validate()`, `makeConnectOptions`). Not parsed by the
+    /// parser itself: its error line would quote the URL, password and all, and
+    /// a type of its own in every command costs each start (runtime lookups).
+    static func once(_ text: String) throws(CommandFailure) -> BrokerURL {
+        let (url, failure) = ParseOnce.locked { () -> (BrokerURL?, CommandFailure?) in
+            if let last, last.text == text { return (last.url, last.failure) }
+            do throws(CommandFailure) {
+                let url = try BrokerURL(parsing: text)
+                last = (text, url, nil)
+                return (url, nil)
+            } catch {
+                last = (text, nil, error)
+                return (nil, error)
+            }
+        }
+        if let url { return url }
+        throw failure ?? .usage("invalid URL")
     }
+
+    /// A command line has one -L. Under `ParseOnce.locked`.
+    nonisolated(unsafe) private static var last: (text: String, url: BrokerURL?, failure: CommandFailure?)?
 }

@@ -12,12 +12,12 @@ struct ConnectionOptions: ParsableArguments {
     var host: String?
 
     @Option(name: [.short, .long], parsing: .unconditional, help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).",
-            transform: Port.parse)
-    var port: Port?
+            transform: Port.value)
+    var port: Int?
 
     @Option(name: [.customShort("L"), .long],
             parsing: .unconditional, help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic; %XX escapes are decoded (%23 is #, %40 is @; %00 is refused).", valueName: "url"))
-    var url: URLArgument?
+    var url: String?
 
     @Flag(name: .customLong("ws"),
           help: "MQTT over WebSocket (subprotocol mqtt, path --ws-path); wss:// with any TLS option. Same as -L ws://... (wss://...).")
@@ -39,8 +39,8 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(name: [.customShort("V"), .customLong("protocol"), .customLong("protocol-version")],
             parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"),
-            transform: ProtocolOption.parse)
-    var protocolVersion: ProtocolOption?
+            transform: ProtocolOption.value)
+    var protocolVersion: ProtocolVersion?
 
     @Flag(name: [.customShort("c"), .customLong("disable-clean-session")],
           help: "Keep the session after disconnecting (MQTT 5: clean start off, session expiry infinite unless -x). Needs -i.")
@@ -48,8 +48,8 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(name: [.customShort("x"), .customLong("session-expiry")],
             parsing: .unconditional, help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"),
-            transform: SessionExpiry.parse)
-    var sessionExpiry: SessionExpiry?
+            transform: SessionExpiry.value)
+    var sessionExpiry: UInt32?
 
     @Option(name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
@@ -94,7 +94,7 @@ struct ConnectionOptions: ParsableArguments {
         if let id, id.utf8.count > 65535 {
             throw ValidationError("the client id is longer than 65535 bytes")
         }
-        let urlWebSocket = try url?.parsed.get().webSocket
+        let urlWebSocket = try url.map(BrokerURL.once)?.webSocket
         if webSocket && urlWebSocket == false {
             throw ValidationError("--ws cannot be combined with an mqtt:// or mqtts:// URL: use -L ws://... or wss://...")
         }
@@ -171,6 +171,6 @@ struct ConnectionOptions: ParsableArguments {
 struct KeepAliveOption: ParsableArguments {
     @Option(name: [.short, .customLong("keepalive")],
             parsing: .unconditional, help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535 (default: 60).", valueName: "seconds"),
-            transform: KeepAlive.parse)
-    var keepAlive = KeepAlive(seconds: 60)
+            transform: KeepAlive.value)
+    var keepAlive = 60
 }

@@ -10,10 +10,10 @@ import Glibc
 extension ConnectionOptions {
     /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
     func resolvedProtocol(default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false) throws(CommandFailure) -> ProtocolVersion {
-        let chosen = protocolVersion?.version
+        let chosen = protocolVersion
         if needsV5 {
             if let chosen, chosen != .v5 {
-                throw .usage("MQTT 5 properties (-D, --will-delay, -x) need MQTT 5, but -V \(protocolVersion?.text ?? "") was given")
+                throw .usage("MQTT 5 properties (-D, --will-delay, -x) need MQTT 5, but -V asks for MQTT \(chosen)")
             }
             return .v5
         }
@@ -46,7 +46,7 @@ extension ConnectionOptions {
         var urlTLS = false
         var urlPort: Int?
         var urlWebSocket = false
-        if let parsed = try url?.parsed.get() {
+        if let parsed = try url.map(BrokerURL.once) {
             options.host = parsed.host
             urlPort = parsed.port
             options.username = parsed.username
@@ -59,7 +59,7 @@ extension ConnectionOptions {
             options.transport = .webSocket(WebSocketOptions(path: webSocketPath ?? "/mqtt", headers: webSocketHeaders))
         }
         options.tls = tls.makeTLSOptions(urlTLS: urlTLS)
-        options.port = port?.number ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
+        options.port = port ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
         if let host { options.host = host }
         if let username { options.username = username }
         // The password: -P (or the -L URL's), else --password-file, else MQTTCTL_PASSWORD, which
@@ -89,7 +89,7 @@ extension ConnectionOptions {
         }
         if protocolVersion == .v5 {
             if let sessionExpiry {
-                options.sessionExpiry = sessionExpiry.seconds
+                options.sessionExpiry = sessionExpiry
             } else if disableCleanSession {
                 options.sessionExpiry = UInt32.max  // as mosquitto's clients: -c means "keep it"
             }
@@ -125,7 +125,7 @@ struct ConnectionInputs {
     /// Reads the password file only when no -P and no -L password comes first.
     static func gather(for connection: ConnectionOptions) throws(CommandFailure) -> ConnectionInputs {
         var inputs = ConnectionInputs(processID: getpid(), passwordFromFile: nil)
-        let urlPassword = (try? connection.url?.parsed.get())?.password
+        let urlPassword = (try? connection.url.map(BrokerURL.once))?.password
         if connection.password == nil, urlPassword == nil, let file = connection.passwordFile {
             inputs.passwordFromFile = try Credentials.readPasswordFile(file)
         }

@@ -43,8 +43,8 @@ struct ProbeOptions: ParsableArguments {
 struct KeepAliveSweepOptions: ParsableArguments {
     @Option(name: [.short, .customLong("keepalive")], parsing: .unconditionalSingleValue,
             help: ArgumentHelp("Keep-alive to probe: 0 or 5 to 65535 (libmosquitto's range); repeat to sweep, all at once (default: 5).", valueName: "seconds"),
-            transform: KeepAlive.parse)
-    var keepAlives: [KeepAlive] = []
+            transform: KeepAlive.value)
+    var keepAlives: [Int] = []
 
     @Option(name: .customLong("backoff"),
             parsing: .unconditional, help: ArgumentHelp("The limit is K × backoff × 2 + grace; 0.75 gives the specification's 1.5 × K.", valueName: "factor"))
@@ -58,11 +58,11 @@ struct KeepAliveSweepOptions: ParsableArguments {
             parsing: .unconditional, help: ArgumentHelp("With --samples: seconds over which the samples of one keep-alive start (default: K, at most 10).", valueName: "seconds"))
     var spread: Double?
 
-    var values: [Int] { keepAlives.isEmpty ? [5] : keepAlives.map(\.seconds) }
+    var values: [Int] { keepAlives.isEmpty ? [5] : keepAlives }
 
     func validate() throws {
         var seen = Set<Int>()
-        for k in keepAlives.map(\.seconds) {
+        for k in keepAlives {
             if !seen.insert(k).inserted {
                 throw ValidationError("-k \(k) is given twice")
             }

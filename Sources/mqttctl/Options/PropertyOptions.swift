@@ -10,7 +10,7 @@ struct PropertyOptions: ParsableArguments {
     @Option(name: [.customShort("D"), .customLong("property")],
             parsing: .unconditionalSingleValue, help: ArgumentHelp("MQTT 5 property: -D COMMAND NAME VALUE, or -D COMMAND user-property KEY VALUE. COMMAND is connect, publish, subscribe, unsubscribe, disconnect or will. Repeatable; implies -V 5.",
                                valueName: "command name value"))
-    var raw: [PropertyArgument] = []
+    var raw: [String] = []
 
     var isEmpty: Bool { raw.isEmpty }
 
@@ -18,40 +18,49 @@ struct PropertyOptions: ParsableArguments {
         _ = try parsed()
     }
 
-    /// The properties, sorted by the packet they go in (each was parsed once, when read).
+    /// The properties, sorted by the packet they go in.
     func parsed() throws(CommandFailure) -> ParsedProperties {
+        // Most runs have no -D: no cache to set up for them.
+        if raw.isEmpty { return ParsedProperties() }
+        let (properties, failure) = ParseOnce.locked { () -> (ParsedProperties?, CommandFailure?) in
+            if let last = Self.last, last.raw == raw { return (last.properties, last.failure) }
+            do throws(CommandFailure) {
+                let properties = try Self.parse(raw)
+                Self.last = (raw, properties, nil)
+                return (properties, nil)
+            } catch {
+                Self.last = (raw, nil, error)
+                return (nil, error)
+            }
+        }
+        if let properties { return properties }
+        throw failure ?? .usage("invalid -D")
+    }
+
+    /// Parsed once a run (`validate()`, then the subcommand), not by the parser:
+    /// its error line would show the joined words with their U+001F separators,
+    /// and a type of its own in every command costs each start.
+    nonisolated(unsafe) private static var last: (raw: [String], properties: ParsedProperties?, failure: CommandFailure?)?
+
+    private static func parse(_ raw: [String]) throws(CommandFailure) -> ParsedProperties {
         var result = ParsedProperties()
         for item in raw {
-            let (command, property) = try item.parsed.get()
+            let words = item.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
+            guard words.count >= 3 else {
+                throw .usage("-D needs a command, a property name and a value, e.g. -D publish content-type text/plain")
+            }
+            let command: MQTTProperties.Command
+            let property: MQTTProperties.Property
+            do {
+                (command, property) = try MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
+            } catch {
+                throw .usage(error.message)
+            }
             result.byCommand[command, default: MQTTProperties()].items.append(property)
         }
         return result
     }
 }
-
-/// One `-D`, parsed when the parser reads it. A refusal waits for `validate()`,
-/// which says it in our words: the parser's line would show the joined words
-/// with their U+001F separators.
-struct PropertyArgument: ExpressibleByArgument {
-    let parsed: Result<(MQTTProperties.Command, MQTTProperties.Property), CommandFailure>
-
-    init(argument: String) {
-        parsed = Result { () throws(CommandFailure) in try Self.parse(argument) }
-    }
-
-    static func parse(_ joined: String) throws(CommandFailure) -> (MQTTProperties.Command, MQTTProperties.Property) {
-        let words = joined.split(separator: PropertyOptions.separator, omittingEmptySubsequences: false).map(String.init)
-        guard words.count >= 3 else {
-            throw .usage("-D needs a command, a property name and a value, e.g. -D publish content-type text/plain")
-        }
-        do {
-            return try MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
-        } catch {
-            throw .usage(error.message)
-        }
-    }
-}
-
 /// `-D` properties grouped by packet.
 struct ParsedProperties {
     var byCommand: [MQTTProperties.Command: MQTTProperties] = [:]

@@ -35,8 +35,8 @@ struct TLSOptionGroup: ParsableArguments {
 
     @Option(name: .customLong("tls-version"),
             parsing: .unconditional, help: ArgumentHelp("TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"),
-            transform: TLSVersion.parse)
-    var version: TLSVersion?
+            transform: TLSVersion.value)
+    var version: String?
 
     @Option(name: .customLong("ciphers"),
             parsing: .unconditional, help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
@@ -122,7 +122,7 @@ struct TLSOptionGroup: ParsableArguments {
         tls.certFile = certFile
         tls.keyFile = keyFile
         tls.insecure = insecure
-        tls.version = version?.name
+        tls.version = version
         tls.ciphers = ciphers
         tls.alpn = alpn
         tls.psk = psk

@@ -71,8 +71,8 @@ struct Ping: ParsableCommand {
 
     @Option(name: [.short, .customLong("keepalive")],
             parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"),
-            transform: KeepAlive.parse)
-    var keepAlive: KeepAlive?
+            transform: KeepAlive.value)
+    var keepAlive: Int?
 
     @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Stop after this many PINGREQs (default: until interrupted).")
     var count: Int?
@@ -118,7 +118,7 @@ struct Ping: ParsableCommand {
         if let topic, let problem = Topic.problemWithName(topic) {
             throw ValidationError("invalid -t: \(problem)")
         }
-        if let keepAlive = keepAlive?.seconds {
+        if let keepAlive {
             if keepAlive != 0 && Double(keepAlive) < interval {
                 throw ValidationError("-k \(keepAlive) is shorter than --interval \(formatSeconds(interval)): the broker would drop the connection between PINGREQs")
             }
@@ -128,7 +128,7 @@ struct Ping: ParsableCommand {
     /// The keep-alive we announce: the user's, or long enough that our own
     /// PINGREQs always come in time.
     var effectiveKeepAlive: Int {
-        if let keepAlive { return keepAlive.seconds }
+        if let keepAlive { return keepAlive }
         return Int(min(65535, max(60, (2 * interval).rounded(.up))))
     }
 

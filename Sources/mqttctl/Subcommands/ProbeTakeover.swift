@@ -115,8 +115,8 @@ struct ProbeTakeover: ParsableCommand {
     var bHost: String?
 
     @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"),
-            transform: Port.parse)
-    var bPort: Port?
+            transform: Port.value)
+    var bPort: Int?
 
     @Option(name: .customLong("observer-host"), parsing: .unconditional,
             help: ArgumentHelp("Connect the will observer to this host (default: B's).", valueName: "host"))
@@ -124,8 +124,8 @@ struct ProbeTakeover: ParsableCommand {
 
     @Option(name: .customLong("observer-port"), parsing: .unconditional,
             help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"),
-            transform: Port.parse)
-    var observerPort: Port?
+            transform: Port.value)
+    var observerPort: Int?
 
     @Flag(name: .customLong("matrix"),
           help: "Run every take-over variant at once (clean, persistent, clean to persistent, persistent to clean, B with a will, A silent with a message in flight; MQTT 5 also B with another session expiry and a delayed will), as a table per protocol version (both unless -V).")
@@ -149,17 +149,17 @@ struct ProbeTakeover: ParsableCommand {
             protocolVersion: version, clientID: setup.baseID, observerID: "\(setup.baseID)-obs",
             cleanStart: setup.options.cleanSession, sessionExpiry: setup.options.sessionExpiry,
             newCleanStart: newClean, will: template,
-            carryTopic: "\(probe.topicPrefix)/\(setup.baseID)/carry", keepAlive: keepAlive.keepAlive.seconds,
+            carryTopic: "\(probe.topicPrefix)/\(setup.baseID)/carry", keepAlive: keepAlive.keepAlive,
             strict: probe.strict, grace: probe.grace, closeWait: probe.maxWait ?? TakeoverPlan.defaultCloseWait,
             sessionName: "clean")
         plan.waitCap = probe.maxWait ?? TakeoverPlan.defaultWaitCap
         plan.sessionName = plan.aSessionSurvives ? "persistent" : "clean"
         if bHost != nil || bPort != nil {
-            plan.bEndpoint = (bHost ?? setup.options.host, bPort?.number ?? setup.options.port)
+            plan.bEndpoint = (bHost ?? setup.options.host, bPort ?? setup.options.port)
         }
         if observerHost != nil || observerPort != nil || plan.bEndpoint != nil {
             let b = plan.bEndpoint ?? (setup.options.host, setup.options.port)
-            plan.observerEndpoint = (observerHost ?? b.host, observerPort?.number ?? b.port)
+            plan.observerEndpoint = (observerHost ?? b.host, observerPort ?? b.port)
         }
         if Topic.problemWithName(plan.carryTopic) != nil {
             throw CommandFailure.usage("the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
@@ -184,7 +184,7 @@ extension ProbeTakeover {
     func runMatrix() throws {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
-        let explicit = connection.protocolVersion?.version
+        let explicit = connection.protocolVersion
         let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
@@ -204,7 +204,7 @@ extension ProbeTakeover {
             case .success(let ack):
                 let plans = TakeoverVariants.plans(setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
                                                    topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
-                                                   willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive.seconds)
+                                                   willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
                 tasks += plans.map { TakeoverProbe(plan: $0, context: setup.context) }
             }
         }

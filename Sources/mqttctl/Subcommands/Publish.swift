@@ -105,7 +105,7 @@ struct Publish: ParsableCommand {
         try parsed.requireOnly([.connect, .publish, .disconnect, .will], in: "pub")
         let version = try connection.resolvedProtocol(needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
         var (options, urlTopic) = try connection.resolveConnection(
-            keepAlive: keepAlive.keepAlive.seconds, protocolVersion: version, will: will, properties: parsed)
+            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         guard let topic = topic ?? urlTopic else {
             throw CommandFailure.usage("no topic given: use -t TOPIC (or a topic in the -L URL)")

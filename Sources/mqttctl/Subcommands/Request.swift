@@ -147,7 +147,7 @@ struct Request: ParsableCommand {
         let version = try connection.resolvedProtocol(default: .v5, needsV5: !parsed.isEmpty || will.needsV5 || retainAsPublished)
         let responseTopic = responseTopic ?? ""
         var (options, urlTopic) = try connection.resolveConnection(
-            keepAlive: keepAlive.keepAlive.seconds, protocolVersion: version, will: will, properties: parsed)
+            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {
             options.receiveMaximum = 65535  // as sub (see Subscribe.run)

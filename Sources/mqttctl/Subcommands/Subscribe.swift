@@ -164,7 +164,7 @@ struct Subscribe: ParsableCommand {
         let version = try connection.resolvedProtocol(
             needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil || needsV5)
         var (options, urlTopic) = try connection.resolveConnection(
-            keepAlive: keepAlive.keepAlive.seconds, protocolVersion: version, will: will, properties: parsed)
+            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {
             // libmosquitto announces a Receive Maximum of 20 and drops the connection

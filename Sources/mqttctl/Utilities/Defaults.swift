@@ -234,7 +234,7 @@ enum Defaults {
             case "-i", "--id": scan.options.insert("--id")
             case "-L", "--url":
                 let value = inlineValue ?? (i + 1 < arguments.count ? arguments[i + 1] : nil)
-                if let value { scan.url = try? BrokerURL(parsing: value) }
+                if let value { scan.url = try? BrokerURL.once(value) }
                 scan.options.insert("--url")
             default:
                 if let spec = spec(named: name) {
