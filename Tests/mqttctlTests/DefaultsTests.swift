@@ -35,16 +35,21 @@ import Testing
 
     @Test func environmentSetsHostAndPort() throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x"],
+        let id = "env-\(UUID().uuidString.prefix(8))"
+        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x", "-i", id],
                                  environment: ["MQTTCTL_HOST": "127.0.0.1", "MQTTCTL_PORT": "\(broker.port)"])
         #expect(result.status == 0, "\(result)")
+        #expect(brokerSaw(broker, "as \(id) ("), "the environment's broker: \(broker.log)")
     }
 
     @Test func theCommandLineWinsOverTheEnvironment() throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-h", "127.0.0.1", "-t", uniqueTopic(), "-m", "x"],
+        let id = "cli-\(UUID().uuidString.prefix(8))"
+        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-h", "127.0.0.1", "-t", uniqueTopic(), "-m", "x", "-i", id, "-d"],
                                  environment: ["MQTTCTL_HOST": "nowhere.invalid", "MQTTCTL_PORT": "\(try closedPort())"])
         #expect(result.status == 0, "\(result)")
+        #expect(brokerSaw(broker, "as \(id) ("), "the command line's broker: \(broker.log)")
+        #expect(!result.stderr.contains("default from MQTTCTL_"), "no default applied: \(result)")
     }
 
     @Test func theConfigFileSetsDefaults() throws {
@@ -66,11 +71,15 @@ import Testing
         let fileOnly = try mqttctl(base, environment: config.environment())
         #expect(fileOnly.status == 3, "\(fileOnly)")
         // The environment wins over the file.
-        let env = try mqttctl(base, environment: config.environment(["MQTTCTL_PORT": "\(broker.port)"]))
+        let envID = "env-\(UUID().uuidString.prefix(8))"
+        let env = try mqttctl(base + ["-i", envID], environment: config.environment(["MQTTCTL_PORT": "\(broker.port)"]))
         #expect(env.status == 0, "\(env)")
+        #expect(brokerSaw(broker, "as \(envID) ("), "MQTTCTL_PORT's broker: \(broker.log)")
         // The command line wins over both.
-        let cli = try mqttctl(base + ["-p", "\(broker.port)"], environment: config.environment(["MQTTCTL_PORT": "\(try closedPort())"]))
+        let cliID = "cli-\(UUID().uuidString.prefix(8))"
+        let cli = try mqttctl(base + ["-p", "\(broker.port)", "-i", cliID], environment: config.environment(["MQTTCTL_PORT": "\(try closedPort())"]))
         #expect(cli.status == 0, "\(cli)")
+        #expect(brokerSaw(broker, "as \(cliID) ("), "-p's broker: \(broker.log)")
     }
 
     @Test func noConfigIgnoresTheFile() throws {
@@ -162,8 +171,12 @@ import Testing
         let tls = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x"], environment: config.environment())
         #expect(tls.status == 0, "\(tls)")
         // A plain mqtt:// URL on the command line drops the TLS defaults (and host and port).
-        let plain = try mqttctl(["pub", "-L", "mqtt://127.0.0.1:\(plainBroker.port)/\(uniqueTopic())", "-m", "x"], environment: config.environment())
+        let plainID = "plain-\(UUID().uuidString.prefix(8))"
+        let plain = try mqttctl(["pub", "-L", "mqtt://127.0.0.1:\(plainBroker.port)/\(uniqueTopic())", "-m", "x", "-i", plainID, "-d"],
+                                environment: config.environment())
         #expect(plain.status == 0, "\(plain)")
+        #expect(brokerSaw(plainBroker, "as \(plainID) ("), "the URL's plain broker: \(plainBroker.log)")
+        #expect(!plain.stderr.contains("default from") , "no TLS, host or port default: \(plain)")
     }
 
     @Test func aClientIDOnTheCommandLineReplacesADefaultPrefix() throws {

@@ -208,7 +208,7 @@ import Testing
         let wrong = try mqttctl(base + ["--pw", "wrong", "--protocol-version", "311"])
         #expect(wrong.status == 5, "\(wrong)")
         let bad = try mqttctl(base + ["--protocol-version", "4"])
-        #expect(bad.status == 2 && bad.stderr.contains("invalid protocol version '4'"), "\(bad)")
+        #expect(bad.status == 2 && bad.stderr.contains("the value '4' is invalid for '--protocol-version <version>': use mqttv31, mqttv311 or mqttv5 as the protocol version"), "\(bad)")
     }
 
     // MARK: sub --pretty, --random-filter, -M

@@ -87,7 +87,7 @@ import Testing
         (["pub", "-t", "a", "-m", "x", "-q", "-1"], "-q -1: QoS must be 0, 1 or 2"),
         (["sub", "-t", "a", "-C", "-3"], "invalid -C -3"),
         (["pub", "-t", "a", "-m", "x", "--will-topic", "w", "--will-qos", "-1"], "--will-qos -1: QoS must be 0, 1 or 2"),
-        (["pub", "-t", "a", "-m", "x", "-k", "-1"], "invalid keep-alive -1"),
+        (["pub", "-t", "a", "-m", "x", "-k", "-1"], "the value '-1' is invalid for '-k <seconds>': use a keep-alive of 0 (off) or 5 to 65535 seconds"),
         (["ping", "-D", "connect", "user-property", "a", "b"], "unknown option '-D'"),
     ])
     func aBadValueGetsTheErrorForThatValue(arguments: [String], text: String) throws {

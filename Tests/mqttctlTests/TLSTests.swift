@@ -292,7 +292,7 @@ import Testing
         (["--psk", "xyz", "--psk-identity", "x"], "hexadecimal"),
         (["--cafile", "/nonexistent/ca.pem"], "cannot read --cafile '/nonexistent/ca.pem': No such file or directory"),
         (["--capath", "/etc/hostname"], "is not a directory"),
-        (["--tls-version", "sslv3"], "invalid --tls-version 'sslv3'"),
+        (["--tls-version", "sslv3"], "the value 'sslv3' is invalid for '--tls-version <version>': use tlsv1.3"),
     ])
     func invalidTLSOptions(arguments: [String], message: String) throws {
         let result = try mqttctl(["pub", "-t", "t", "-m", "x"] + arguments)

@@ -114,7 +114,7 @@ struct BrokerURL: Equatable {
             if input[i] == UInt8(ascii: "%") {
                 // %00 would end the C string libmosquitto gets: a topic or password cut short.
                 guard i + 2 < input.count,
-                      let hi = hexValue(input[i + 1]), let lo = hexValue(input[i + 2]), hi << 4 | lo != 0 else { return nil }
+                      let hi = Hex.value(of: input[i + 1]), let lo = Hex.value(of: input[i + 2]), hi << 4 | lo != 0 else { return nil }
                 bytes.append(hi << 4 | lo)
                 i += 3
             } else {
@@ -124,13 +124,29 @@ struct BrokerURL: Equatable {
         }
         return String(validating: bytes, as: UTF8.self)
     }
+}
 
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 65...70: return c - 55
-        case 97...102: return c - 87
-        default: return nil
+extension BrokerURL {
+    /// `-L`'s URL, parsed once a run however many readers ask (`Defaults`
+    /// before the parser, `validate()`, `makeConnectOptions`). Not parsed by the
+    /// parser itself: its error line would quote the URL, password and all, and
+    /// a type of its own in every command costs each start (runtime lookups).
+    static func once(_ text: String) throws(CommandFailure) -> BrokerURL {
+        let (url, failure) = ParseOnce.locked { () -> (BrokerURL?, CommandFailure?) in
+            if let last, last.text == text { return (last.url, last.failure) }
+            do throws(CommandFailure) {
+                let url = try BrokerURL(parsing: text)
+                last = (text, url, nil)
+                return (url, nil)
+            } catch {
+                last = (text, nil, error)
+                return (nil, error)
+            }
         }
+        if let url { return url }
+        throw failure ?? .usage("invalid URL")
     }
+
+    /// A command line has one -L. Under `ParseOnce.locked`.
+    nonisolated(unsafe) private static var last: (text: String, url: BrokerURL?, failure: CommandFailure?)?
 }

@@ -11,7 +11,8 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customShort("h"), .long], parsing: .unconditional, help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
     var host: String?
 
-    @Option(name: [.short, .long], parsing: .unconditional, help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).",
+            transform: Port.value)
     var port: Int?
 
     @Option(name: [.customShort("L"), .long],
@@ -37,16 +38,18 @@ struct ConnectionOptions: ParsableArguments {
     var idPrefix: String?
 
     @Option(name: [.customShort("V"), .customLong("protocol"), .customLong("protocol-version")],
-            parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"))
-    var protocolVersion: String?
+            parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"),
+            transform: ProtocolOption.value)
+    var protocolVersion: ProtocolVersion?
 
     @Flag(name: [.customShort("c"), .customLong("disable-clean-session")],
           help: "Keep the session after disconnecting (MQTT 5: clean start off, session expiry infinite unless -x). Needs -i.")
     var disableCleanSession = false
 
     @Option(name: [.customShort("x"), .customLong("session-expiry")],
-            parsing: .unconditional, help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"))
-    var sessionExpiry: String?
+            parsing: .unconditional, help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"),
+            transform: SessionExpiry.value)
+    var sessionExpiry: UInt32?
 
     @Option(name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file).")
     var username: String?
@@ -59,7 +62,8 @@ struct ConnectionOptions: ParsableArguments {
             parsing: .unconditional, help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.", valueName: "file"))
     var passwordFile: String?
 
-    @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds allowed to connect and receive CONNACK.", valueName: "seconds"))
+    @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds allowed to connect and receive CONNACK (default: 10).", valueName: "seconds"),
+            transform: ConnectTimeout.parse)
     var connectTimeout: Double = 10
 
     @Flag(name: [.short, .long], help: "Show libmosquitto's log (packets sent and received) on stderr.")
@@ -81,12 +85,6 @@ struct ConnectionOptions: ParsableArguments {
     var optionsFiles: [String] = []
 
     func validate() throws {
-        if let port, !(1...65535).contains(port) {
-            throw ValidationError("invalid port \(port): use a number from 1 to 65535")
-        }
-        if let protocolVersion, ProtocolVersion(argument: protocolVersion) == nil {
-            throw ValidationError("invalid protocol version '\(protocolVersion)': use mqttv31, mqttv311 or mqttv5 (or 31, 311, 5)")
-        }
         if id != nil && idPrefix != nil {
             throw ValidationError("-i/--id and -I/--id-prefix cannot be used together")
         }
@@ -96,12 +94,7 @@ struct ConnectionOptions: ParsableArguments {
         if let id, id.utf8.count > 65535 {
             throw ValidationError("the client id is longer than 65535 bytes")
         }
-        if let sessionExpiry, parsedSessionExpiry(sessionExpiry) == nil {
-            throw ValidationError("invalid session expiry '\(sessionExpiry)': use seconds from 0 to 4294967295, or -1/never")
-        }
-        try Seconds.check(connectTimeout, option: "--connect-timeout", maximum: Seconds.oneDay)
-        var urlWebSocket: Bool?
-        if let url { urlWebSocket = try BrokerURL(parsing: url).webSocket }
+        let urlWebSocket = try url.map(BrokerURL.once)?.webSocket
         if webSocket && urlWebSocket == false {
             throw ValidationError("--ws cannot be combined with an mqtt:// or mqtts:// URL: use -L ws://... or wss://...")
         }
@@ -172,109 +165,12 @@ struct ConnectionOptions: ParsableArguments {
         ("tcp", "tls", "websocket", "websocket-tls") and "websocket_path".
 
         """
-
-    nonisolated(unsafe) private static var insecureWarningShown = false
-
-    /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
-    func resolvedProtocol(default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false) throws(CommandFailure) -> ProtocolVersion {
-        let chosen = protocolVersion.flatMap(ProtocolVersion.init(argument:))
-        if needsV5 {
-            if let chosen, chosen != .v5 {
-                throw .usage("MQTT 5 properties (-D, --will-delay, -x) need MQTT 5, but -V \(protocolVersion ?? "") was given")
-            }
-            return .v5
-        }
-        return chosen ?? defaultVersion
-    }
-
-    /// Builds the library's connection settings. `keepAlive` comes from the
-    /// subcommand (each has its own rules). Returns the URL's topic too.
-    func makeConnectOptions(keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
-                            properties: ParsedProperties?) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
-        var options = ConnectOptions()
-        var urlTopic: String?
-        var urlTLS = false
-        var urlPort: Int?
-        var urlWebSocket = false
-        if let url {
-            let parsed = try BrokerURL(parsing: url)
-            options.host = parsed.host
-            urlPort = parsed.port
-            options.username = parsed.username
-            options.password = parsed.password
-            urlTLS = parsed.tls
-            urlTopic = parsed.topic
-            urlWebSocket = parsed.webSocket
-        }
-        if webSocket || urlWebSocket {
-            options.transport = .webSocket(WebSocketOptions(path: webSocketPath ?? "/mqtt", headers: webSocketHeaders))
-        }
-        options.tls = tls.makeTLSOptions(urlTLS: urlTLS)
-        options.port = port ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
-        if let host { options.host = host }
-        if let username { options.username = username }
-        // The password: -P (or the -L URL's), else --password-file, else MQTTCTL_PASSWORD, which
-        // Defaults turns into --password unless -P or --password-file is on the command line.
-        if let password {
-            options.password = password
-        } else if options.password == nil, let passwordFile {
-            options.password = try Credentials.readPasswordFile(passwordFile)
-        }
-        if options.password != nil && options.username == nil && protocolVersion != .v5 {
-            throw .usage("a password needs a username (-u) before MQTT 5")
-        }
-        options.protocolVersion = protocolVersion
-        options.keepAlive = keepAlive
-        options.connectTimeout = connectTimeout
-        if let idPrefix {
-            options.clientID = "\(idPrefix)\(getpid())"
-        } else {
-            options.clientID = id
-        }
-        if let clientID = options.clientID, protocolVersion == .v31, clientID.utf8.count > 23 {
-            throw .usage("MQTT 3.1 allows client ids of at most 23 bytes; '\(clientID)' has \(clientID.utf8.count)")
-        }
-        options.cleanSession = !disableCleanSession
-        if disableCleanSession && options.clientID == nil && protocolVersion != .v5 {
-            throw .usage("-c/--disable-clean-session needs a client id (-i or -I): the broker keeps the session under that id")
-        }
-        if protocolVersion == .v5 {
-            if let sessionExpiry, let seconds = parsedSessionExpiry(sessionExpiry) {
-                options.sessionExpiry = seconds
-            } else if disableCleanSession {
-                options.sessionExpiry = UInt32.max  // as mosquitto's clients: -c means "keep it"
-            }
-        } else if sessionExpiry != nil {
-            throw .usage("-x/--session-expiry needs MQTT 5 (-V 5)")
-        }
-        if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
-        if let properties { options.connectProperties = properties.connect }
-        try client.apply(to: &options, connection: self)
-        if options.tls?.insecure == true && !Self.insecureWarningShown {
-            // Once per run, however many connections a subcommand opens.
-            Self.insecureWarningShown = true
-            Diagnostics.warning("--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted")
-        }
-        return (options, urlTopic)
-    }
-
-    private func parsedSessionExpiry(_ text: String) -> UInt32? {
-        switch text.lowercased() {
-        case "-1", "never", "∞", "infinite", "inf": return UInt32.max
-        default: return UInt32(text)
-        }
-    }
 }
 
 /// `-k/--keepalive` for the subcommands that hold one connection.
 struct KeepAliveOption: ParsableArguments {
     @Option(name: [.short, .customLong("keepalive")],
-            parsing: .unconditional, help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535.", valueName: "seconds"))
-    var keepAlive: Int = 60
-
-    func validate() throws {
-        if keepAlive != 0 && !(5...65535).contains(keepAlive) {
-            throw ValidationError("invalid keep-alive \(keepAlive): use 0 (off) or 5 to 65535 seconds (libmosquitto's range)")
-        }
-    }
+            parsing: .unconditional, help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535 (default: 60).", valueName: "seconds"),
+            transform: KeepAlive.value)
+    var keepAlive = 60
 }

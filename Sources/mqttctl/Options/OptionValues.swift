@@ -4,15 +4,34 @@ import Mosquitto
 /// A value of an option that checks itself: the parser takes it through
 /// `transform: T.parse` (so a bad value is one line that says why: "The value
 /// '200' is invalid for '--random-filter <chance>': use ..."), and anything else
-/// that reads the same option (the config file) calls the same `parse`.
+/// that reads the same option (the config file, the environment) calls the
+/// same `parse` through `problem`, so the check and its wording exist once.
 protocol CheckedValue: ExpressibleByArgument {
     static func parse(_ text: String) throws(ValueProblem) -> Self
+    /// How a message outside the parser names the option: "port", "--proxy".
+    static var subject: String { get }
+    /// The line for a refused value outside the parser (the parser words its own).
+    static func message(_ text: String, _ problem: ValueProblem) -> String
 }
 
 extension CheckedValue {
     init?(argument: String) {
         guard let value = try? Self.parse(argument) else { return nil }
         self = value
+    }
+
+    static func message(_ text: String, _ problem: ValueProblem) -> String {
+        "invalid \(subject) '\(text)': \(problem)"
+    }
+
+    /// Why `text` is refused, as one line (nil when it is accepted).
+    static func problem(_ text: String) -> String? {
+        do throws(ValueProblem) {
+            _ = try parse(text)
+            return nil
+        } catch {
+            return message(text, error)
+        }
     }
 }
 
@@ -26,6 +45,7 @@ struct ValueProblem: Error, CustomStringConvertible {
 /// (mosquitto_sub(1)).
 struct Chance: CheckedValue, Equatable {
     let percent: Double
+    static let subject = "--random-filter"
 
     static func parse(_ text: String) throws(ValueProblem) -> Chance {
         guard let value = Double(text), value.isFinite, value >= 0.1, value <= 100 else {
@@ -45,6 +65,7 @@ struct Chance: CheckedValue, Equatable {
 /// %3A and %40 in the user and password stand for %, : and @.
 struct ProxyURL: CheckedValue, Equatable {
     let proxy: SOCKSProxy
+    static let subject = "--proxy"
 
     static func parse(_ text: String) throws(ValueProblem) -> ProxyURL {
         let expected = "expected socks5h://[user[:password]@]host[:port]"
@@ -124,6 +145,7 @@ struct ProxyURL: CheckedValue, Equatable {
 /// `--unix PATH`: a unix domain socket path (at most 107 bytes, sun_path's room).
 struct UnixSocketPath: CheckedValue, Equatable {
     let path: String
+    static let subject = "--unix"
 
     static func parse(_ text: String) throws(ValueProblem) -> UnixSocketPath {
         guard !text.isEmpty else { throw ValueProblem("the socket path is empty") }
@@ -135,6 +157,7 @@ struct UnixSocketPath: CheckedValue, Equatable {
 /// `-A ADDRESS`: the local address (or host name) to bind the connection to.
 struct BindAddress: CheckedValue, Equatable {
     let address: String
+    static let subject = "-A"
 
     static func parse(_ text: String) throws(ValueProblem) -> BindAddress {
         guard !text.isEmpty, !text.utf8.contains(0) else { throw ValueProblem("give a local address or host name, e.g. 127.0.0.1") }
@@ -145,6 +168,7 @@ struct BindAddress: CheckedValue, Equatable {
 /// `--keyform pem|engine` (mosquitto's clients; any case).
 struct KeyForm: CheckedValue, Equatable {
     let engine: Bool
+    static let subject = "--keyform"
 
     static func parse(_ text: String) throws(ValueProblem) -> KeyForm {
         switch text.lowercased() {
@@ -158,9 +182,10 @@ struct KeyForm: CheckedValue, Equatable {
 /// `--tls-engine-kpass-sha1 HEX`: the SHA-1 of the engine key's password, 40 hex digits.
 struct SHA1Hex: CheckedValue, Equatable {
     let hex: String
+    static let subject = "--tls-engine-kpass-sha1"
 
     static func parse(_ text: String) throws(ValueProblem) -> SHA1Hex {
-        guard text.utf8.count == 40, text.utf8.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }) else {
+        guard text.utf8.count == 40, Hex.isDigits(text) else {
             throw ValueProblem("use the SHA-1 of the password as 40 hexadecimal digits")
         }
         return SHA1Hex(hex: text)

@@ -42,7 +42,8 @@ struct ProbeOptions: ParsableArguments {
 /// The keep-alive values of a sweep and the backoff that sets the limit.
 struct KeepAliveSweepOptions: ParsableArguments {
     @Option(name: [.short, .customLong("keepalive")], parsing: .unconditionalSingleValue,
-            help: ArgumentHelp("Keep-alive to probe: 0 or 5 to 65535 (libmosquitto's range); repeat to sweep, all at once (default: 5).", valueName: "seconds"))
+            help: ArgumentHelp("Keep-alive to probe: 0 or 5 to 65535 (libmosquitto's range); repeat to sweep, all at once (default: 5).", valueName: "seconds"),
+            transform: KeepAlive.value)
     var keepAlives: [Int] = []
 
     @Option(name: .customLong("backoff"),
@@ -62,9 +63,6 @@ struct KeepAliveSweepOptions: ParsableArguments {
     func validate() throws {
         var seen = Set<Int>()
         for k in keepAlives {
-            if k != 0 && !(5...65535).contains(k) {
-                throw ValidationError("invalid keep-alive \(k): use 0 or 5 to 65535 seconds (libmosquitto refuses 1 to 4)")
-            }
             if !seen.insert(k).inserted {
                 throw ValidationError("-k \(k) is given twice")
             }

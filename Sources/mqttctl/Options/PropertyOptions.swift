@@ -20,9 +20,32 @@ struct PropertyOptions: ParsableArguments {
 
     /// The properties, sorted by the packet they go in.
     func parsed() throws(CommandFailure) -> ParsedProperties {
+        // Most runs have no -D: no cache to set up for them.
+        if raw.isEmpty { return ParsedProperties() }
+        let (properties, failure) = ParseOnce.locked { () -> (ParsedProperties?, CommandFailure?) in
+            if let last = Self.last, last.raw == raw { return (last.properties, last.failure) }
+            do throws(CommandFailure) {
+                let properties = try Self.parse(raw)
+                Self.last = (raw, properties, nil)
+                return (properties, nil)
+            } catch {
+                Self.last = (raw, nil, error)
+                return (nil, error)
+            }
+        }
+        if let properties { return properties }
+        throw failure ?? .usage("invalid -D")
+    }
+
+    /// Parsed once a run (`validate()`, then the subcommand), not by the parser:
+    /// its error line would show the joined words with their U+001F separators,
+    /// and a type of its own in every command costs each start.
+    nonisolated(unsafe) private static var last: (raw: [String], properties: ParsedProperties?, failure: CommandFailure?)?
+
+    private static func parse(_ raw: [String]) throws(CommandFailure) -> ParsedProperties {
         var result = ParsedProperties()
         for item in raw {
-            let words = item.split(separator: Self.separator, omittingEmptySubsequences: false).map(String.init)
+            let words = item.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
             guard words.count >= 3 else {
                 throw .usage("-D needs a command, a property name and a value, e.g. -D publish content-type text/plain")
             }
@@ -38,7 +61,6 @@ struct PropertyOptions: ParsableArguments {
         return result
     }
 }
-
 /// `-D` properties grouped by packet.
 struct ParsedProperties {
     var byCommand: [MQTTProperties.Command: MQTTProperties] = [:]

@@ -34,7 +34,8 @@ struct TLSOptionGroup: ParsableArguments {
     var insecure = false
 
     @Option(name: .customLong("tls-version"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"))
+            parsing: .unconditional, help: ArgumentHelp("TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"),
+            transform: TLSVersion.value)
     var version: String?
 
     @Option(name: .customLong("ciphers"),
@@ -52,8 +53,6 @@ struct TLSOptionGroup: ParsableArguments {
     @Option(name: .customLong("psk-identity"),
             parsing: .unconditional, help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
     var pskIdentity: String?
-
-    static let versions = ["tlsv1.3", "tlsv1.2", "tlsv1.1"]
 
     /// The TLS section of `mqttctl --help` (and so of the man page).
     static let helpText = """
@@ -86,9 +85,7 @@ struct TLSOptionGroup: ParsableArguments {
             guard pskIdentity != nil else {
                 throw ValidationError("--psk needs --psk-identity")
             }
-            if psk.isEmpty || !psk.utf8.allSatisfy(Self.isHexDigit) {
-                throw ValidationError("invalid --psk: use the key in hexadecimal digits (e.g. 1a2b3c...)")
-            }
+            if let problem = PreSharedKey.problem(psk) { throw ValidationError(problem) }
         } else if pskIdentity != nil {
             throw ValidationError("--psk-identity needs --psk")
         }
@@ -97,9 +94,6 @@ struct TLSOptionGroup: ParsableArguments {
         }
         if keyFile != nil && certFile == nil {
             throw ValidationError("--key needs --cert")
-        }
-        if let version, !Self.versions.contains(version) {
-            throw ValidationError("invalid --tls-version '\(version)': use tlsv1.3, tlsv1.2 or tlsv1.1")
         }
         if let alpn, alpn.isEmpty || alpn.utf8.count > 254 {
             throw ValidationError("invalid --tls-alpn: use a protocol name of 1 to 254 bytes")
@@ -134,10 +128,6 @@ struct TLSOptionGroup: ParsableArguments {
         tls.psk = psk
         tls.pskIdentity = pskIdentity
         return tls
-    }
-
-    private static func isHexDigit(_ c: UInt8) -> Bool {
-        (48...57).contains(c) || (65...70).contains(c) || (97...102).contains(c)
     }
 
     /// Fails with a message naming the option unless `path` can be opened for reading as a file.

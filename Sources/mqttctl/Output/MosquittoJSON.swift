@@ -263,15 +263,9 @@ enum MosquittoJSON {
         private static func hex4(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
             var value: UInt32 = 0
             for i in 0..<4 {
-                let b = bytes[at + i]
-                let digit: UInt32
-                switch b {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
-                default: return 0  // cJSON's parse_hex4 gives 0 for a bad digit
-                }
-                value = value << 4 | digit
+                // cJSON's parse_hex4 gives 0 for a bad digit.
+                guard let digit = Hex.value(of: bytes[at + i]) else { return 0 }
+                value = value << 4 | UInt32(digit)
             }
             return value
         }

@@ -18,7 +18,7 @@ struct ProbeSetup {
         if !userGaveID {
             connection.id = "mqttctl-\(RunID.make())" + (idSuffix.map { "-\($0)" } ?? "")
         }
-        (options, _) = try connection.makeConnectOptions(keepAlive: 60, protocolVersion: version, will: nil, properties: nil)
+        (options, _) = try connection.resolveConnection(keepAlive: 60, protocolVersion: version, will: nil, properties: nil)
         baseID = options.clientID ?? "mqttctl"
         var base = options
         base.will = nil

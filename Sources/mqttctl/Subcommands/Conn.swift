@@ -90,7 +90,7 @@ struct Conn: ParsableCommand {
         let parsed = try properties.parsed()
         try parsed.requireOnly([.connect, .will], in: "conn")
         let version = try connection.resolvedProtocol(needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
-        var (options, _) = try connection.makeConnectOptions(keepAlive: keepAliveOption.keepAlive, protocolVersion: version,
+        var (options, _) = try connection.resolveConnection(keepAlive: keepAliveOption.keepAlive, protocolVersion: version,
                                                              will: will, properties: parsed)
         options.tcpNoDelay = true
         options.quickAck = true

@@ -70,7 +70,8 @@ struct Ping: ParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     @Option(name: [.short, .customLong("keepalive")],
-            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"))
+            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"),
+            transform: KeepAlive.value)
     var keepAlive: Int?
 
     @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Stop after this many PINGREQs (default: until interrupted).")
@@ -118,9 +119,6 @@ struct Ping: ParsableCommand {
             throw ValidationError("invalid -t: \(problem)")
         }
         if let keepAlive {
-            if keepAlive != 0 && !(5...65535).contains(keepAlive) {
-                throw ValidationError("invalid keep-alive \(keepAlive): use 0 (off) or 5 to 65535 seconds (libmosquitto's range)")
-            }
             if keepAlive != 0 && Double(keepAlive) < interval {
                 throw ValidationError("-k \(keepAlive) is shorter than --interval \(formatSeconds(interval)): the broker would drop the connection between PINGREQs")
             }
@@ -136,7 +134,7 @@ struct Ping: ParsableCommand {
 
     func run() throws {
         let version = try connection.resolvedProtocol(needsV5: connection.sessionExpiry != nil)
-        var (options, _) = try connection.makeConnectOptions(
+        var (options, _) = try connection.resolveConnection(
             keepAlive: effectiveKeepAlive, protocolVersion: version, will: nil, properties: nil)
         if options.clientID == nil { options.clientID = "mqttctl-ping-\(RunID.make())" }
 

@@ -81,7 +81,7 @@ struct ProbeAll: ParsableCommand {
     func run() throws {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
-        let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        let explicit = connection.protocolVersion
         let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let runID = RunID.make()
         let loop = EventLoop()

@@ -114,7 +114,8 @@ struct ProbeTakeover: ParsableCommand {
             help: ArgumentHelp("Connect B to this host (another node of a cluster; default: A's).", valueName: "host"))
     var bHost: String?
 
-    @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"))
+    @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"),
+            transform: Port.value)
     var bPort: Int?
 
     @Option(name: .customLong("observer-host"), parsing: .unconditional,
@@ -122,7 +123,8 @@ struct ProbeTakeover: ParsableCommand {
     var observerHost: String?
 
     @Option(name: .customLong("observer-port"), parsing: .unconditional,
-            help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"))
+            help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"),
+            transform: Port.value)
     var observerPort: Int?
 
     @Flag(name: .customLong("matrix"),
@@ -130,9 +132,6 @@ struct ProbeTakeover: ParsableCommand {
     var matrix = false
 
     func validate() throws {
-        for (name, port) in [("--b-port", bPort), ("--observer-port", observerPort)] {
-            if let port, !(1...65535).contains(port) { throw ValidationError("invalid \(name) \(port): use a number from 1 to 65535") }
-        }
         if matrix && (newClean || connection.disableCleanSession || connection.sessionExpiry != nil || will.topic != nil || connection.id != nil) {
             throw ValidationError("--matrix sets the sessions, wills and client ids of its variants itself: no -c, -x, -i, --new-clean or --will-*")
         }
@@ -185,7 +184,7 @@ extension ProbeTakeover {
     func runMatrix() throws {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
-        let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        let explicit = connection.protocolVersion
         let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)

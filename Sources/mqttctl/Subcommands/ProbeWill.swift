@@ -62,7 +62,7 @@ struct ProbeWill: ParsableCommand {
     func run() throws {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
-        let explicit = connection.protocolVersion.flatMap(ProtocolVersion.init(argument:))
+        let explicit = connection.protocolVersion
         let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)

@@ -104,7 +104,7 @@ struct Publish: ParsableCommand {
         let parsed = try properties.parsed()
         try parsed.requireOnly([.connect, .publish, .disconnect, .will], in: "pub")
         let version = try connection.resolvedProtocol(needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
-        var (options, urlTopic) = try connection.makeConnectOptions(
+        var (options, urlTopic) = try connection.resolveConnection(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         guard let topic = topic ?? urlTopic else {

@@ -146,7 +146,7 @@ struct Request: ParsableCommand {
         try parsed.requireOnly([.connect, .publish, .subscribe, .disconnect, .will], in: "rr")
         let version = try connection.resolvedProtocol(default: .v5, needsV5: !parsed.isEmpty || will.needsV5 || retainAsPublished)
         let responseTopic = responseTopic ?? ""
-        var (options, urlTopic) = try connection.makeConnectOptions(
+        var (options, urlTopic) = try connection.resolveConnection(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {

@@ -163,7 +163,7 @@ struct Subscribe: ParsableCommand {
         try parsed.requireOnly([.connect, .subscribe, .unsubscribe, .disconnect, .will], in: "sub")
         let version = try connection.resolvedProtocol(
             needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil || needsV5)
-        var (options, urlTopic) = try connection.makeConnectOptions(
+        var (options, urlTopic) = try connection.resolveConnection(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {
