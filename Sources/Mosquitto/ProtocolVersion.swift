@@ -1,19 +1,9 @@
-/// The MQTT protocol level sent in CONNECT.
+/// The MQTT protocol level sent in CONNECT. (How a user spells it is the
+/// tool's business: mqttctl's `ProtocolOption`.)
 public enum ProtocolVersion: Int, Sendable, CaseIterable, CustomStringConvertible {
     case v31 = 3
     case v311 = 4
     case v5 = 5
-
-    /// Accepts the spellings mosquitto's clients accept: `mqttv31`/`31`,
-    /// `mqttv311`/`311`, `mqttv5`/`5`.
-    public init?(argument: String) {
-        switch argument.lowercased() {
-        case "31", "mqttv31", "3.1": self = .v31
-        case "311", "mqttv311", "3.1.1": self = .v311
-        case "5", "mqttv5", "5.0": self = .v5
-        default: return nil
-        }
-    }
 
     public var description: String {
         switch self {
