@@ -39,7 +39,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Subcommands/README.md", "Jobs/README.md", "Options/README.md", "Output/README.md",
-                      "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md"]
+                      "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md"],
+            // Release (the shipped `--static-swift-stdlib` build): libstdc++, which the
+            // Swift runtime needs, linked statically rather than loaded at start-up
+            // (scripts/static-libstdc++/libstdc++.so says how; bench/README.md, why).
+            linkerSettings: [
+                .unsafeFlags(["-L", Context.packageDirectory + "/scripts/static-libstdc++"], .when(configuration: .release)),
+            ]
         ),
         // Tests run the built `mqttctl` against a real mosquitto they start themselves.
         .testTarget(
