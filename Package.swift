@@ -42,12 +42,9 @@ let package = Package(
                       "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md"],
             // Release (the shipped `--static-swift-stdlib` build): libstdc++, which the
             // Swift runtime needs, linked statically rather than loaded at start-up
-            // (scripts/static-libstdc++/libstdc++.so says how), and a position-dependent
-            // executable: none of the 40,000 relative relocations of the Swift metadata
-            // to apply, and their pages not made private, at every start (bench/README.md).
+            // (scripts/static-libstdc++/libstdc++.so says how; bench/README.md, why).
             linkerSettings: [
-                .unsafeFlags(["-L", Context.packageDirectory + "/scripts/static-libstdc++",
-                              "-Xclang-linker", "-no-pie"], .when(configuration: .release)),
+                .unsafeFlags(["-L", Context.packageDirectory + "/scripts/static-libstdc++"], .when(configuration: .release)),
             ]
         ),
         // Tests run the built `mqttctl` against a real mosquitto they start themselves.
