@@ -55,7 +55,7 @@ struct MQTTCtl: ParsableCommand {
                 let names = subcommandNames(in: arguments)
                 arguments = try Defaults.apply(to: arguments.prefix(names) + OptionsFile.expand(Array(arguments.dropFirst(names)), names: Array(arguments.prefix(names))))
             }
-            var command = try parseAsRoot(arguments)
+            var command = try parseSubcommand(arguments) ?? parseAsRoot(arguments)
             try command.run()
             Glibc.exit(0)
         } catch {
@@ -137,6 +137,33 @@ extension MQTTCtl {
             candidates = match.configuration.subcommands
         }
         return count
+    }
+}
+
+extension MQTTCtl {
+    /// `mqttctl pub ...` parsed by `Publish` alone, as if it were the root command:
+    /// the start-up path. Parsed from the root, swift-argument-parser rebuilds the
+    /// subcommand's whole option table by reflection for every argument that names
+    /// it (`includesPassthroughArguments`, twice) before parsing it again itself,
+    /// which is most of a one-shot publish's start-up (bench/README.md).
+    ///
+    /// Only a complete success counts: the command itself parsed and validated. nil
+    /// for anything else — help, --version, completion scripts, any error, a
+    /// subcommand with subcommands — and the caller parses from the root, so every
+    /// message (usage lines, "mqttctl pub --help", errors) is exactly the root's.
+    /// Validation has no side effect but `--quiet`, which is put back.
+    static func parseSubcommand(_ arguments: [String]) -> ParsableCommand? {
+        guard let name = arguments.first,
+              let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }),
+              subcommand.configuration.subcommands.isEmpty
+        else { return nil }
+        let quiet = Diagnostics.quiet
+        if let command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
+           ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand) {
+            return command
+        }
+        Diagnostics.quiet = quiet
+        return nil
     }
 }
 
