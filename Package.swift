@@ -8,7 +8,7 @@ let package = Package(
         .library(name: "Mosquitto", targets: ["Mosquitto"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // libmosquitto (and the few OpenSSL calls made on its TLS session) as a C module.
@@ -38,8 +38,10 @@ let package = Package(
                 "Mosquitto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            exclude: ["Subcommands/README.md", "Jobs/README.md", "Options/README.md", "Output/README.md",
-                      "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md"],
+            exclude: [
+                "Subcommands/README.md", "Jobs/README.md", "Options/README.md", "Output/README.md",
+                "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md",
+            ],
             // Release (the shipped `--static-swift-stdlib` build): libstdc++, which the
             // Swift runtime needs, linked statically rather than loaded at start-up
             // (scripts/static-libstdc++/libstdc++.so says how); and linked by lld with
@@ -47,9 +49,12 @@ let package = Package(
             // relocations of the Swift metadata in 8 KB instead of 958 KB read at every
             // start (bench/README.md).
             linkerSettings: [
-                .unsafeFlags(["-L", Context.packageDirectory + "/scripts/static-libstdc++",
-                              "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
-                             .when(configuration: .release)),
+                .unsafeFlags(
+                    [
+                        "-L", Context.packageDirectory + "/scripts/static-libstdc++",
+                        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                    ],
+                    .when(configuration: .release))
             ]
         ),
         // Tests run the built `mqttctl` against a real mosquitto they start themselves.

@@ -113,7 +113,10 @@ public struct Will: Sendable {
     /// MQTT 5 will properties (will-delay-interval, message-expiry-interval...).
     public var properties: MQTTProperties
 
-    public init(topic: String, payload: [UInt8] = [], qos: Int = 0, retain: Bool = false, properties: MQTTProperties = MQTTProperties()) {
+    public init(
+        topic: String, payload: [UInt8] = [], qos: Int = 0, retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) {
         self.topic = topic
         self.payload = payload
         self.qos = qos

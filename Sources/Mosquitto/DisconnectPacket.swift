@@ -14,7 +14,8 @@ enum DisconnectPacket {
             switch property.value {
             case .byte(let v): propertyBytes.append(v)
             case .uint16(let v): propertyBytes += [UInt8(v >> 8), UInt8(v & 0xFF)]
-            case .uint32(let v): propertyBytes += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+            case .uint32(let v):
+                propertyBytes += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
             case .varint(let v): appendVarint(v, to: &propertyBytes)
             case .string(let s): appendString(Array(s.utf8), to: &propertyBytes)
             case .binary(let b): appendString(b, to: &propertyBytes)

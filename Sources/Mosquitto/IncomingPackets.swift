@@ -93,7 +93,9 @@ struct PacketFramer {
                 body.removeAll(keepingCapacity: true)
             }
             let take = min(remaining, bytes.count - index)
-            if keep, take > 0 { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)])) }
+            if keep, take > 0 {
+                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
+            }
             index += take
             remaining -= take
             if remaining == 0 {
@@ -177,7 +179,9 @@ struct ByteReader {
     /// A property list: its length, then identifier-value pairs (types from libmosquitto's table).
     mutating func properties() throws(MalformedPacket) -> MQTTProperties {
         let length = Int(try varint())
-        guard bytes.endIndex - offset >= length else { throw MalformedPacket(reason: "properties longer than their packet") }
+        guard bytes.endIndex - offset >= length else {
+            throw MalformedPacket(reason: "properties longer than their packet")
+        }
         var inner = ByteReader(bytes[offset..<(offset + length)])
         offset += length
         var result = MQTTProperties()

@@ -216,11 +216,13 @@ public final class MQTTClient: MosquittoEvents {
             let (rc, timedOut) = Signals.withAlarm(seconds: options.connectTimeout) {
                 if reconnecting { return handle.reconnect() }
                 if options.srvLookup {
-                    return handle.connectSRV(host: options.host, keepAlive: options.keepAlive, bindAddress: options.bindAddress)
+                    return handle.connectSRV(
+                        host: options.host, keepAlive: options.keepAlive, bindAddress: options.bindAddress)
                 }
                 // libmosquitto takes a unix socket as the host with port 0.
-                return handle.connect(host: options.unixSocket ?? options.host, port: options.unixSocket == nil ? options.port : 0,
-                                      keepAlive: options.keepAlive, bindAddress: options.bindAddress, properties: connectProperties)
+                return handle.connect(
+                    host: options.unixSocket ?? options.host, port: options.unixSocket == nil ? options.port : 0,
+                    keepAlive: options.keepAlive, bindAddress: options.bindAddress, properties: connectProperties)
             }
             let savedErrno = errno
             guard rc == MOSQ_ERR_SUCCESS.rawValue else {
@@ -244,8 +246,9 @@ public final class MQTTClient: MosquittoEvents {
         webSocketSubprotocol = nil
         let bridge: WebSocketBridge
         do throws(MQTTError) {
-            bridge = try WebSocketBridge(host: options.host, port: options.port, webSocket: webSocket,
-                                         tls: options.tls, timeout: options.connectTimeout)
+            bridge = try WebSocketBridge(
+                host: options.host, port: options.port, webSocket: webSocket,
+                tls: options.tls, timeout: options.connectTimeout)
         } catch {
             var error = error
             if error.kind == .tls { error.message = "TLS error with \(options.endpoint): \(error.message)" }
@@ -265,10 +268,12 @@ public final class MQTTClient: MosquittoEvents {
         webSocketUpgradedAt = MonotonicClock.now()
         for case .ready(let subprotocol) in bridge.events { webSocketSubprotocol = subprotocol }
         let path = try bridge.makeLocalPath()
-        let rc = handle.connect(host: path, port: 0, keepAlive: options.keepAlive, bindAddress: nil, properties: connectProperties)
+        let rc = handle.connect(
+            host: path, port: 0, keepAlive: options.keepAlive, bindAddress: nil, properties: connectProperties)
         let savedErrno = errno
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError.library(rc, errno: savedErrno, context: "cannot connect to the WebSocket bridge's local socket")
+            throw MQTTError.library(
+                rc, errno: savedErrno, context: "cannot connect to the WebSocket bridge's local socket")
         }
         try bridge.handOver()
     }
@@ -289,24 +294,32 @@ public final class MQTTClient: MosquittoEvents {
             var line = statusLine.trimmingSpaces
             if !line.hasPrefix(String(code)) { line = "\(code) \(line)".trimmingSpaces }
             let moved = location.isEmpty ? "" : " (Location: \(location))"
-            return MQTTError(.cannotConnect, "\(endpoint) answered the WebSocket upgrade with HTTP \(line)\(moved)",
-                             cause: .webSocketRefused(status: code))
+            return MQTTError(
+                .cannotConnect, "\(endpoint) answered the WebSocket upgrade with HTTP \(line)\(moved)",
+                cause: .webSocketRefused(status: code))
         case .subprotocol(let chosen):
             let what = chosen.isEmpty ? "without a subprotocol" : "with the subprotocol '\(chosen)'"
-            return MQTTError(.cannotConnect, "\(endpoint) accepted the WebSocket upgrade \(what), not '\(webSocketSubprotocolAsked)': it is not an MQTT WebSocket endpoint",
-                             cause: .webSocketSubprotocol(chosen: chosen))
+            return MQTTError(
+                .cannotConnect,
+                "\(endpoint) accepted the WebSocket upgrade \(what), not '\(webSocketSubprotocolAsked)': it is not an MQTT WebSocket endpoint",
+                cause: .webSocketSubprotocol(chosen: chosen))
         case .closeFrame(let code, let reason):
-            return MQTTError(.cannotConnect, "\(endpoint) closed the WebSocket during the upgrade (close frame \(WebSocketClose.describe(code: code, reason: reason)))",
-                             cause: .webSocketClosed(code: code, reason: reason))
+            return MQTTError(
+                .cannotConnect,
+                "\(endpoint) closed the WebSocket during the upgrade (close frame \(WebSocketClose.describe(code: code, reason: reason)))",
+                cause: .webSocketClosed(code: code, reason: reason))
         case .ended(let end):
-            return MQTTError(.cannotConnect, "\(endpoint) \(end == .fin ? "closed" : "reset") the connection during the WebSocket upgrade",
-                             cause: .webSocketUnreachable)
+            return MQTTError(
+                .cannotConnect,
+                "\(endpoint) \(end == .fin ? "closed" : "reset") the connection during the WebSocket upgrade",
+                cause: .webSocketUnreachable)
         case .textFrame:
             return MQTTError(.protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
         case .error(let text, let errno):
             return connectFailure(text, errno: errno)
         case .nameLookup(let reason):
-            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason)", cause: .webSocketNameLookup)
+            return MQTTError(
+                .cannotConnect, "cannot resolve host '\(options.host)': \(reason)", cause: .webSocketNameLookup)
         case .ready, .tlsVerify:
             return MQTTError(.cannotConnect, "cannot connect to \(endpoint)", cause: .webSocketUnreachable)
         }
@@ -326,15 +339,19 @@ public final class MQTTClient: MosquittoEvents {
         }
         if options.tls != nil && (lower.contains("tls") || lower.contains("ssl")) {
             // lws 4.1 words a failed handshake "connect SSL err N" with an empty OpenSSL reason.
-            return MQTTError(.tls, "TLS error with \(endpoint): TLS handshake failed (\(text)); the server may not speak TLS there",
-                             cause: .webSocketNoTLS)
+            return MQTTError(
+                .tls, "TLS error with \(endpoint): TLS handshake failed (\(text)); the server may not speak TLS there",
+                cause: .webSocketNoTLS)
         }
         if lower.contains("read failed") || lower.contains("closed") {
-            return MQTTError(.cannotConnect, "\(endpoint) closed the connection without answering the WebSocket upgrade",
-                             cause: .webSocketNoAnswer)
+            return MQTTError(
+                .cannotConnect, "\(endpoint) closed the connection without answering the WebSocket upgrade",
+                cause: .webSocketNoAnswer)
         }
         if [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ETIMEDOUT].contains(savedErrno) {
-            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))", cause: .webSocketUnreachable)
+            return MQTTError(
+                .cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))",
+                cause: .webSocketUnreachable)
         }
         if lower.contains("timed out") || lower.contains("timeout") {
             return upgradeTimeout()
@@ -342,7 +359,8 @@ public final class MQTTClient: MosquittoEvents {
         if lower.contains("connect") && !lower.contains("hs:") {
             return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(text)", cause: .webSocketUnreachable)
         }
-        return MQTTError(.cannotConnect, "the WebSocket upgrade with \(endpoint) failed: \(text)", cause: .webSocketUnreachable)
+        return MQTTError(
+            .cannotConnect, "the WebSocket upgrade with \(endpoint) failed: \(text)", cause: .webSocketUnreachable)
     }
 
     /// Over WebSocket, once the local socket has ended: what the bridge saw of
@@ -352,29 +370,43 @@ public final class MQTTClient: MosquittoEvents {
         bridge.readEvents()
         let endpoint = options.endpoint
         // The most telling first: a text frame, a close frame, then a bare TCP end.
-        let telling = bridge.events.filter { if case .textFrame = $0 { return true }; return false }
-            + bridge.events.filter { if case .closeFrame = $0 { return true }; return false }
-            + bridge.events.filter { if case .ended = $0 { return true }; return false }
+        let telling =
+            bridge.events.filter {
+                if case .textFrame = $0 { return true }; return false
+            }
+            + bridge.events.filter {
+                if case .closeFrame = $0 { return true }; return false
+            }
+            + bridge.events.filter {
+                if case .ended = $0 { return true }; return false
+            }
         for event in telling {
             switch event {
             case .textFrame:
-                return MQTTError(.protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
+                return MQTTError(
+                    .protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
             case .closeFrame(let code, let reason):
                 let frame = "close frame \(WebSocketClose.describe(code: code, reason: reason))"
                 if state == .connecting {
-                    return MQTTError(.cannotConnect, "\(endpoint) closed the WebSocket before CONNACK (\(frame))",
-                                     cause: .webSocketClosed(code: code, reason: reason))
+                    return MQTTError(
+                        .cannotConnect, "\(endpoint) closed the WebSocket before CONNACK (\(frame))",
+                        cause: .webSocketClosed(code: code, reason: reason))
                 }
-                return MQTTError(.connectionLost, "connection to \(endpoint) lost: the broker closed the WebSocket (\(frame))",
-                                 cause: .webSocketClosed(code: code, reason: reason))
+                return MQTTError(
+                    .connectionLost, "connection to \(endpoint) lost: the broker closed the WebSocket (\(frame))",
+                    cause: .webSocketClosed(code: code, reason: reason))
             case .ended(let end):
                 let how = end == .fin ? "closed" : "reset"
                 if state == .connecting {
-                    return MQTTError(.cannotConnect, "\(endpoint) \(how) the connection before CONNACK, without a WebSocket close frame",
-                                     cause: .closedBeforeConnAck(firstBytes: firstBytes ?? [], reset: false), endpoint: endpoint)
+                    return MQTTError(
+                        .cannotConnect,
+                        "\(endpoint) \(how) the connection before CONNACK, without a WebSocket close frame",
+                        cause: .closedBeforeConnAck(firstBytes: firstBytes ?? [], reset: false), endpoint: endpoint)
                 }
-                return MQTTError(.connectionLost, "connection to \(endpoint) lost: the broker \(how) the connection (no WebSocket close frame)",
-                                 cause: .closedByPeer(end))
+                return MQTTError(
+                    .connectionLost,
+                    "connection to \(endpoint) lost: the broker \(how) the connection (no WebSocket close frame)",
+                    cause: .closedByPeer(end))
             default:
                 continue
             }
@@ -412,34 +444,43 @@ public final class MQTTClient: MosquittoEvents {
         let endpoint = options.endpoint
         let code = LibraryCode(rawValue: rc)
         if options.srvLookup && code == .notSupported {
-            return MQTTError(.invalidArgument, "finding the broker by a DNS SRV lookup is not available: this libmosquitto was built without SRV support",
-                             libraryCode: code, cause: .srvLookupUnsupported)
+            return MQTTError(
+                .invalidArgument,
+                "finding the broker by a DNS SRV lookup is not available: this libmosquitto was built without SRV support",
+                libraryCode: code, cause: .srvLookupUnsupported)
         }
         if let proxy = options.socksProxy, code == .errno || code == .nameLookup, savedErrno != EINTR {
-            let reason = code == .nameLookup ? String(cString: gai_strerror(savedErrno)) : String(cString: strerror(savedErrno))
-            return MQTTError(.cannotConnect, "cannot connect to the SOCKS proxy \(proxy.endpoint): \(reason)", libraryCode: code,
-                             cause: .socks(.proxyUnreachable(proxy: proxy.endpoint, reason: reason)), endpoint: endpoint)
+            let reason =
+                code == .nameLookup ? String(cString: gai_strerror(savedErrno)) : String(cString: strerror(savedErrno))
+            return MQTTError(
+                .cannotConnect, "cannot connect to the SOCKS proxy \(proxy.endpoint): \(reason)", libraryCode: code,
+                cause: .socks(.proxyUnreachable(proxy: proxy.endpoint, reason: reason)), endpoint: endpoint)
         }
         if code == .errno && savedErrno == EINTR {
             if let sig = Signals.received { return interrupted(sig) }
             if timedOut {
-                return MQTTError(.timeout, "could not connect to \(endpoint) within \(formatSeconds(options.connectTimeout)) s",
-                                 cause: .timedOut(.connect, seconds: options.connectTimeout), endpoint: endpoint)
+                return MQTTError(
+                    .timeout, "could not connect to \(endpoint) within \(formatSeconds(options.connectTimeout)) s",
+                    cause: .timedOut(.connect, seconds: options.connectTimeout), endpoint: endpoint)
             }
         }
         switch code {
         case .nameLookup:
             let reason = String(cString: gai_strerror(savedErrno))
-            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)': \(reason)", libraryCode: code,
-                             cause: .nameLookup(host: options.host, code: savedErrno), endpoint: endpoint)
+            return MQTTError(
+                .cannotConnect, "cannot resolve host '\(options.host)': \(reason)", libraryCode: code,
+                cause: .nameLookup(host: options.host, code: savedErrno), endpoint: endpoint)
         case .errno:
-            let hint: String = switch savedErrno {
-            case ENETUNREACH, EHOSTUNREACH: " (no route to that host)"
-            case ETIMEDOUT: " (no answer from that host)"
-            default: ""
-            }
-            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))\(hint)", libraryCode: code,
-                             cause: .connectFailed(errno: savedErrno), endpoint: endpoint)
+            let hint: String =
+                switch savedErrno {
+                case ENETUNREACH, EHOSTUNREACH: " (no route to that host)"
+                case ETIMEDOUT: " (no answer from that host)"
+                default: ""
+                }
+            return MQTTError(
+                .cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))\(hint)",
+                libraryCode: code,
+                cause: .connectFailed(errno: savedErrno), endpoint: endpoint)
         case .tls:
             return tlsError(rc)
         default:
@@ -448,13 +489,16 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func interrupted(_ sig: Int32) -> MQTTError {
-        MQTTError(.interrupted, "interrupted by signal \(sig) while connecting to \(options.endpoint)",
-                  cause: .interrupted(signal: sig), endpoint: options.endpoint)
+        MQTTError(
+            .interrupted, "interrupted by signal \(sig) while connecting to \(options.endpoint)",
+            cause: .interrupted(signal: sig), endpoint: options.endpoint)
     }
 
     private func upgradeTimeout() -> MQTTError {
-        MQTTError(.timeout, "the WebSocket upgrade with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
-                  cause: .timedOut(.webSocketUpgrade, seconds: options.connectTimeout), endpoint: options.endpoint)
+        MQTTError(
+            .timeout,
+            "the WebSocket upgrade with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
+            cause: .timedOut(.webSocketUpgrade, seconds: options.connectTimeout), endpoint: options.endpoint)
     }
 
     /// The level of a libmosquitto log line (`MOSQ_LOG_*`).
@@ -473,11 +517,15 @@ public final class MQTTClient: MosquittoEvents {
     /// Publishes one message. Returns its message id. At QoS > 0 the message is
     /// stored by libmosquitto until acknowledged (`onPublishComplete`).
     @discardableResult
-    public func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool,
-                        properties: PreparedProperties? = nil) throws(MQTTError) -> Int32 {
-        let remaining = 2 + topic.utf8.count + (qos > 0 ? 2 : 0) + propertiesLength(properties?.encodedLength ?? 0) + payload.count
+    public func publish(
+        topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool,
+        properties: PreparedProperties? = nil
+    ) throws(MQTTError) -> Int32 {
+        let remaining =
+            2 + topic.utf8.count + (qos > 0 ? 2 : 0) + propertiesLength(properties?.encodedLength ?? 0) + payload.count
         try checkPacketSize(remaining: remaining, what: "the PUBLISH to '\(topic)'")
-        let (rc, mid) = handle.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties?.list)
+        let (rc, mid) = handle.publish(
+            topic: topic, payload: payload, qos: qos, retain: retain, properties: properties?.list)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             throw MQTTError.library(rc, context: "publish to '\(topic)'")
         }
@@ -485,11 +533,14 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     @discardableResult
-    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool,
-                        properties: PreparedProperties? = nil) throws(MQTTError) -> Int32 {
+    public func publish(
+        topic: String, payload: [UInt8], qos: Int, retain: Bool,
+        properties: PreparedProperties? = nil
+    ) throws(MQTTError) -> Int32 {
         let result: Result<Int32, MQTTError> = payload.withUnsafeBytes { buffer in
             do throws(MQTTError) {
-                return .success(try publish(topic: topic, payload: buffer, qos: qos, retain: retain, properties: properties))
+                return .success(
+                    try publish(topic: topic, payload: buffer, qos: qos, retain: retain, properties: properties))
             } catch {
                 return .failure(error)
             }
@@ -500,8 +551,10 @@ public final class MQTTClient: MosquittoEvents {
     /// Subscribes to `filters` with one QoS and MQTT 5 subscription options
     /// (`SubscriptionOptions`). Returns the message id of the SUBSCRIBE.
     @discardableResult
-    public func subscribe(_ filters: [String], qos: Int, options: SubscriptionOptions = [],
-                          properties: MQTTProperties = MQTTProperties()) throws(MQTTError) -> Int32 {
+    public func subscribe(
+        _ filters: [String], qos: Int, options: SubscriptionOptions = [],
+        properties: MQTTProperties = MQTTProperties()
+    ) throws(MQTTError) -> Int32 {
         let remaining = 2 + propertiesLength(properties.encodedLength) + filters.reduce(0) { $0 + 3 + $1.utf8.count }
         try checkPacketSize(remaining: remaining, what: "the SUBSCRIBE")
         let (rc, mid) = try properties.withList { list in
@@ -514,14 +567,17 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     @discardableResult
-    public func unsubscribe(_ filters: [String], properties: MQTTProperties = MQTTProperties()) throws(MQTTError) -> Int32 {
+    public func unsubscribe(
+        _ filters: [String], properties: MQTTProperties = MQTTProperties()
+    ) throws(MQTTError) -> Int32 {
         let remaining = 2 + propertiesLength(properties.encodedLength) + filters.reduce(0) { $0 + 2 + $1.utf8.count }
         try checkPacketSize(remaining: remaining, what: "the UNSUBSCRIBE")
         let (rc, mid) = try properties.withList { list in
             handle.unsubscribe(filters: filters, properties: list)
         }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError.library(rc, context: "unsubscribe from \(filters.map { "'\($0)'" }.joined(separator: ", "))")
+            throw MQTTError.library(
+                rc, context: "unsubscribe from \(filters.map { "'\($0)'" }.joined(separator: ", "))")
         }
         return mid
     }
@@ -541,8 +597,9 @@ public final class MQTTClient: MosquittoEvents {
         guard let limit = connAck?.properties.maximumPacketSize else { return }
         let size = 1 + MQTTProperties.variableByteIntegerLength(remaining) + remaining
         guard size > limit else { return }
-        throw MQTTError(.invalidArgument, "\(what) would be \(size) bytes, over the broker's Maximum Packet Size of \(limit) bytes",
-                        libraryCode: LibraryCode(MOSQ_ERR_OVERSIZE_PACKET))
+        throw MQTTError(
+            .invalidArgument, "\(what) would be \(size) bytes, over the broker's Maximum Packet Size of \(limit) bytes",
+            libraryCode: LibraryCode(MOSQ_ERR_OVERSIZE_PACKET))
     }
 
     /// Ends the connection cleanly: what libmosquitto has queued (acknowledgements,
@@ -560,7 +617,8 @@ public final class MQTTClient: MosquittoEvents {
             close(.requested)
             return
         }
-        ending = .flushing(DisconnectPacket.encode(version: options.protocolVersion, reasonCode: reasonCode, properties: properties))
+        ending = .flushing(
+            DisconnectPacket.encode(version: options.protocolVersion, reasonCode: reasonCode, properties: properties))
         advanceEnding()
     }
 
@@ -592,7 +650,8 @@ public final class MQTTClient: MosquittoEvents {
             close(.requested)
             return
         }
-        sendDisconnect(DisconnectPacket.encode(version: options.protocolVersion, reasonCode: 0, properties: stop.properties))
+        sendDisconnect(
+            DisconnectPacket.encode(version: options.protocolVersion, reasonCode: 0, properties: stop.properties))
     }
 
     /// How a requested end proceeds (see `disconnect`).
@@ -712,7 +771,9 @@ public final class MQTTClient: MosquittoEvents {
         return state == .connecting ? connectDeadline : .max
     }
 
-    var needsTicks: Bool { state == .connected && ending == nil && keepAliveEnabled && !silent && options.keepAlive > 0 }
+    var needsTicks: Bool {
+        state == .connected && ending == nil && keepAliveEnabled && !silent && options.keepAlive > 0
+    }
 
     func readAvailable() {
         if case .draining? = ending {
@@ -749,7 +810,9 @@ public final class MQTTClient: MosquittoEvents {
             }
             if handle.socket < 0 {
                 // A server DISCONNECT returns success with the socket already closed.
-                if state != .closed { close(disconnectRequested ? .requested : .failed(lostError(MOSQ_ERR_CONN_LOST.rawValue))) }
+                if state != .closed {
+                    close(disconnectRequested ? .requested : .failed(lostError(MOSQ_ERR_CONN_LOST.rawValue)))
+                }
                 return
             }
             if stopAfterDelivery != nil {
@@ -783,10 +846,14 @@ public final class MQTTClient: MosquittoEvents {
                 for packet in packets where packet.type != 14 { onWatchedPacket?(packet.type) }
                 if let packet = packets.first(where: { $0.type == 14 }) {
                     do throws(MalformedPacket) {
-                        let disconnect = try ServerDisconnect.decode(body: packet.body, version: options.protocolVersion)
+                        let disconnect = try ServerDisconnect.decode(
+                            body: packet.body, version: options.protocolVersion)
                         return endWatch(.serverDisconnect(disconnect))
                     } catch {
-                        return endWatch(.failed(MQTTError(.protocolError, "\(options.endpoint) sent a DISCONNECT with \(error.reason)")))
+                        return endWatch(
+                            .failed(
+                                MQTTError(.protocolError, "\(options.endpoint) sent a DISCONNECT with \(error.reason)"))
+                        )
                     }
                 }
             case .wouldBlock:
@@ -794,10 +861,16 @@ public final class MQTTClient: MosquittoEvents {
                 return
             case .ended(let end):
                 let how = end == .fin ? "closed the connection" : "reset the connection"
-                return endWatch(.failed(webSocketEndError()
-                    ?? MQTTError(.connectionLost, "\(options.endpoint) \(how)", cause: .closedByPeer(end))))
+                return endWatch(
+                    .failed(
+                        webSocketEndError()
+                            ?? MQTTError(.connectionLost, "\(options.endpoint) \(how)", cause: .closedByPeer(end))))
             case .failed(let e):
-                return endWatch(.failed(MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(String(cString: strerror(e)))")))
+                return endWatch(
+                    .failed(
+                        MQTTError(
+                            .connectionLost, "connection to \(options.endpoint) lost: \(String(cString: strerror(e)))"))
+                )
             }
         }
     }
@@ -829,14 +902,21 @@ public final class MQTTClient: MosquittoEvents {
         if state == .connecting && now >= connectDeadline {
             let endpoint = options.endpoint, seconds = options.connectTimeout
             if mosquittoTLS != nil && handle.tlsHandshakeFinished != true {
-                fail(MQTTError(.timeout, "the TLS handshake with \(endpoint) did not complete within \(formatSeconds(seconds)) s; is it a TLS port?",
-                               cause: .timedOut(.tlsHandshake, seconds: seconds), endpoint: endpoint))
+                fail(
+                    MQTTError(
+                        .timeout,
+                        "the TLS handshake with \(endpoint) did not complete within \(formatSeconds(seconds)) s; is it a TLS port?",
+                        cause: .timedOut(.tlsHandshake, seconds: seconds), endpoint: endpoint))
                 return
             }
             let plain = options.tls == nil && !options.transport.isWebSocket
             let what = connAck == nil ? "no CONNACK from \(endpoint)" : "no answer from \(endpoint)"
-            fail(MQTTError(.timeout, "\(what) within \(formatSeconds(seconds)) s; is it an MQTT broker\(plain ? " (or a TLS port?)" : "")?",
-                           cause: .timedOut(.connAck(afterConnAck: connAck != nil, plainTCP: plain), seconds: seconds), endpoint: endpoint))
+            fail(
+                MQTTError(
+                    .timeout,
+                    "\(what) within \(formatSeconds(seconds)) s; is it an MQTT broker\(plain ? " (or a TLS port?)" : "")?",
+                    cause: .timedOut(.connAck(afterConnAck: connAck != nil, plainTCP: plain), seconds: seconds),
+                    endpoint: endpoint))
             return
         }
         if needsTicks {
@@ -850,7 +930,8 @@ public final class MQTTClient: MosquittoEvents {
     private func closeAfterLoopError(_ rc: Int32, errno readErrno: Int32 = 0) {
         guard state != .closed else { return }
         if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue
-            || (state == .connecting && mosquittoTLS != nil && !tlsDiagnosis.isEmpty) {
+            || (state == .connecting && mosquittoTLS != nil && !tlsDiagnosis.isEmpty)
+        {
             // The last case: the broker refused us at the TLS level after the handshake
             // (TLS 1.3 "certificate required"), which libmosquitto reports as a lost connection.
             fail(tlsError(rc))
@@ -860,7 +941,9 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
-        if state == .connecting, let proxy = options.socksProxy, let error = SOCKSFailure.error(rc, proxy: proxy, broker: options.endpoint) {
+        if state == .connecting, let proxy = options.socksProxy,
+            let error = SOCKSFailure.error(rc, proxy: proxy, broker: options.endpoint)
+        {
             return error
         }
         if var error = webSocketEndError() {
@@ -869,8 +952,9 @@ public final class MQTTClient: MosquittoEvents {
         }
         if state == .connecting {
             if mosquittoTLS == nil {
-                var error = PreConnAck.error(firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
-                                             reset: peerReset || readErrno == ECONNRESET)
+                var error = PreConnAck.error(
+                    firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
+                    reset: peerReset || readErrno == ECONNRESET)
                 error.libraryCode = LibraryCode(rawValue: rc)
                 return error
             }
@@ -879,20 +963,29 @@ public final class MQTTClient: MosquittoEvents {
                 // of the handshake is done; its alert is often lost in the reset.
                 return tlsError(.closedAfterHandshake(clientCertificateSent: tls.certFile != nil), rc: rc)
             }
-            return MQTTError(.cannotConnect, "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))",
-                             libraryCode: LibraryCode(rawValue: rc), cause: .closedBeforeConnAck(firstBytes: [], reset: false), endpoint: options.endpoint)
+            return MQTTError(
+                .cannotConnect,
+                "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))",
+                libraryCode: LibraryCode(rawValue: rc), cause: .closedBeforeConnAck(firstBytes: [], reset: false),
+                endpoint: options.endpoint)
         }
         if rc == MOSQ_ERR_CONN_LOST.rawValue {
             let end: TransportEnd = readErrno == ECONNRESET ? .reset : .fin
-            return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: the broker \(end == .fin ? "closed" : "reset") the connection",
-                             libraryCode: LibraryCode(rawValue: rc), cause: .closedByPeer(end), endpoint: options.endpoint)
+            return MQTTError(
+                .connectionLost,
+                "connection to \(options.endpoint) lost: the broker \(end == .fin ? "closed" : "reset") the connection",
+                libraryCode: LibraryCode(rawValue: rc), cause: .closedByPeer(end), endpoint: options.endpoint)
         }
         if rc == MOSQ_ERR_KEEPALIVE.rawValue {
-            return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)",
-                             libraryCode: LibraryCode(rawValue: rc), cause: .keepAliveExpired(seconds: options.keepAlive), endpoint: options.endpoint)
+            return MQTTError(
+                .connectionLost,
+                "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)",
+                libraryCode: LibraryCode(rawValue: rc), cause: .keepAliveExpired(seconds: options.keepAlive),
+                endpoint: options.endpoint)
         }
-        return MQTTError(.connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))",
-                         libraryCode: LibraryCode(rawValue: rc), endpoint: options.endpoint)
+        return MQTTError(
+            .connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))",
+            libraryCode: LibraryCode(rawValue: rc), endpoint: options.endpoint)
     }
 
     /// Notices the end of the TLS handshake, which can happen in any libmosquitto
@@ -928,7 +1021,8 @@ public final class MQTTClient: MosquittoEvents {
             var what = Substring(log)
             while let last = what.last, last == " " || last == "\n" || last == "." { what = what.dropLast() }
             let failure = TLSFailure.engine(name: engine, problem: String(what).lowercasedFirst)
-            return MQTTError(.tls, "TLS error: \(failure.summary)", libraryCode: LibraryCode(rawValue: rc), cause: .tls(failure))
+            return MQTTError(
+                .tls, "TLS error: \(failure.summary)", libraryCode: LibraryCode(rawValue: rc), cause: .tls(failure))
         }
         if tlsDiagnosis.isEmpty, options.tls == nil {
             return tlsError(.other(lastErrorLog ?? MQTTError.libraryMessage(rc)), rc: rc)
@@ -938,8 +1032,10 @@ public final class MQTTClient: MosquittoEvents {
 
     /// "TLS error with host:port: ..." for `failure`.
     private func tlsError(_ failure: TLSFailure, rc: Int32? = nil) -> MQTTError {
-        MQTTError(.tls, "TLS error with \(options.endpoint): \(failure.summary)", libraryCode: rc.map(LibraryCode.init(rawValue:)),
-                  cause: .tls(failure), endpoint: options.endpoint)
+        MQTTError(
+            .tls, "TLS error with \(options.endpoint): \(failure.summary)",
+            libraryCode: rc.map(LibraryCode.init(rawValue:)),
+            cause: .tls(failure), endpoint: options.endpoint)
     }
 
     func fail(_ error: MQTTError) {
@@ -958,8 +1054,9 @@ public final class MQTTClient: MosquittoEvents {
     // MARK: libmosquitto events
 
     func connackReceived(code: Int, sessionPresent: Bool, properties: OpaquePointer?) {
-        let ack = ConnAck(code: code, sessionPresent: sessionPresent, properties: MQTTProperties(list: properties),
-                          receivedAt: MonotonicClock.now())
+        let ack = ConnAck(
+            code: code, sessionPresent: sessionPresent, properties: MQTTProperties(list: properties),
+            receivedAt: MonotonicClock.now())
         connAck = ack
         if code == 0 {
             state = .connected
@@ -969,8 +1066,9 @@ public final class MQTTClient: MosquittoEvents {
             // libmosquitto reports an MQTT 3.1.1 CONNACK to our MQTT 5 CONNECT as 0x84.
             fail(PreConnAck.error(firstBytes: firstBytes, version: .v5, endpoint: options.endpoint))
         } else {
-            var error = MQTTError.connack(code, protocolVersion: options.protocolVersion,
-                                          credentialsSent: options.username != nil || options.password != nil)
+            var error = MQTTError.connack(
+                code, protocolVersion: options.protocolVersion,
+                credentialsSent: options.username != nil || options.password != nil)
             error.endpoint = options.endpoint
             fail(error)
         }
@@ -995,11 +1093,12 @@ public final class MQTTClient: MosquittoEvents {
         guard let onMessage else { return }
         let m = message.pointee
         let topicLength = m.topic.map { strlen($0) } ?? 0
-        onMessage(ReceivedMessage(
-            mid: Int(m.mid), qos: Int(m.qos), retain: m.retain,
-            topic: UnsafeRawBufferPointer(start: m.topic, count: topicLength),
-            payload: UnsafeRawBufferPointer(start: m.payload, count: Int(max(0, m.payloadlen))),
-            rawProperties: properties))
+        onMessage(
+            ReceivedMessage(
+                mid: Int(m.mid), qos: Int(m.qos), retain: m.retain,
+                topic: UnsafeRawBufferPointer(start: m.topic, count: topicLength),
+                payload: UnsafeRawBufferPointer(start: m.payload, count: Int(max(0, m.payloadlen))),
+                rawProperties: properties))
     }
 
     func subscribed(mid: Int32, granted: UnsafeBufferPointer<Int32>) {
@@ -1041,7 +1140,8 @@ public struct SubscriptionOptions: OptionSet, Sendable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
     public static let noLocal = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_NO_LOCAL.rawValue))
-    public static let retainAsPublished = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue))
+    public static let retainAsPublished = SubscriptionOptions(
+        rawValue: Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue))
     public static let sendRetainedIfNew = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_SEND_RETAIN_NEW.rawValue))
     public static let sendRetainedNever = SubscriptionOptions(rawValue: Int32(MQTT_SUB_OPT_SEND_RETAIN_NEVER.rawValue))
 }

@@ -46,8 +46,10 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
     /// The broker address ("host:port", a unix socket path) the error is about, when known.
     public var endpoint: String?
 
-    public init(_ kind: Kind, _ message: String, libraryCode: LibraryCode? = nil, reasonCode: Int? = nil,
-                cause: Cause? = nil, endpoint: String? = nil) {
+    public init(
+        _ kind: Kind, _ message: String, libraryCode: LibraryCode? = nil, reasonCode: Int? = nil,
+        cause: Cause? = nil, endpoint: String? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.cause = cause
@@ -62,7 +64,9 @@ public struct MQTTError: Error, CustomStringConvertible, Sendable {
 extension MQTTError {
     /// An error for a libmosquitto return code. `errno` must still hold the value
     /// the failing call left (for `MOSQ_ERR_ERRNO` and `MOSQ_ERR_EAI`).
-    public static func library(_ code: LibraryCode, errno savedErrno: Int32 = errno, context: String? = nil) -> MQTTError {
+    public static func library(
+        _ code: LibraryCode, errno savedErrno: Int32 = errno, context: String? = nil
+    ) -> MQTTError {
         library(code.rawValue, errno: savedErrno, context: context)
     }
 
@@ -75,8 +79,8 @@ extension MQTTError {
     static func kind(forLibraryCode rc: Int32, errno savedErrno: Int32) -> Kind {
         switch rc {
         case MOSQ_ERR_INVAL.rawValue, MOSQ_ERR_MALFORMED_UTF8.rawValue, MOSQ_ERR_PAYLOAD_SIZE.rawValue,
-             MOSQ_ERR_DUPLICATE_PROPERTY.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue,
-             MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue, MOSQ_ERR_RETAIN_NOT_SUPPORTED.rawValue:
+            MOSQ_ERR_DUPLICATE_PROPERTY.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue,
+            MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue, MOSQ_ERR_RETAIN_NOT_SUPPORTED.rawValue:
             return .invalidArgument
         case MOSQ_ERR_EAI.rawValue, MOSQ_ERR_LOOKUP.rawValue, MOSQ_ERR_PROXY.rawValue:
             return .cannotConnect
@@ -113,7 +117,8 @@ extension MQTTError {
         case MOSQ_ERR_CONN_LOST.rawValue: return "the connection was lost"
         case MOSQ_ERR_TLS.rawValue: return "TLS error"
         case MOSQ_ERR_PAYLOAD_SIZE.rawValue: return "payload too large (the limit is 268435455 bytes)"
-        case MOSQ_ERR_NOT_SUPPORTED.rawValue: return "not supported (by this protocol version or this build of libmosquitto)"
+        case MOSQ_ERR_NOT_SUPPORTED.rawValue:
+            return "not supported (by this protocol version or this build of libmosquitto)"
         case MOSQ_ERR_AUTH.rawValue: return "authorisation failed"
         case MOSQ_ERR_ACL_DENIED.rawValue: return "access denied"
         case MOSQ_ERR_UNKNOWN.rawValue: return "unknown error"
@@ -141,17 +146,23 @@ extension MQTTError {
 
     /// An error for a refused CONNACK. MQTT 3.x return codes are 1...5; MQTT 5 uses reason codes.
     /// `credentialsSent`: the CONNECT carried a username or password.
-    public static func connack(_ code: Int, protocolVersion: ProtocolVersion, credentialsSent: Bool = false) -> MQTTError {
+    public static func connack(
+        _ code: Int, protocolVersion: ProtocolVersion, credentialsSent: Bool = false
+    ) -> MQTTError {
         let cause = Cause.connAckRefused(code: code, version: protocolVersion, credentialsSent: credentialsSent)
         if protocolVersion != .v5 {
             let (kind, text) = connack3(code)
-            return MQTTError(kind, "broker refused the connection: \(text) (CONNACK return code \(code))", reasonCode: code, cause: cause)
+            return MQTTError(
+                kind, "broker refused the connection: \(text) (CONNACK return code \(code))", reasonCode: code,
+                cause: cause)
         }
-        let kind: Kind = switch code {
-        case 0x86, 0x87, 0x8C: .notAuthorized
-        default: .refused
-        }
-        return MQTTError(kind, "broker refused the connection: \(ReasonCode.describe(code))", reasonCode: code, cause: cause)
+        let kind: Kind =
+            switch code {
+            case 0x86, 0x87, 0x8C: .notAuthorized
+            default: .refused
+            }
+        return MQTTError(
+            kind, "broker refused the connection: \(ReasonCode.describe(code))", reasonCode: code, cause: cause)
     }
 
     /// An MQTT 3.x CONNACK return code in words.

@@ -232,7 +232,9 @@ extension MQTTProperties {
             case .varint(let v): rc = mosquitto_property_add_varint(&list, id, v)
             case .string(let v): rc = mosquitto_property_add_string(&list, id, v)
             case .binary(let v):
-                rc = v.withUnsafeBytes { mosquitto_property_add_binary(&list, id, $0.baseAddress, UInt16(clamping: v.count)) }
+                rc = v.withUnsafeBytes {
+                    mosquitto_property_add_binary(&list, id, $0.baseAddress, UInt16(clamping: v.count))
+                }
             case .pair(let k, let v): rc = mosquitto_property_add_string_pair(&list, id, k, v)
             }
             if rc != MOSQ_ERR_SUCCESS.rawValue {
@@ -329,7 +331,8 @@ extension MQTTProperties {
         switch (identifier, value) {
         case (payloadFormatIndicator, .byte(let b)) where b > 1:
             return "use 0 (bytes) or 1 (UTF-8)"
-        case (requestProblemInformation, .byte(let b)) where b > 1, (requestResponseInformation, .byte(let b)) where b > 1:
+        case (requestProblemInformation, .byte(let b)) where b > 1,
+            (requestResponseInformation, .byte(let b)) where b > 1:
             return "use 0 or 1"
         case (topicAlias, .uint16(0)):
             return "use 1 to 65535 (0 is not a topic alias)"
@@ -359,7 +362,9 @@ extension MQTTProperties {
     public static func takesTwoValues(_ name: String) -> Bool {
         var identifier: Int32 = 0
         var type: Int32 = 0
-        guard mosquitto_string_to_property_info(name, &identifier, &type) == MOSQ_ERR_SUCCESS.rawValue else { return false }
+        guard mosquitto_string_to_property_info(name, &identifier, &type) == MOSQ_ERR_SUCCESS.rawValue else {
+            return false
+        }
         return type == Int32(MQTT_PROP_TYPE_STRING_PAIR.rawValue)
     }
 }

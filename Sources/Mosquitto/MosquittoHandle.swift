@@ -60,7 +60,8 @@ final class MosquittoHandle {
     func setWill(_ will: Will) throws(MQTTError) {
         var list = try will.properties.makeList()
         let rc = will.payload.withUnsafeBytes { payload in
-            mosquitto_will_set_v5(raw, will.topic, Int32(payload.count), payload.baseAddress, Int32(will.qos), will.retain, list)
+            mosquitto_will_set_v5(
+                raw, will.topic, Int32(payload.count), payload.baseAddress, Int32(will.qos), will.retain, list)
         }
         if rc != MOSQ_ERR_SUCCESS.rawValue {
             // On success libmosquitto owns the list; on failure it is still ours.
@@ -103,11 +104,14 @@ final class MosquittoHandle {
                 throw rejected(.tlsEngine(engine), "the installed OpenSSL has no such engine (see 'openssl engine')")
             }
         }
-        if let keyForm = tls.keyForm, mosquitto_string_option(raw, MOSQ_OPT_TLS_KEYFORM, keyForm) != MOSQ_ERR_SUCCESS.rawValue {
+        if let keyForm = tls.keyForm,
+            mosquitto_string_option(raw, MOSQ_OPT_TLS_KEYFORM, keyForm) != MOSQ_ERR_SUCCESS.rawValue
+        {
             throw rejected(.keyForm(keyForm), "use pem or engine")
         }
         if let sha1 = tls.engineKeyPasswordSHA1,
-           mosquitto_string_option(raw, MOSQ_OPT_TLS_ENGINE_KPASS_SHA1, sha1) != MOSQ_ERR_SUCCESS.rawValue {
+            mosquitto_string_option(raw, MOSQ_OPT_TLS_ENGINE_KPASS_SHA1, sha1) != MOSQ_ERR_SUCCESS.rawValue
+        {
             throw rejected(.engineKeyPasswordSHA1, "use the SHA-1 in 40 hexadecimal digits")
         }
     }
@@ -146,10 +150,13 @@ final class MosquittoHandle {
 
     func setLogging(_ enabled: Bool) {
         // libmosquitto formats a log line per packet only while a callback is set.
-        mosquitto_log_callback_set(raw, enabled ? { _, obj, level, text in
-            guard let obj, let text else { return }
-            MosquittoHandle.from(obj).events.logged(level: level, message: text)
-        } : nil)
+        mosquitto_log_callback_set(
+            raw,
+            enabled
+                ? { _, obj, level, text in
+                    guard let obj, let text else { return }
+                    MosquittoHandle.from(obj).events.logged(level: level, message: text)
+                } : nil)
     }
 
     // MARK: Connection
@@ -174,9 +181,12 @@ final class MosquittoHandle {
 
     // MARK: Requests
 
-    func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool, properties: OpaquePointer?) -> (rc: Int32, mid: Int32) {
+    func publish(
+        topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool, properties: OpaquePointer?
+    ) -> (rc: Int32, mid: Int32) {
         var mid: Int32 = 0
-        let rc = mosquitto_publish_v5(raw, &mid, topic, Int32(payload.count), payload.baseAddress, Int32(qos), retain, properties)
+        let rc = mosquitto_publish_v5(
+            raw, &mid, topic, Int32(payload.count), payload.baseAddress, Int32(qos), retain, properties)
         return (rc, mid)
     }
 
@@ -376,7 +386,9 @@ final class MosquittoHandle {
 
     /// Whether the broker sent a certificate in the current TLS session.
     var tlsPeerPresentedCertificate: Bool {
-        guard let ssl = mosquitto_ssl_get(raw), let cert = SSL_get1_peer_certificate(OpaquePointer(ssl)) else { return false }
+        guard let ssl = mosquitto_ssl_get(raw), let cert = SSL_get1_peer_certificate(OpaquePointer(ssl)) else {
+            return false
+        }
         X509_free(cert)
         return true
     }
@@ -396,7 +408,8 @@ final class MosquittoHandle {
     private func installCallbacks() {
         mosquitto_connect_v5_callback_set(raw) { _, obj, rc, flags, props in
             guard let obj else { return }
-            MosquittoHandle.from(obj).events.connackReceived(code: Int(rc), sessionPresent: flags & 1 == 1, properties: props)
+            MosquittoHandle.from(obj).events.connackReceived(
+                code: Int(rc), sessionPresent: flags & 1 == 1, properties: props)
         }
         mosquitto_disconnect_v5_callback_set(raw) { _, obj, rc, _ in
             guard let obj else { return }
@@ -412,7 +425,8 @@ final class MosquittoHandle {
         }
         mosquitto_subscribe_v5_callback_set(raw) { _, obj, mid, count, granted, _ in
             guard let obj else { return }
-            MosquittoHandle.from(obj).events.subscribed(mid: mid, granted: UnsafeBufferPointer(start: granted, count: Int(max(0, count))))
+            MosquittoHandle.from(obj).events.subscribed(
+                mid: mid, granted: UnsafeBufferPointer(start: granted, count: Int(max(0, count))))
         }
         mosquitto_unsubscribe_v5_callback_set(raw) { _, obj, mid, _ in
             guard let obj else { return }
@@ -439,7 +453,8 @@ final class MosquittoHandle {
 }
 
 /// Calls `body` with a C array of C strings that lives for the duration of the call.
-private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> R) -> R {
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> R) -> R
+{
     let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     defer { copies.forEach { free($0) } }
     return copies.withUnsafeBufferPointer { body($0.baseAddress) }

@@ -14,21 +14,28 @@ public enum PreConnAck {
     }
 
     /// `reset`: the connection ended with a reset rather than a FIN.
-    static func error(firstBytes bytes: [UInt8], version: ProtocolVersion, endpoint: String, reset: Bool = false) -> MQTTError {
+    static func error(
+        firstBytes bytes: [UInt8], version: ProtocolVersion, endpoint: String, reset: Bool = false
+    ) -> MQTTError {
         let cause = MQTTError.Cause.closedBeforeConnAck(firstBytes: bytes, reset: reset)
-        func error(_ kind: MQTTError.Kind, _ text: String, reasonCode: Int? = nil, cause: MQTTError.Cause = cause) -> MQTTError {
+        func error(
+            _ kind: MQTTError.Kind, _ text: String, reasonCode: Int? = nil, cause: MQTTError.Cause = cause
+        ) -> MQTTError {
             MQTTError(kind, "\(endpoint) \(text)", reasonCode: reasonCode, cause: cause, endpoint: endpoint)
         }
         if bytes.isEmpty && reset {
             // What a TLS listener (mosquitto's) does to a plain CONNECT; other servers do it too.
-            return error(.cannotConnect, "reset the connection without CONNACK (a TLS listener does that to a plain client)")
+            return error(
+                .cannotConnect, "reset the connection without CONNACK (a TLS listener does that to a plain client)")
         }
         if bytes.isEmpty {
             return error(.cannotConnect, "closed the connection without CONNACK")
         }
         if version == .v5, let code = mqtt311ReturnCode(bytes) {
-            return error(.refused, "answered the MQTT 5 CONNECT with an MQTT 3.1.1 CONNACK (return code \(code)): it speaks only MQTT 3.1.1 or older",
-                         reasonCode: code, cause: .answeredAsMQTT311(returnCode: code))
+            return error(
+                .refused,
+                "answered the MQTT 5 CONNECT with an MQTT 3.1.1 CONNACK (return code \(code)): it speaks only MQTT 3.1.1 or older",
+                reasonCode: code, cause: .answeredAsMQTT311(returnCode: code))
         }
         if isTLSRecord(bytes) {
             return error(.cannotConnect, "answered with a TLS record: it is a TLS port")
@@ -37,6 +44,9 @@ public enum PreConnAck {
             return error(.cannotConnect, "answered in HTTP: it is a web server, not an MQTT listener")
         }
         let hex = bytes.prefix(8).map { ReasonCode.hex2(Int($0)) }.joined(separator: " ")
-        return error(.cannotConnect, "sent \(hex) and closed the connection without CONNACK: it is not an MQTT broker, or not this protocol version")
+        return error(
+            .cannotConnect,
+            "sent \(hex) and closed the connection without CONNACK: it is not an MQTT broker, or not this protocol version"
+        )
     }
 }

@@ -20,8 +20,10 @@ public final class PropertyList {
 extension ReceivedMessage {
     /// A message made up rather than received. The buffers and `properties`
     /// must outlive its use, as a received message's do its callback.
-    public init(mid: Int, qos: Int, retain: Bool, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
-                properties: PropertyList?) {
+    public init(
+        mid: Int, qos: Int, retain: Bool, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
+        properties: PropertyList?
+    ) {
         self.init(mid: mid, qos: qos, retain: retain, topic: topic, payload: payload, rawProperties: properties?.raw)
     }
 }

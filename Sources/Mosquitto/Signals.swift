@@ -47,8 +47,10 @@ public enum Signals {
     }
 
     /// Sets `handler` for `sig` (no SA_RESTART); `previous` receives the old action.
-    private static func setHandler(_ sig: Int32, previous: UnsafeMutablePointer<sigaction>? = nil,
-                                   _ handler: @convention(c) (Int32) -> Void) {
+    private static func setHandler(
+        _ sig: Int32, previous: UnsafeMutablePointer<sigaction>? = nil,
+        _ handler: @convention(c) (Int32) -> Void
+    ) {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = handler
         sigemptyset(&action.sa_mask)

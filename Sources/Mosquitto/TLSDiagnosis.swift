@@ -20,7 +20,8 @@ struct TLSDiagnosis {
     var handshakeErrno: Int32?
 
     var isEmpty: Bool {
-        verifyResult == nil && !hostnameMismatch && openSSLReasons.isEmpty && setupErrors.isEmpty && handshakeErrno == nil
+        verifyResult == nil && !hostnameMismatch && openSSLReasons.isEmpty && setupErrors.isEmpty
+            && handshakeErrno == nil
     }
 
     mutating func reset() {
@@ -56,19 +57,26 @@ struct TLSDiagnosis {
         let reasons = openSSLReasons
         func has(_ text: String) -> Bool { reasons.contains { $0.contains(text) } }
         let first = reasons.first ?? ""
-        if has("wrong version number") || has("packet length too long") || has("record layer failure") || has("http request") {
+        if has("wrong version number") || has("packet length too long") || has("record layer failure")
+            || has("http request")
+        {
             return .notTLS(openSSL: first)
         }
         if has("unexpected eof") || handshakeErrno != nil {
             return .closedDuringHandshake(reason: handshakeErrno.map { String(cString: strerror($0)).lowercasedFirst })
         }
-        if has("certificate required") || has("peer did not return a certificate") { return .clientCertificateRequired(openSSL: first) }
+        if has("certificate required") || has("peer did not return a certificate") {
+            return .clientCertificateRequired(openSSL: first)
+        }
         if has("alert unknown ca") { return .clientCertificateUntrusted(openSSL: first) }
         if has("alert bad certificate") || has("alert certificate unknown") || has("alert certificate expired")
-            || has("alert certificate revoked") || has("alert unsupported certificate") {
+            || has("alert certificate revoked") || has("alert unsupported certificate")
+        {
             return .clientCertificateRejected(openSSL: first)
         }
-        if tls?.psk != nil && (has("illegal parameter") || has("decrypt") || has("bad record mac") || has("handshake failure")) {
+        if tls?.psk != nil
+            && (has("illegal parameter") || has("decrypt") || has("bad record mac") || has("handshake failure"))
+        {
             return .pskRejected(openSSL: first)
         }
         if has("no cipher match") || has("no ciphers available") { return .noCipher(openSSL: first) }
@@ -81,15 +89,17 @@ struct TLSDiagnosis {
     /// An X509_V_ERR_* code as a certificate verification failure.
     static func verifyFailure(_ code: Int32) -> TLSFailure {
         let text = String(cString: X509_verify_cert_error_string(Int(code)))
-        let problem: TLSFailure.CertificateProblem = switch code {
-        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: .selfSigned
-        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-             X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: .unknownCA
-        case X509_V_ERR_CERT_HAS_EXPIRED: .expired
-        case X509_V_ERR_CERT_NOT_YET_VALID: .notYetValid
-        case X509_V_ERR_HOSTNAME_MISMATCH: .hostnameMismatch
-        default: .other
-        }
+        let problem: TLSFailure.CertificateProblem =
+            switch code {
+            case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: .selfSigned
+            case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+                .unknownCA
+            case X509_V_ERR_CERT_HAS_EXPIRED: .expired
+            case X509_V_ERR_CERT_NOT_YET_VALID: .notYetValid
+            case X509_V_ERR_HOSTNAME_MISMATCH: .hostnameMismatch
+            default: .other
+            }
         return .certificateVerify(problem, code: code, text: text)
     }
 }

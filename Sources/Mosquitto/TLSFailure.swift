@@ -49,14 +49,15 @@ public enum TLSFailure: Sendable, Equatable {
         case .setup(let problem, let openSSL):
             return "cannot set up TLS: \(problem)\(openSSL.map { " (\($0))" } ?? "")"
         case .certificateVerify(let problem, _, let text):
-            let detail = switch problem {
-            case .selfSigned: "\(text): the broker's certificate is signed by nobody else"
-            case .unknownCA: "\(text): the broker's certificate comes from an unknown CA"
-            case .expired: "\(text) (the broker's certificate must be renewed; or this machine's clock is wrong)"
-            case .notYetValid: "\(text) (check this machine's clock)"
-            case .hostnameMismatch: "hostname mismatch"
-            case .other: text
-            }
+            let detail =
+                switch problem {
+                case .selfSigned: "\(text): the broker's certificate is signed by nobody else"
+                case .unknownCA: "\(text): the broker's certificate comes from an unknown CA"
+                case .expired: "\(text) (the broker's certificate must be renewed; or this machine's clock is wrong)"
+                case .notYetValid: "\(text) (check this machine's clock)"
+                case .hostnameMismatch: "hostname mismatch"
+                case .other: text
+                }
             return "certificate verify failed: " + detail
         case .notTLS(let reason):
             return "TLS handshake failed: the server does not speak TLS (\(reason))"
@@ -66,7 +67,8 @@ public enum TLSFailure: Sendable, Equatable {
         case .clientCertificateRequired(let reason):
             return "the broker requires a client certificate (\(reason))"
         case .clientCertificateUntrusted(let reason):
-            return "the broker does not trust the client certificate (\(reason)); use a certificate signed by a CA the broker knows"
+            return
+                "the broker does not trust the client certificate (\(reason)); use a certificate signed by a CA the broker knows"
         case .clientCertificateRejected(let reason):
             return "the broker rejected the client certificate (\(reason))"
         case .pskRejected(let reason):
@@ -85,7 +87,8 @@ public enum TLSFailure: Sendable, Equatable {
             let why = sent ? "it probably rejected the client certificate" : "it probably requires a client certificate"
             return "the broker closed the connection after the TLS handshake, before CONNACK: \(why)"
         case .pskNotUsed:
-            return "the broker did not use the pre-shared key and presented a certificate instead; it is not a TLS-PSK listener"
+            return
+                "the broker did not use the pre-shared key and presented a certificate instead; it is not a TLS-PSK listener"
         case .engine(let name, let problem):
             return "the OpenSSL engine '\(name)' cannot be used: \(problem)"
         case .other(let text):

@@ -71,14 +71,19 @@ final class WebSocketBridge {
         statusFD = fds[0]
         statusWriteFD = fds[1]
 
-        let hostHeader = webSocket.headers.first { Self.headerName($0).lowercased() == "host" }
+        let hostHeader =
+            webSocket.headers.first { Self.headerName($0).lowercased() == "host" }
             .map { Self.headerValue($0) }
             ?? (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
         let extraHeaders = webSocket.headers.filter { Self.headerName($0).lowercased() != "host" }
         var error = [CChar](repeating: 0, count: 512)
-        let created: OpaquePointer? = withCStrings([host, webSocket.path, hostHeader, webSocket.subprotocol,
-                                                    tls?.caFile, tls?.caPath, tls?.certFile, tls?.keyFile,
-                                                    tls?.ciphers, tls?.alpn] + extraHeaders) { strings in
+        let created: OpaquePointer? = withCStrings(
+            [
+                host, webSocket.path, hostHeader, webSocket.subprotocol,
+                tls?.caFile, tls?.caPath, tls?.certFile, tls?.keyFile,
+                tls?.ciphers, tls?.alpn,
+            ] + extraHeaders
+        ) { strings in
             var config = wsb_config()
             config.host = strings[0]
             config.port = Int32(port)
@@ -94,11 +99,12 @@ final class WebSocketBridge {
             config.alpn = strings[9]
             config.use_os_certs = tls?.useOSCertificates == true ? 1 : 0
             config.insecure = tls?.insecure == true ? 1 : 0
-            config.tls_min_version = switch tls?.version {
-            case "tlsv1.3"?: 0x0304
-            case "tlsv1.1"?: 0x0302
-            default: 0x0303  // TLS 1.2, libmosquitto's default
-            }
+            config.tls_min_version =
+                switch tls?.version {
+                case "tlsv1.3"?: 0x0304
+                case "tlsv1.1"?: 0x0302
+                default: 0x0303  // TLS 1.2, libmosquitto's default
+                }
             config.timeout_s = Int32(max(1, min(3600, timeout.rounded(.up))))
             let headers = Array(strings[10...])
             return headers.withUnsafeBufferPointer { list in
@@ -127,11 +133,13 @@ final class WebSocketBridge {
         sigfillset(&all)
         pthread_sigmask(SIG_BLOCK, &all, &previous)
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { argument in
-            guard let argument else { return nil }
-            wsb_run(OpaquePointer(argument))
-            return nil
-        }, UnsafeMutableRawPointer(bridge))
+        let rc = pthread_create(
+            &thread, nil,
+            { argument in
+                guard let argument else { return nil }
+                wsb_run(OpaquePointer(argument))
+                return nil
+            }, UnsafeMutableRawPointer(bridge))
         pthread_sigmask(SIG_SETMASK, &previous, nil)
         guard rc == 0 else {
             wsb_destroy(bridge)
@@ -205,8 +213,10 @@ final class WebSocketBridge {
             let now = MonotonicClock.now()
             if now >= deadline { return .timedOut }
             let ms = deadline == .max ? -1 : Int32(min((deadline - now + 999_999) / 1_000_000, 3_600_000))
-            var fds = [pollfd(fd: statusFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: Signals.pipeFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: statusFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: Signals.pipeFD, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&fds, 2, ms)
             _ = readEvents()
         }
@@ -217,14 +227,17 @@ final class WebSocketBridge {
     /// the backlog, then `handOver` accepts it.
     func makeLocalPath() throws(MQTTError) -> String {
         var base = "/tmp"
-        if let tmp = getenv("TMPDIR"), tmp.pointee == UInt8(ascii: "/"), strlen(tmp) < 60 { base = String(cString: tmp) }
+        if let tmp = getenv("TMPDIR"), tmp.pointee == UInt8(ascii: "/"), strlen(tmp) < 60 {
+            base = String(cString: tmp)
+        }
         var template = Array("\(base)/mqttctl-ws-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer -> Bool in
             guard let start = buffer.baseAddress else { return false }
             return mkdtemp(start) != nil
         }
         guard made else {
-            throw MQTTError(.other, "WebSocket: cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
+            throw MQTTError(
+                .other, "WebSocket: cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
         }
         let directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.directory = directory
@@ -243,14 +256,19 @@ final class WebSocketBridge {
             raw[bytes.count] = 0
             return true
         }
-        let bound = fits && withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
-        }
+        let bound =
+            fits
+            && withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+                }
+            }
         guard bound, listen(fd, 1) == 0 else {
             let e = errno
             close(fd)
             removeLocalPath()
-            throw MQTTError(.other, "WebSocket: cannot listen on a unix socket in \(base): \(String(cString: strerror(e)))")
+            throw MQTTError(
+                .other, "WebSocket: cannot listen on a unix socket in \(base): \(String(cString: strerror(e)))")
         }
         listener = fd
         return path
@@ -267,7 +285,8 @@ final class WebSocketBridge {
         let fd = accept(listener, nil, nil)
         if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         guard fd >= 0 else {
-            throw MQTTError(.other, "WebSocket: cannot accept the local connection: \(String(cString: strerror(errno)))")
+            throw MQTTError(
+                .other, "WebSocket: cannot accept the local connection: \(String(cString: strerror(errno)))")
         }
         // The directory is ours alone (mode 0700), and the peer must be this process:
         // libmosquitto's socket, nobody else's.
@@ -389,21 +408,22 @@ public enum WebSocketClose {
     /// "1001 (going away) \"shutting down\"": the code, its name from RFC 6455
     /// section 7.4.1 when it has one, and the reason when there is one.
     public static func describe(code: Int, reason: String) -> String {
-        let name: String? = switch code {
-        case 1000: "normal closure"
-        case 1001: "going away"
-        case 1002: "protocol error"
-        case 1003: "unsupported data"
-        case 1005: "no status code"
-        case 1006: "abnormal closure"
-        case 1007: "invalid payload data"
-        case 1008: "policy violation"
-        case 1009: "message too big"
-        case 1010: "mandatory extension"
-        case 1011: "internal server error"
-        case 1015: "TLS handshake failure"
-        default: nil
-        }
+        let name: String? =
+            switch code {
+            case 1000: "normal closure"
+            case 1001: "going away"
+            case 1002: "protocol error"
+            case 1003: "unsupported data"
+            case 1005: "no status code"
+            case 1006: "abnormal closure"
+            case 1007: "invalid payload data"
+            case 1008: "policy violation"
+            case 1009: "message too big"
+            case 1010: "mandatory extension"
+            case 1011: "internal server error"
+            case 1015: "TLS handshake failure"
+            default: nil
+            }
         var text = String(code)
         if let name { text += " (\(name))" }
         if !reason.isEmpty { text += " \"\(reason)\"" }

@@ -11,7 +11,8 @@ struct MQTTCtl: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "mqttctl",
-        abstract: "A command-line MQTT toolkit: publish, subscribe, request/response, ping a broker, probe keep-alive and take-over.",
+        abstract:
+            "A command-line MQTT toolkit: publish, subscribe, request/response, ping a broker, probe keep-alive and take-over.",
         discussion: """
             pub, sub and rr take the options of mosquitto_pub, mosquitto_sub and mosquitto_rr, never lose a QoS 1/2 \
             message silently, and say what happened in the exit status. As with mosquitto's \
@@ -53,7 +54,9 @@ struct MQTTCtl: ParsableCommand {
                 arguments = try dropIn.arguments(arguments)
             } else {
                 let names = subcommandNames(in: arguments)
-                arguments = try Defaults.apply(to: arguments.prefix(names) + OptionsFile.expand(Array(arguments.dropFirst(names)), names: Array(arguments.prefix(names))))
+                arguments = try Defaults.apply(
+                    to: arguments.prefix(names)
+                        + OptionsFile.expand(Array(arguments.dropFirst(names)), names: Array(arguments.prefix(names))))
             }
             var command = try parseSubcommand(arguments) ?? parseAsRoot(arguments)
             try command.run()
@@ -132,7 +135,8 @@ extension MQTTCtl {
         var count = 0
         var candidates = configuration.subcommands
         while let word = arguments.dropFirst(count).first,
-              let match = candidates.first(where: { $0.configuration.commandName == word }) {
+            let match = candidates.first(where: { $0.configuration.commandName == word })
+        {
             count += 1
             candidates = match.configuration.subcommands
         }
@@ -154,12 +158,13 @@ extension MQTTCtl {
     /// Validation has no side effect but `--quiet`, which is put back.
     static func parseSubcommand(_ arguments: [String]) -> ParsableCommand? {
         guard let name = arguments.first,
-              let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }),
-              subcommand.configuration.subcommands.isEmpty
+            let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }),
+            subcommand.configuration.subcommands.isEmpty
         else { return nil }
         let quiet = Diagnostics.quiet
         if let command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
-           ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand) {
+            ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand)
+        {
             return command
         }
         Diagnostics.quiet = quiet

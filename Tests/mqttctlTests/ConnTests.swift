@@ -4,10 +4,12 @@ import Testing
 /// `mqttctl conn`: the CONNACK as data, against mosquitto, ejabberd and the
 /// scripted peer, and `--stay` ending the ways a connection ends.
 @Suite struct ConnTests {
-    static let propertyKeys = ["session_expiry_interval", "receive_maximum", "maximum_qos", "retain_available", "maximum_packet_size",
-                               "assigned_client_identifier", "topic_alias_maximum", "reason_string", "wildcard_subscription_available",
-                               "subscription_identifiers_available", "shared_subscription_available", "server_keep_alive",
-                               "response_information", "server_reference", "authentication_method", "authentication_data"]
+    static let propertyKeys = [
+        "session_expiry_interval", "receive_maximum", "maximum_qos", "retain_available", "maximum_packet_size",
+        "assigned_client_identifier", "topic_alias_maximum", "reason_string", "wildcard_subscription_available",
+        "subscription_identifiers_available", "shared_subscription_available", "server_keep_alive",
+        "response_information", "server_reference", "authentication_method", "authentication_data",
+    ]
 
     /// mosquitto 2.0.11's MQTT 5 CONNACK: Receive Maximum 20 and Topic Alias
     /// Maximum 10 are sent, the rest is absent and reported with its default.
@@ -30,7 +32,9 @@ import Testing
         #expect(properties.object("server_keep_alive")?.int("effective") == 60)
         #expect(properties.object("assigned_client_identifier")?.string("value")?.hasPrefix("auto-") == true)
         let timing = try #require(d.object("timing_ms"))
-        #expect((timing.number("connack") ?? -1) >= 0 && (timing.number("total") ?? -1) >= (timing.number("connack") ?? 0), "\(timing)")
+        #expect(
+            (timing.number("connack") ?? -1) >= 0 && (timing.number("total") ?? -1) >= (timing.number("connack") ?? 0),
+            "\(timing)")
         #expect(timing.isNull("tls_handshake"))
         #expect(d.isNull("stay"))
         #expect(try JUnitSchema.problems(in: junit) == nil)
@@ -40,7 +44,9 @@ import Testing
         let broker = try TestBroker.standard()
         let result = try await runAsync(["conn", "-p", "\(broker.port)", "-i", uniqueID("conn")])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdoutLines.first?.hasPrefix("CONNACK from localhost:\(broker.port) (MQTT 3.1.1, client id conn-") == true, "\(result)")
+        #expect(
+            result.stdoutLines.first?.hasPrefix("CONNACK from localhost:\(broker.port) (MQTT 3.1.1, client id conn-")
+                == true, "\(result)")
         #expect(result.stdout.contains("accepted (return code 0), session present 0"), "\(result)")
         #expect(result.stdoutLines.count == 2, "no MQTT 5 properties for 3.1.1: \(result)")
         #expect(result.stderr.isEmpty)
@@ -61,7 +67,9 @@ import Testing
     @Test func tlsHandshakeIsTimed() async throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
-        let result = try await runAsync(["conn", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "--json"])
+        let result = try await runAsync([
+            "conn", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "--json",
+        ])
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.string("transport") == "tls")
@@ -86,9 +94,12 @@ import Testing
     @Test func stayReportsATakeOver() async throws {
         let mosquitto = try TestBroker.standard()
         let ejabberd = try TestEjabberd.standard()
-        for (port, extra, closedBy) in [(mosquitto.port, [String](), "fin"), (ejabberd.port, TestEjabberd.credentials, "disconnect")] {
+        for (port, extra, closedBy) in [
+            (mosquitto.port, [String](), "fin"), (ejabberd.port, TestEjabberd.credentials, "disconnect"),
+        ] {
             let id = uniqueID("stay")
-            let stayer = try RunningCommand(["conn", "-p", "\(port)", "-V", "5", "-i", id, "--stay", "--json", "-d"] + extra)
+            let stayer = try RunningCommand(
+                ["conn", "-p", "\(port)", "-V", "5", "-i", id, "--stay", "--json", "-d"] + extra)
             #expect(stayer.waitFor(timeout: 15) { _, err in err.contains("received CONNACK") }, "\(stayer.stderr)")
             let other = try await runAsync(["conn", "-p", "\(port)", "-V", "5", "-i", id] + extra)
             #expect(other.status == 0, "\(other)")
@@ -115,7 +126,8 @@ import Testing
         #expect(stay.int("pings_sent") == 1 && stay.int("ping_responses") == 0, "\(stay)")
 
         let broker = try TestBroker.standard()
-        let quiet = try await runAsync(["conn", "-p", "\(broker.port)", "-k", "5", "--stay", "-W", "6", "--json"], timeout: 40)
+        let quiet = try await runAsync(
+            ["conn", "-p", "\(broker.port)", "-k", "5", "--stay", "-W", "6", "--json"], timeout: 40)
         #expect(quiet.status == 0, "\(quiet)")
         let quietStay = try #require(try jsonDocument(quiet).object("stay"))
         #expect(quietStay.string("closed_by") == "client")

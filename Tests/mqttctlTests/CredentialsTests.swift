@@ -29,15 +29,19 @@ final class ScratchDirectory {
     let user = SecureBrokers.username
     let password = SecureBrokers.password
 
-    func expectNoPassword(_ result: RunResult, _ secret: String = SecureBrokers.password,
-                          sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectNoPassword(
+        _ result: RunResult, _ secret: String = SecureBrokers.password,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(!result.stdout.contains(secret), "password on stdout: \(result)", sourceLocation: sourceLocation)
         #expect(!result.stderr.contains(secret), "password on stderr: \(result)", sourceLocation: sourceLocation)
     }
 
     @Test func passwordOnTheCommandLine() throws {
         let broker = try SecureBrokers.passwords()
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-u", user, "-P", password, "-t", uniqueTopic(), "-m", "x", "-d"])
+        let result = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-u", user, "-P", password, "-t", uniqueTopic(), "-m", "x", "-d",
+        ])
         #expect(result.status == 0, "\(result)")
         expectNoPassword(result)
     }
@@ -53,7 +57,9 @@ final class ScratchDirectory {
     func wrongPasswordIsNotAuthorised(version: String) throws {
         let broker = try SecureBrokers.passwords()
         let secret = "wrong-\(UUID().uuidString.prefix(6))"
-        let result = try mqttctl(["sub", "-p", "\(broker.port)", "-V", version, "-u", user, "-P", secret, "-t", "t", "-E", "-d"])
+        let result = try mqttctl([
+            "sub", "-p", "\(broker.port)", "-V", version, "-u", user, "-P", secret, "-t", "t", "-E", "-d",
+        ])
         #expect(result.status == 5, "\(result)")
         #expect(result.stderr.contains("not authorised") || result.stderr.contains("Not authorized"), "\(result)")
         #expect(result.stderr.contains("check the username and password"), "\(result)")
@@ -77,7 +83,8 @@ final class ScratchDirectory {
     ])
     func refusalCodesForCredentials(version: String, connack: [UInt8], message: String) throws {
         let fake = try FakeBroker(reply: connack)
-        let result = try mqttctl(["pub", "-p", "\(fake.port)", "-V", version, "-u", user, "-P", password, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            ["pub", "-p", "\(fake.port)", "-V", version, "-u", user, "-P", password, "-t", "t", "-m", "x"], timeout: 20)
         #expect(result.status == 5, "\(result)")
         #expect(result.stderr.contains(message), "\(result)")
         expectNoPassword(result)
@@ -88,7 +95,9 @@ final class ScratchDirectory {
         let scratch = try ScratchDirectory()
         // First line only; CRLF is fine.
         let file = try scratch.write("pw", "\(password)\r\nsecond line\n")
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-u", user, "--password-file", file, "-t", uniqueTopic(), "-m", "x", "-d"])
+        let result = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-u", user, "--password-file", file, "-t", uniqueTopic(), "-m", "x", "-d",
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.contains("sending CONNECT"), "\(result)")
         expectNoPassword(result)
@@ -98,7 +107,9 @@ final class ScratchDirectory {
         let broker = try SecureBrokers.passwords()
         let scratch = try ScratchDirectory()
         let file = try scratch.write("pw", "\(password)\n", mode: 0o644)
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-u", user, "--password-file", file, "-t", "t", "-m", "x"])
+        let result = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-u", user, "--password-file", file, "-t", "t", "-m", "x",
+        ])
         #expect(result.status == 2, "\(result)")
         #expect(result.stderrLines.count == 1, "\(result)")
         #expect(result.stderr.contains("readable by other users"), "\(result)")
@@ -110,7 +121,9 @@ final class ScratchDirectory {
         let broker = try SecureBrokers.passwords()
         let scratch = try ScratchDirectory()
         let file = try scratch.write("pw", "\(password)\n", mode: 0o640)
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-u", user, "--password-file", file, "-t", uniqueTopic(), "-m", "x"])
+        let result = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-u", user, "--password-file", file, "-t", uniqueTopic(), "-m", "x",
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.hasPrefix("mqttctl: warning: "), "\(result)")
         #expect(result.stderr.contains("readable by its group"), "\(result)")
@@ -119,7 +132,9 @@ final class ScratchDirectory {
     @Test func missingOrEmptyPasswordFile() throws {
         let scratch = try ScratchDirectory()
         let empty = try scratch.write("empty", "\n")
-        for (file, message) in [("/nonexistent/pw", "cannot read --password-file '/nonexistent/pw'"), (empty, "empty first line")] {
+        for (file, message) in [
+            ("/nonexistent/pw", "cannot read --password-file '/nonexistent/pw'"), (empty, "empty first line"),
+        ] {
             let result = try mqttctl(["pub", "-u", user, "--password-file", file, "-t", "t", "-m", "x"])
             #expect(result.status == 2, "\(result)")
             #expect(result.stderr.contains(message), "\(result)")
@@ -128,8 +143,9 @@ final class ScratchDirectory {
 
     @Test func passwordFromTheEnvironment() throws {
         let broker = try SecureBrokers.passwords()
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-u", user, "-t", uniqueTopic(), "-m", "x", "-d"],
-                                 environment: ["MQTTCTL_PASSWORD": password])
+        let result = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-u", user, "-t", uniqueTopic(), "-m", "x", "-d"],
+            environment: ["MQTTCTL_PASSWORD": password])
         #expect(result.status == 0, "\(result)")
         expectNoPassword(result)
     }
@@ -161,7 +177,9 @@ final class ScratchDirectory {
         let scratch = try ScratchDirectory()
         let file = try scratch.write("pw", "\(password)\n")
         let topic = uniqueTopic()
-        let connection = ["-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-u", user, "--password-file", file]
+        let connection = [
+            "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-u", user, "--password-file", file,
+        ]
         let sub = try startSubscriber(connection + ["-t", topic, "-C", "1", "--json"])
         let pub = try mqttctl(["pub"] + connection + ["-t", topic, "-q", "1", "-m", "secure"], timeout: 20)
         #expect(pub.status == 0, "\(pub)")
@@ -169,8 +187,11 @@ final class ScratchDirectory {
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("\"secure\""), "\(result)")
         expectNoPassword(result)
-        let refused = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                   "-u", user, "-P", "nope-\(password)", "-t", "t", "-m", "x"], timeout: 20)
+        let refused = try mqttctl(
+            [
+                "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                "-u", user, "-P", "nope-\(password)", "-t", "t", "-m", "x",
+            ], timeout: 20)
         #expect(refused.status == 5, "\(refused)")
     }
 

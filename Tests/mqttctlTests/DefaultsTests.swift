@@ -36,8 +36,9 @@ import Testing
     @Test func environmentSetsHostAndPort() throws {
         let broker = try TestBroker.standard()
         let id = "env-\(UUID().uuidString.prefix(8))"
-        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x", "-i", id],
-                                 environment: ["MQTTCTL_HOST": "127.0.0.1", "MQTTCTL_PORT": "\(broker.port)"])
+        let result = try mqttctl(
+            ["pub", "-t", uniqueTopic(), "-m", "x", "-i", id],
+            environment: ["MQTTCTL_HOST": "127.0.0.1", "MQTTCTL_PORT": "\(broker.port)"])
         #expect(result.status == 0, "\(result)")
         #expect(brokerSaw(broker, "as \(id) ("), "the environment's broker: \(broker.log)")
     }
@@ -45,8 +46,9 @@ import Testing
     @Test func theCommandLineWinsOverTheEnvironment() throws {
         let broker = try TestBroker.standard()
         let id = "cli-\(UUID().uuidString.prefix(8))"
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-h", "127.0.0.1", "-t", uniqueTopic(), "-m", "x", "-i", id, "-d"],
-                                 environment: ["MQTTCTL_HOST": "nowhere.invalid", "MQTTCTL_PORT": "\(try closedPort())"])
+        let result = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-h", "127.0.0.1", "-t", uniqueTopic(), "-m", "x", "-i", id, "-d"],
+            environment: ["MQTTCTL_HOST": "nowhere.invalid", "MQTTCTL_PORT": "\(try closedPort())"])
         #expect(result.status == 0, "\(result)")
         #expect(brokerSaw(broker, "as \(id) ("), "the command line's broker: \(broker.log)")
         #expect(!result.stderr.contains("default from MQTTCTL_"), "no default applied: \(result)")
@@ -56,7 +58,8 @@ import Testing
         let broker = try TestBroker.standard()
         let config = try Config("# my broker\n-h 127.0.0.1\n--port \(broker.port)\n-k 30\n")
         let id = "defaults-\(UUID().uuidString.prefix(8))"
-        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x", "-d", "-i", id], environment: config.environment())
+        let result = try mqttctl(
+            ["pub", "-t", uniqueTopic(), "-m", "x", "-d", "-i", id], environment: config.environment())
         #expect(result.status == 0, "\(result)")
         #expect(brokerSaw(broker, "as \(id) (p2, c1, k30)"), "the keep-alive from the file: \(broker.log)")
         #expect(result.stderr.contains("mqttctl: default from \(config.file):2: --host 127.0.0.1"), "\(result)")
@@ -72,12 +75,15 @@ import Testing
         #expect(fileOnly.status == 3, "\(fileOnly)")
         // The environment wins over the file.
         let envID = "env-\(UUID().uuidString.prefix(8))"
-        let env = try mqttctl(base + ["-i", envID], environment: config.environment(["MQTTCTL_PORT": "\(broker.port)"]))
+        let env = try mqttctl(
+            base + ["-i", envID], environment: config.environment(["MQTTCTL_PORT": "\(broker.port)"]))
         #expect(env.status == 0, "\(env)")
         #expect(brokerSaw(broker, "as \(envID) ("), "MQTTCTL_PORT's broker: \(broker.log)")
         // The command line wins over both.
         let cliID = "cli-\(UUID().uuidString.prefix(8))"
-        let cli = try mqttctl(base + ["-p", "\(broker.port)", "-i", cliID], environment: config.environment(["MQTTCTL_PORT": "\(try closedPort())"]))
+        let cli = try mqttctl(
+            base + ["-p", "\(broker.port)", "-i", cliID],
+            environment: config.environment(["MQTTCTL_PORT": "\(try closedPort())"]))
         #expect(cli.status == 0, "\(cli)")
         #expect(brokerSaw(broker, "as \(cliID) ("), "-p's broker: \(broker.log)")
     }
@@ -85,11 +91,13 @@ import Testing
     @Test func noConfigIgnoresTheFile() throws {
         let broker = try TestBroker.standard()
         let config = try Config("-h 127.0.0.1\n--port nonsense\n")
-        let broken = try mqttctl(["pub", "-p", "\(broker.port)", "-t", "t", "-m", "x"], environment: config.environment())
+        let broken = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-t", "t", "-m", "x"], environment: config.environment())
         #expect(broken.status == 2, "\(broken)")
         #expect(broken.stderr.contains("\(config.file):2: invalid port 'nonsense'"), "\(broken)")
-        let ignored = try mqttctl(["pub", "--no-config", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"],
-                                  environment: config.environment())
+        let ignored = try mqttctl(
+            ["pub", "--no-config", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"],
+            environment: config.environment())
         #expect(ignored.status == 0, "\(ignored)")
     }
 
@@ -131,7 +139,9 @@ import Testing
 
     @Test func valuesWithSpacesCRLFAndAPasswordInTheFile() throws {
         let broker = try SecureBrokers.passwords()
-        let config = try Config("  # credentials\r\n\r\n-h 127.0.0.1\r\n--port=\(broker.port)\r\n-u \(SecureBrokers.username)\r\n-P \(SecureBrokers.password)\r\n")
+        let config = try Config(
+            "  # credentials\r\n\r\n-h 127.0.0.1\r\n--port=\(broker.port)\r\n-u \(SecureBrokers.username)\r\n-P \(SecureBrokers.password)\r\n"
+        )
         let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x", "-d"], environment: config.environment())
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.contains("--password ***"), "\(result)")
@@ -154,12 +164,15 @@ import Testing
         try config.scratch.write("pw", "\(SecureBrokers.password)\n")
         let environment = config.environment(["HOME": config.scratch.url.path])
         // The file's --password-file (with ~ expanded) works...
-        let file = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"], environment: environment)
+        let file = try mqttctl(
+            ["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"], environment: environment
+        )
         #expect(file.status == 0, "\(file)")
         // ...but MQTTCTL_PASSWORD (environment) wins over the file.
         var wrongEnvironment = environment
         wrongEnvironment["MQTTCTL_PASSWORD"] = "env-wrong"
-        let env = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "t", "-m", "x"], environment: wrongEnvironment)
+        let env = try mqttctl(
+            ["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "t", "-m", "x"], environment: wrongEnvironment)
         #expect(env.status == 5, "\(env)")
     }
 
@@ -172,11 +185,12 @@ import Testing
         #expect(tls.status == 0, "\(tls)")
         // A plain mqtt:// URL on the command line drops the TLS defaults (and host and port).
         let plainID = "plain-\(UUID().uuidString.prefix(8))"
-        let plain = try mqttctl(["pub", "-L", "mqtt://127.0.0.1:\(plainBroker.port)/\(uniqueTopic())", "-m", "x", "-i", plainID, "-d"],
-                                environment: config.environment())
+        let plain = try mqttctl(
+            ["pub", "-L", "mqtt://127.0.0.1:\(plainBroker.port)/\(uniqueTopic())", "-m", "x", "-i", plainID, "-d"],
+            environment: config.environment())
         #expect(plain.status == 0, "\(plain)")
         #expect(brokerSaw(plainBroker, "as \(plainID) ("), "the URL's plain broker: \(plainBroker.log)")
-        #expect(!plain.stderr.contains("default from") , "no TLS, host or port default: \(plain)")
+        #expect(!plain.stderr.contains("default from"), "no TLS, host or port default: \(plain)")
     }
 
     @Test func aClientIDOnTheCommandLineReplacesADefaultPrefix() throws {
@@ -184,8 +198,11 @@ import Testing
         let prefix = "prefix-\(UUID().uuidString.prefix(6))-"
         let config = try Config("-I \(prefix)\n")
         let id = "explicit-\(UUID().uuidString.prefix(6))"
-        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-i", id,
-                                  "-t", uniqueTopic(), "-m", "x"], environment: config.environment())
+        let result = try mqttctl(
+            [
+                "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-i", id,
+                "-t", uniqueTopic(), "-m", "x",
+            ], environment: config.environment())
         #expect(result.status == 0, "\(result)")
         #expect(brokerSaw(broker, "as \(id) ("), "the broker saw the command line's id: \(broker.log)")
         #expect(!broker.log.contains("as \(prefix)"), "no id from the file's prefix: \(broker.log)")
@@ -196,10 +213,13 @@ import Testing
         let broker = try TestBroker.unixSocket()
         let socket = try #require(broker.socketPath)
         let unixConfig = try Config("--unix /nonexistent/mosquitto.sock\n--nodelay\n")
-        let tcp = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"], environment: unixConfig.environment())
+        let tcp = try mqttctl(
+            ["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"],
+            environment: unixConfig.environment())
         #expect(tcp.status == 0, "\(tcp)")
         let hostConfig = try Config("-h nowhere.invalid\n-p 1\n")
-        let unix = try mqttctl(["pub", "--unix", socket, "-t", uniqueTopic(), "-m", "x"], environment: hostConfig.environment())
+        let unix = try mqttctl(
+            ["pub", "--unix", socket, "-t", uniqueTopic(), "-m", "x"], environment: hostConfig.environment())
         #expect(unix.status == 0, "\(unix)")
     }
 
@@ -207,7 +227,8 @@ import Testing
         let broker = try TestBroker.standard()
         let scratch = try ScratchDirectory()
         try scratch.write(".config/mqttctl/config", "-h 127.0.0.1\n-p \(broker.port)\n")
-        let result = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x"], environment: ["XDG_CONFIG_HOME": "", "HOME": scratch.url.path])
+        let result = try mqttctl(
+            ["pub", "-t", uniqueTopic(), "-m", "x"], environment: ["XDG_CONFIG_HOME": "", "HOME": scratch.url.path])
         #expect(result.status == 0, "\(result)")
     }
 
@@ -218,7 +239,9 @@ import Testing
         #expect(ping.status == 0, "\(ping)")
         let takeover = try mqttctl(["probe", "takeover", "--json"], environment: environment)
         #expect(takeover.status == 0, "\(takeover)")
-        #expect(takeover.stdout.contains("\"old_closed\": true") || takeover.stdout.contains("\"old_closed\":true"), "\(takeover)")
+        #expect(
+            takeover.stdout.contains("\"old_closed\": true") || takeover.stdout.contains("\"old_closed\":true"),
+            "\(takeover)")
     }
 
     /// Each subcommand declares which defaulted option groups it has (so no

@@ -10,8 +10,9 @@ import Testing
         let topic = uniqueTopic()
         let connection = ["-p", "\(broker.port)", "-V", version] + TestEjabberd.credentials
         let sub = try startSubscriber(connection + ["-t", "\(topic)/#", "-q", "\(qos)", "-C", "3", "-v", "-W", "30"])
-        let pub = try mqttctl(["pub"] + connection + ["-t", "\(topic)/a", "-q", "\(qos)", "-l"],
-                              stdin: Data("one\ntwo\nthree\n".utf8))
+        let pub = try mqttctl(
+            ["pub"] + connection + ["-t", "\(topic)/a", "-q", "\(qos)", "-l"],
+            stdin: Data("one\ntwo\nthree\n".utf8))
         #expect(pub.status == 0, "\(pub)")
         #expect(pub.stderr.isEmpty, "\(pub)")
         let result = sub.wait(timeout: 30)
@@ -48,12 +49,15 @@ import Testing
     @Test(arguments: ["311", "5"])
     func pingCountsThreeReplies(version: String) async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["ping", "-p", "\(broker.port)", "-V", version, "-C", "3", "--interval", "0.1"]
-                                        + TestEjabberd.credentials)
+        let result = try await runAsync(
+            ["ping", "-p", "\(broker.port)", "-V", version, "-C", "3", "--interval", "0.1"]
+                + TestEjabberd.credentials)
         #expect(result.status == 0, "\(result)")
         let lines = result.stdoutLines
         for seq in 1...3 {
-            #expect(lines.contains { $0.hasPrefix("PINGRESP from localhost:\(broker.port): seq=\(seq) time=") }, "\(result)")
+            #expect(
+                lines.contains { $0.hasPrefix("PINGRESP from localhost:\(broker.port): seq=\(seq) time=") }, "\(result)"
+            )
         }
         #expect(lines.contains { $0.hasPrefix("3 sent, 3 received, 0% loss, time ") }, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
@@ -65,9 +69,12 @@ import Testing
     @Test func probeKeepAliveSeesDisconnect0x8D() async throws {
         let broker = try TestEjabberd.standard()
         // --grace 3: on a loaded machine the Erlang VM's timer and our loop may both run late.
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "5", "--grace", "3",
-                                         "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials,
-                                        timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "5", "--grace", "3",
+                "--will-topic", "\(uniqueTopic())/will", "--json",
+            ] + TestEjabberd.credentials,
+            timeout: 60)
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
         let measured = try #require(document.objects("results").first, "\(result)")
@@ -83,9 +90,12 @@ import Testing
     /// once even with a will delay.
     @Test func probeTakeoverSeesDisconnect0x8E() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "5", "--strict",
-                                         "--will-topic", "\(uniqueTopic())/will", "--will-delay", "3", "--json"]
-                                        + TestEjabberd.credentials, timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "takeover", "-p", "\(broker.port)", "-V", "5", "--strict",
+                "--will-topic", "\(uniqueTopic())/will", "--will-delay", "3", "--json",
+            ]
+                + TestEjabberd.credentials, timeout: 60)
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
         #expect(document.bool("old_closed") == true, "\(result)")
@@ -100,9 +110,12 @@ import Testing
     /// resumes the session with A's subscription.
     @Test func probeTakeoverPersistent311PublishesTheWill() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "311", "-c",
-                                         "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials,
-                                        timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "takeover", "-p", "\(broker.port)", "-V", "311", "-c",
+                "--will-topic", "\(uniqueTopic())/will", "--json",
+            ] + TestEjabberd.credentials,
+            timeout: 60)
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
         #expect(document.bool("old_closed") == true, "\(result)")
@@ -118,8 +131,11 @@ import Testing
     /// passes; A got 0x8E with ejabberd's reason string.
     @Test func probeTakeoverPersistentMQTT5PublishesTheWillAndPasses() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "5", "-c", "-x", "300", "--strict",
-                                         "--will-topic", "\(uniqueTopic())/will", "--json"] + TestEjabberd.credentials, timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "takeover", "-p", "\(broker.port)", "-V", "5", "-c", "-x", "300", "--strict",
+                "--will-topic", "\(uniqueTopic())/will", "--json",
+            ] + TestEjabberd.credentials, timeout: 60)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.bool("will_expected") == true, "\(d)")
@@ -137,8 +153,9 @@ import Testing
         let broker = try TestEjabberd.standard()
         // --grace 3: a loaded machine must not turn a drop at 8.0 s into "late".
         let junit = try JUnitSchema.reportFile()
-        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--strict", "--grace", "3", "--json", "--junit", junit.path]
-                                        + TestEjabberd.credentials, timeout: 90)
+        let result = try await runAsync(
+            ["probe", "-p", "\(broker.port)", "--strict", "--grace", "3", "--json", "--junit", junit.path]
+                + TestEjabberd.credentials, timeout: 90)
         #expect(result.status == 0, "\(result)")
         #expect(try JUnitSchema.problems(in: junit) == nil)
         let xml = try String(contentsOf: junit, encoding: .utf8)
@@ -149,7 +166,10 @@ import Testing
         let keepAlive5 = d.objects("keepalive").first { $0.string("protocol") == "5" }?.objects("results").first
         #expect(keepAlive5?.string("disconnect_reason_string") == "Idle connection", "\(d)")
         let takeover5 = d.objects("takeover").filter { $0.string("protocol") == "5" }
-        #expect(takeover5.map { $0.string("disconnect_reason_string") } == ["Replaced by another connection", "Resumed by another connection"], "\(takeover5)")
+        #expect(
+            takeover5.map { $0.string("disconnect_reason_string") } == [
+                "Replaced by another connection", "Resumed by another connection",
+            ], "\(takeover5)")
         #expect(d.objects("takeover").allSatisfy { $0.bool("will_published") == true }, "\(d)")
         // The wills come with the close, not 40 ms later (no delayed ACK held them back).
         // A held-back will is late in every variant; one late by scheduling alone (a
@@ -164,7 +184,8 @@ import Testing
         let certs = try TestCertificates.get()
         let broker = try TestEjabberd.tls()
         let tlsPort = try #require(broker.tlsPort)
-        let connection = ["-h", "localhost", "-p", "\(tlsPort)", "--cafile", certs.caFile, "-V", version] + TestEjabberd.credentials
+        let connection =
+            ["-h", "localhost", "-p", "\(tlsPort)", "--cafile", certs.caFile, "-V", version] + TestEjabberd.credentials
         let topic = uniqueTopic()
         let sub = try startSubscriber(connection + ["-t", topic, "-q", "1", "-C", "1", "-v", "-W", "30"])
         let pub = try mqttctl(["pub"] + connection + ["-t", topic, "-q", "1", "-m", "over tls"], timeout: 30)
@@ -185,8 +206,9 @@ import Testing
         #expect(good.header("sec-websocket-protocol") == "mqtt", "\(good.response)")
         #expect(good.header("upgrade")?.lowercased() == "websocket", "\(good.response)")
         // MQTT 3.1.1 CONNECT, clean session, keep-alive 30, with the credentials.
-        let connect = WebSocketProbe.connectPacket(clientID: uniqueID("ws"), username: TestEjabberd.username,
-                                                   password: TestEjabberd.password)
+        let connect = WebSocketProbe.connectPacket(
+            clientID: uniqueID("ws"), username: TestEjabberd.username,
+            password: TestEjabberd.password)
         let reply = try good.exchange(binary: connect)
         #expect(reply == [0x20, 0x02, 0x00, 0x00], "CONNACK expected, got \(reply.map { String(format: "%02x", $0) })")
 
@@ -224,7 +246,8 @@ private final class WebSocketProbe {
             throw BrokerError("cannot connect to 127.0.0.1:\(port)")
         }
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        var request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
         if let subprotocol { request += "Sec-WebSocket-Protocol: \(subprotocol)\r\n" }
         request += "\r\n"
@@ -265,7 +288,8 @@ private final class WebSocketProbe {
     func exchange(binary payload: [UInt8]) throws -> [UInt8] {
         precondition(payload.count < 126)
         let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
-        let frame = [0x82, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        let frame =
+            [0x82, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
         guard frame.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == frame.count else {
             throw BrokerError("cannot send the frame")
         }

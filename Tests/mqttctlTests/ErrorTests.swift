@@ -5,8 +5,10 @@ import Testing
 /// what was wrong, never a crash or a hang.
 @Suite struct ErrorTests {
     /// One `mqttctl: error: ...` line and nothing else on stderr, nothing on stdout.
-    func expectOneErrorLine(_ result: RunResult, status: Int32, containing text: String,
-                            sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneErrorLine(
+        _ result: RunResult, status: Int32, containing text: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(result.status == status, "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderrLines.count == 1, "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.hasPrefix("mqttctl: error: "), "\(result)", sourceLocation: sourceLocation)
@@ -62,8 +64,9 @@ import Testing
     @Test func invalidUTF8InAnArgumentIsRejected() throws {
         let command = "\(mqttctlPath()) pub -t \"$(printf 'a\\377')\" -m x"
         let errors = makePipe()
-        let process = try ChildProcess("/bin/sh", ["-c", command], environment: ProcessInfo.processInfo.environment,
-                                       stdin: nil, stdout: nil, stderr: errors.fileHandleForWriting.fileDescriptor)
+        let process = try ChildProcess(
+            "/bin/sh", ["-c", command], environment: ProcessInfo.processInfo.environment,
+            stdin: nil, stdout: nil, stderr: errors.fileHandleForWriting.fileDescriptor)
         try errors.fileHandleForWriting.close()
         process.waitUntilExit()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -155,7 +158,9 @@ import Testing
         // mosquitto 2.0.11 never refuses a subscription (its ACL check for SUBSCRIBE is
         // a FIXME that allows all), so a scripted peer does.
         let peer = try ScriptedBroker(.init(refuseFiltersWithPrefix: "closed/"))
-        let result = try mqttctl(["sub", "-p", "\(peer.port)", "-V", version, "-t", "open/x", "-t", "closed/x", "-W", "10"])
+        let result = try mqttctl([
+            "sub", "-p", "\(peer.port)", "-V", version, "-t", "open/x", "-t", "closed/x", "-W", "10",
+        ])
         expectOneErrorLine(result, status: 9, containing: "closed/x")
         #expect(result.stderr.contains(version == "5" ? "Not authorized (0x87)" : "0x80"), "\(result)")
     }
@@ -172,9 +177,11 @@ import Testing
     /// byte ourselves and refuse the packet, and one byte less goes through.
     /// (PUBLISH of topic T, payload P at QoS 0 in MQTT 5 is T + P + 7 bytes;
     /// SUBSCRIBE of one filter F is F + 9.)
-    @Test(arguments: [("pub", ["-t", String(repeating: "t", count: 994), "-m", "x"]),
-                      ("pub", ["-t", "a", "-m", String(repeating: "x", count: 994)]),
-                      ("sub", ["-t", String(repeating: "t", count: 992), "-E"])])
+    @Test(arguments: [
+        ("pub", ["-t", String(repeating: "t", count: 994), "-m", "x"]),
+        ("pub", ["-t", "a", "-m", String(repeating: "x", count: 994)]),
+        ("sub", ["-t", String(repeating: "t", count: 992), "-E"]),
+    ])
     func packetsOverTheBrokersMaximumAreUsageErrors(command: String, arguments: [String]) throws {
         let broker = try TestBroker.named("max-packet-1000", config: "max_packet_size 1000\n")
         let result = try mqttctl([command, "-p", "\(broker.port)", "-V", "5"] + arguments)

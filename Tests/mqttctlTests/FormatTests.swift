@@ -8,17 +8,22 @@ import Testing
     // MARK: Helpers
 
     /// Publishes one message with `mqttctl pub` and expects success.
-    private func publish(_ broker: TestBroker, _ topic: String, _ arguments: [String],
-                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+    private func publish(
+        _ broker: TestBroker, _ topic: String, _ arguments: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let result = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic] + arguments)
         #expect(result.status == 0, "\(result)", sourceLocation: sourceLocation)
     }
 
     /// Starts `sub -F format -C count` (plus `extra`), runs `send`, and returns the result.
-    private func formatted(_ format: String, count: Int, extra: [String] = [], environment: [String: String] = [:],
-                           broker: TestBroker, topic: String, send: () throws -> Void) throws -> RunResult {
-        let sub = try startSubscriber(["-p", "\(broker.port)", "-t", topic, "-C", "\(count)", "-F", format] + extra,
-                                      environment: environment)
+    private func formatted(
+        _ format: String, count: Int, extra: [String] = [], environment: [String: String] = [:],
+        broker: TestBroker, topic: String, send: () throws -> Void
+    ) throws -> RunResult {
+        let sub = try startSubscriber(
+            ["-p", "\(broker.port)", "-t", topic, "-C", "\(count)", "-F", format] + extra,
+            environment: environment)
         try send()
         let result = sub.wait(timeout: 30)
         #expect(result.status == 0, "\(result)")
@@ -41,19 +46,22 @@ import Testing
     @Test func messageFieldsPrintAsMosquittoSub() throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
-        let result = try formatted("%t|%p|%q|%r|%l|%m|%%|%x|%X|@@|%5%", count: 3, extra: ["-q", "2"],
-                                   broker: broker, topic: topic) {
+        let result = try formatted(
+            "%t|%p|%q|%r|%l|%m|%%|%x|%X|@@|%5%", count: 3, extra: ["-q", "2"],
+            broker: broker, topic: topic
+        ) {
             try publish(broker, topic, ["-q", "0", "-m", "Hi!"])
             try publish(broker, topic, ["-q", "1", "-m", "é z"])
             try publish(broker, topic, ["-q", "2", "-n"])
         }
         // The broker numbers QoS 1/2 messages per client from 1; QoS 0 has mid 0.
-        #expect(result.stdout == """
-            \(topic)|Hi!|0|0|3|0|%|486921|486921|@|%
-            \(topic)|é z|1|0|4|1|%|c3a9207a|C3A9207A|@|%
-            \(topic)||2|0|0|2|%|||@|%
+        #expect(
+            result.stdout == """
+                \(topic)|Hi!|0|0|3|0|%|486921|486921|@|%
+                \(topic)|é z|1|0|4|1|%|c3a9207a|C3A9207A|@|%
+                \(topic)||2|0|0|2|%|||@|%
 
-            """)
+                """)
     }
 
     @Test func retainFlagIsOneForARetainedMessage() throws {
@@ -61,8 +69,10 @@ import Testing
         let topic = uniqueTopic()
         try publish(broker, topic, ["-r", "-q", "1", "-m", "kept"])
         defer { _ = try? mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-r", "-n"]) }
-        let result = try mqttctl(["sub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "1", "-W", "10",
-                                  "-F", "%r %q %m %p"])
+        let result = try mqttctl([
+            "sub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "1", "-W", "10",
+            "-F", "%r %q %m %p",
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout == "1 1 1 kept\n")
     }
@@ -103,11 +113,11 @@ import Testing
             ("%05p", "000ab"),
             ("%-5p", "ab   "),
             ("%-05p", "ab   "),
-            ("%1p", "a"),              // the width cuts the payload
-            ("%-p", "ab  "),           // printf("%*s", -2, ""): as many spaces as the payload is long
-            ("%.1p", "ab"),            // precision is ignored for the payload
+            ("%1p", "a"),  // the width cuts the payload
+            ("%-p", "ab  "),  // printf("%*s", -2, ""): as many spaces as the payload is long
+            ("%.1p", "ab"),  // precision is ignored for the payload
             ("%x", "6162"),
-            ("%4x", "  61"),           // hex: the width counts bytes, then halves them
+            ("%4x", "  61"),  // hex: the width counts bytes, then halves them
             ("%10x", "        61"),
             ("%010X", "0000000061"),
             ("%-10x", "61        "),
@@ -120,7 +130,7 @@ import Testing
             ("%-04l", "2   "),
             ("%04m", "0000"),
             ("%-3m", "0  "),
-            ("%5q", "0"),              // no width for %q %r %%
+            ("%5q", "0"),  // no width for %q %r %%
             ("%05r", "0"),
             ("%.5t", "test/"),
             ("%9.4t", "     test"),
@@ -128,7 +138,7 @@ import Testing
             ("%.t", ""),
             ("%\(topic.utf8.count + 3)t", "   " + topic),
             ("%-\(topic.utf8.count + 3)t", topic + "   "),
-            ("%3t", topic),            // a width never cuts a string
+            ("%3t", topic),  // a width never cuts a string
             // Properties missing (MQTT 3.1.1): numbers print the width in pad
             // characters, strings spaces, %R %D %P nothing.
             ("%5E", "     "),
@@ -164,16 +174,19 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let format = "%C|%R|%D|%E|%F|%P|%S|%A|%10C|%-10C|%.1C|%5E|%-5E|%05E|%3F|%03F|%-3F|%5S|%-5S|%4R|%-4R|%05A"
-        let result = try formatted(format, count: 2,
-                                   extra: ["-V", "5", "-D", "subscribe", "subscription-identifier", "42"],
-                                   broker: broker, topic: topic) {
+        let result = try formatted(
+            format, count: 2,
+            extra: ["-V", "5", "-D", "subscribe", "subscription-identifier", "42"],
+            broker: broker, topic: topic
+        ) {
             try publish(broker, topic, Self.allProperties + ["-m", "with"])
             try publish(broker, topic, ["-V", "5", "-m", "without"])
         }
-        #expect(result.stdoutLines == [
-            "x|r|c|60|1|k:v k2:v 2|42||         x|x         |x|   60|60   |00060|  1|001|1  |   42|42   |   r|r   |00000",
-            "||||||42||          |          ||     |     |00000|   |000|   |   42|42   |||00000",
-        ])
+        #expect(
+            result.stdoutLines == [
+                "x|r|c|60|1|k:v k2:v 2|42||         x|x         |x|   60|60   |00060|  1|001|1  |   42|42   |   r|r   |00000",
+                "||||||42||          |          ||     |     |00000|   |000|   |   42|42   |||00000",
+            ])
     }
 
     @Test func largeMessageExpiryPrintsAsACInt() throws {
@@ -181,7 +194,8 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let result = try formatted("%E|%012E", count: 1, extra: ["-V", "5"], broker: broker, topic: topic) {
-            try publish(broker, topic, ["-V", "5", "-D", "publish", "message-expiry-interval", "4294967295", "-m", "x"])
+            try publish(
+                broker, topic, ["-V", "5", "-D", "publish", "message-expiry-interval", "4294967295", "-m", "x"])
         }
         // The broker sends the remaining interval: the full one, or a second less.
         #expect(result.stdout == "-1|-00000000001\n" || result.stdout == "-2|-00000000002\n", "\(result)")
@@ -230,7 +244,8 @@ import Testing
         let result = try formatted(#"a\\b\0c\ad\ee\nf\rg\th\vi%%j@@k"#, count: 1, broker: broker, topic: topic) {
             try publish(broker, topic, ["-m", "x"])
         }
-        #expect(Array(result.stdoutData) == Array("a\\b".utf8) + [0] + Array("c".utf8) + [7] + Array("d".utf8) + [27]
+        #expect(
+            Array(result.stdoutData) == Array("a\\b".utf8) + [0] + Array("c".utf8) + [7] + Array("d".utf8) + [27]
                 + Array("e\nf\rg\th".utf8) + [11] + Array("i%j@k\n".utf8))
     }
 
@@ -238,19 +253,24 @@ import Testing
 
     /// Replaces the "tst" value by TST after checking that it is UTC with microseconds
     /// and within the test's time window.
-    private func withoutTimestamp(_ line: String, before: Date, after: Date,
-                                  sourceLocation: SourceLocation = #_sourceLocation) -> String {
+    private func withoutTimestamp(
+        _ line: String, before: Date, after: Date,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> String {
         guard let match = line.firstMatch(of: /"tst":"([^"]*)"/) else {
             Issue.record("no tst in \(line)", sourceLocation: sourceLocation)
             return line
         }
         let tst = String(match.1)
-        #expect(tst.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z/) != nil, "\(tst)", sourceLocation: sourceLocation)
+        #expect(
+            tst.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z/) != nil, "\(tst)",
+            sourceLocation: sourceLocation)
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = parser.date(from: tst) {
-            #expect(date >= before.addingTimeInterval(-1) && date <= after.addingTimeInterval(1),
-                    "\(tst) outside the test", sourceLocation: sourceLocation)
+            #expect(
+                date >= before.addingTimeInterval(-1) && date <= after.addingTimeInterval(1),
+                "\(tst) outside the test", sourceLocation: sourceLocation)
         } else {
             Issue.record("tst '\(tst)' does not parse", sourceLocation: sourceLocation)
         }
@@ -269,11 +289,12 @@ import Testing
         let lines = result.stdoutLines.map { withoutTimestamp($0, before: before, after: Date()) }
         // cJSON's escapes: \" \\ \t \b \f, \u00xx for other control characters; mid only for QoS > 0;
         // an empty payload is null.
-        #expect(lines == [
-            #"{"tst":TST,"topic":"\#(topic)","qos":1,"retain":0,"payloadlen":17,"mid":1,"payload":"say \"hi\"\t\\ é\u0001\b\f/"}"#,
-            #"{"tst":TST,"topic":"\#(topic)","qos":0,"retain":0,"payloadlen":5,"payload":"plain"}"#,
-            #"{"tst":TST,"topic":"\#(topic)","qos":1,"retain":0,"payloadlen":0,"mid":2,"payload":null}"#,
-        ])
+        #expect(
+            lines == [
+                #"{"tst":TST,"topic":"\#(topic)","qos":1,"retain":0,"payloadlen":17,"mid":1,"payload":"say \"hi\"\t\\ é\u0001\b\f/"}"#,
+                #"{"tst":TST,"topic":"\#(topic)","qos":0,"retain":0,"payloadlen":5,"payload":"plain"}"#,
+                #"{"tst":TST,"topic":"\#(topic)","qos":1,"retain":0,"payloadlen":0,"mid":2,"payload":null}"#,
+            ])
         for line in result.stdoutLines {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "\(line)")
         }
@@ -284,7 +305,9 @@ import Testing
         let topic = uniqueTopic()
         let before = Date()
         let result = try formatted("%J", count: 1, extra: ["-V", "5"], broker: broker, topic: topic) {
-            try publish(broker, topic, Self.allProperties + ["-m", #" {"b": [1, 2.50, -0, 1e2, true, null, {}], "s": "\u00e9\n\/"} "#])
+            try publish(
+                broker, topic,
+                Self.allProperties + ["-m", #" {"b": [1, 2.50, -0, 1e2, true, null, {}], "s": "\u00e9\n\/"} "#])
         }
         let line = try #require(result.stdoutLines.first, "\(result)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -313,7 +336,12 @@ import Testing
         #expect(result.stdoutLines.prefix(2) == ["<>8", "<>4"])
         #expect(result.stdoutLines.last?.hasSuffix(#","payload":[1]}>3"#) == true, "\(result)")
         let complaints = result.stderrLines.filter { $0.contains("not valid JSON") }
-        #expect(complaints == Array(repeating: "mqttctl: error: message payload is not valid JSON on topic \(topic) (%J printed nothing for it)", count: 2))
+        #expect(
+            complaints
+                == Array(
+                    repeating:
+                        "mqttctl: error: message payload is not valid JSON on topic \(topic) (%J printed nothing for it)",
+                    count: 2))
     }
 
     // MARK: Invalid formats
@@ -347,22 +375,28 @@ import Testing
 
     static let deterministicFormats: [(String, String)] = [
         ("fields", "%t|%p|%q|%r|%l|%m|%x|%X|%P|%C|%R|%E|%F|%D|%S|%A|%%|@@|\\t|\\e|\\0"),
-        ("widths", "[%-p][%10x][%3p][%-05E][%5R][%5C][%.2t][%-8.3t][%08l][%-8l][%05q][%-x][%5X][%05p][%-5p]"
-            + "[%-05A][%5D][%.p][%5P][%4x][%-10x][%010X][%5S][%-5S][%03F][%-3F][%5E][%10C][%-10C][%.1C]"
-            + "[%4R][%-4R][%-04m][%04m][%5%][%20t][%-20.6t][%-0p][%00p][%.3x]"),
+        (
+            "widths",
+            "[%-p][%10x][%3p][%-05E][%5R][%5C][%.2t][%-8.3t][%08l][%-8l][%05q][%-x][%5X][%05p][%-5p]"
+                + "[%-05A][%5D][%.p][%5P][%4x][%-10x][%010X][%5S][%-5S][%03F][%-3F][%5E][%10C][%-10C][%.1C]"
+                + "[%4R][%-4R][%-04m][%04m][%5%][%20t][%-20.6t][%-0p][%00p][%.3x]"
+        ),
         ("json-escaped", "%j"),
         ("json-embedded", "%J"),
     ]
 
-    @Test(arguments: [("fields", "5"), ("widths", "5"), ("widths", "311"), ("fields", "311"),
-                      ("json-escaped", "5"), ("json-embedded", "5"), ("json-escaped", "311")])
+    @Test(arguments: [
+        ("fields", "5"), ("widths", "5"), ("widths", "311"), ("fields", "311"),
+        ("json-escaped", "5"), ("json-embedded", "5"), ("json-escaped", "311"),
+    ])
     func matchesMosquittoSubByteForByte(formatName: String, version: String) throws {
         let format = try #require(Self.deterministicFormats.first { $0.0 == formatName }?.1)
         let isJSON = formatName.hasPrefix("json")
         let broker = try Self.loggingBroker()
         let topic = uniqueTopic() + "/" + formatName + version
-        let mosquittoSub = try #require(["/usr/bin/mosquitto_sub", "/usr/local/bin/mosquitto_sub"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }, "mosquitto_sub is not installed")
+        let mosquittoSub = try #require(
+            ["/usr/bin/mosquitto_sub", "/usr/local/bin/mosquitto_sub"]
+                .first { FileManager.default.isExecutableFile(atPath: $0) }, "mosquitto_sub is not installed")
         let v5 = version == "5"
 
         // A retained message first, so that retain 1 shows.
@@ -374,7 +408,9 @@ import Testing
             (v5 ? Self.allProperties : []) + ["-q", "1", "-m", #"{"a": [1, 2.50, "x\ty"], "b": {}}"#],
             (v5 ? ["-D", "publish", "user-property", "only", "one"] : []) + ["-q", "2", "-m", "é ü \"quoted\" \\"],
             ["-q", "1", "-n"],
-            (v5 ? ["-D", "publish", "message-expiry-interval", "3600"] : []) + ["-q", "2", "-m", "12345678901234567890"],
+            (v5 ? ["-D", "publish", "message-expiry-interval", "3600"] : []) + [
+                "-q", "2", "-m", "12345678901234567890",
+            ],
         ]
         let binaryFile = FileManager.default.temporaryDirectory.appendingPathComponent("format-\(UUID().uuidString)")
         try Data([0xff, 0x00, 0x41, 0x0a, 0x80]).write(to: binaryFile)
@@ -389,7 +425,8 @@ import Testing
 
         let ours = try startSubscriber(["-p", "\(broker.port)", "-t", topic] + subscribeOptions)
         let clientID = "cmp-\(UUID().uuidString.prefix(12))"
-        let theirs = try ExternalCommand(mosquittoSub, ["-p", "\(broker.port)", "-t", topic, "-i", clientID] + subscribeOptions)
+        let theirs = try ExternalCommand(
+            mosquittoSub, ["-p", "\(broker.port)", "-t", topic, "-i", clientID] + subscribeOptions)
         let subscribed = waitUntil(timeout: 15) { broker.log.contains("\(clientID) 2 \(topic)") || !theirs.isRunning }
         try #require(subscribed && theirs.isRunning, "mosquitto_sub did not subscribe: \(theirs.result())")
 
@@ -413,9 +450,13 @@ import Testing
         // so one that the next (QoS 1) message overtakes on the way is printed after
         // it, by either client, depending on timing alone (seen with the release
         // binary, which is faster). What is compared is how each message is written.
-        func lines(_ data: Data) -> [Data] { data.split(separator: 0x0a, omittingEmptySubsequences: false).sorted { $0.lexicographicallyPrecedes($1) } }
-        #expect(lines(ourOutput) == lines(theirOutput),
-                "mqttctl:\n\(String(decoding: ourOutput, as: UTF8.self))\nmosquitto_sub:\n\(String(decoding: theirOutput, as: UTF8.self))")
+        func lines(_ data: Data) -> [Data] {
+            data.split(separator: 0x0a, omittingEmptySubsequences: false).sorted { $0.lexicographicallyPrecedes($1) }
+        }
+        #expect(
+            lines(ourOutput) == lines(theirOutput),
+            "mqttctl:\n\(String(decoding: ourOutput, as: UTF8.self))\nmosquitto_sub:\n\(String(decoding: theirOutput, as: UTF8.self))"
+        )
         // The same complaints about payloads that are not JSON (%J), in our words.
         let theirComplaints = theirResult.stderr.split(separator: "\n").filter { $0.contains("not valid JSON") }.count
         let ourComplaints = ourResult.stderrLines.filter { $0.contains("not valid JSON") }.count
@@ -446,8 +487,9 @@ final class ExternalCommand: @unchecked Sendable {
         let err = open(stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer { close(out); close(err) }
         guard out >= 0, err >= 0 else { throw BrokerError("cannot create output files in \(directory.path)") }
-        process = try ChildProcess(path, arguments, environment: ProcessInfo.processInfo.environment,
-                                   stdin: nil, stdout: out, stderr: err)
+        process = try ChildProcess(
+            path, arguments, environment: ProcessInfo.processInfo.environment,
+            stdin: nil, stdout: out, stderr: err)
     }
 
     deinit {

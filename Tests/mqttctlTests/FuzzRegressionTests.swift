@@ -11,13 +11,16 @@ import Testing
 
     /// (target, file) for every kept input and seed.
     static var inputs: [(String, URL)] {
-        let folders = [root.appendingPathComponent("FuzzRegressions"),
-                       root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz/seeds")]
+        let folders = [
+            root.appendingPathComponent("FuzzRegressions"),
+            root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz/seeds"),
+        ]
         var found: [(String, URL)] = []
         for folder in folders {
             for target in FuzzTargets.names {
                 let directory = folder.appendingPathComponent(target)
-                let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+                let files =
+                    (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
                 found += files.sorted { $0.path < $1.path }.map { (target, $0) }
             }
         }
@@ -35,8 +38,9 @@ import Testing
     }
 
     @Test func theScriptAndTheTargetsAgree() throws {
-        let script = try String(contentsOf: Self.root.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/fuzz"), encoding: .utf8)
+        let script = try String(
+            contentsOf: Self.root.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("scripts/fuzz"), encoding: .utf8)
         #expect(script.contains("all=\"\(FuzzTargets.names.joined(separator: " "))\""))
     }
 }

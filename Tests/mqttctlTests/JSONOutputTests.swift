@@ -4,15 +4,19 @@ import Testing
 /// `sub --json`: one JSON object per message and line, read back with
 /// JSONSerialization.
 @Suite struct JSONOutputTests {
-    private func publish(_ broker: TestBroker, _ topic: String, _ arguments: [String],
-                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+    private func publish(
+        _ broker: TestBroker, _ topic: String, _ arguments: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let result = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic] + arguments)
         #expect(result.status == 0, "\(result)", sourceLocation: sourceLocation)
     }
 
     /// Runs `sub --json -C count` (plus `extra`) around `send` and parses every line.
-    private func received(count: Int, extra: [String] = [], broker: TestBroker, topic: String,
-                          send: () throws -> Void) throws -> (lines: [String], objects: [[String: Any]]) {
+    private func received(
+        count: Int, extra: [String] = [], broker: TestBroker, topic: String,
+        send: () throws -> Void
+    ) throws -> (lines: [String], objects: [[String: Any]]) {
         let sub = try startSubscriber(["-p", "\(broker.port)", "-t", topic, "-C", "\(count)", "--json"] + extra)
         try send()
         let result = sub.wait(timeout: 30)
@@ -34,7 +38,9 @@ import Testing
         let topic = uniqueTopic()
         let texts = ["plain", "tab\t \"quoted\" back\\slash /", "two\nlines\r\n", "é ü 😀 \u{1}\u{1f}\u{7f}", ""]
         let before = Date()
-        let (lines, objects) = try received(count: texts.count + 2, extra: ["-q", "2", "-N", "-v"], broker: broker, topic: topic) {
+        let (lines, objects) = try received(
+            count: texts.count + 2, extra: ["-q", "2", "-N", "-v"], broker: broker, topic: topic
+        ) {
             for text in texts {
                 try publish(broker, topic, text.isEmpty ? ["-n"] : ["-m", text])
             }
@@ -68,7 +74,7 @@ import Testing
         let topic = uniqueTopic()
         let payloads: [[UInt8]] = [
             [0xff, 0x00, 0x41, 0x0a, 0xc3, 0x28, 0x80],
-            Array("almost text ".utf8) + [0xc3],       // a UTF-8 sequence cut short
+            Array("almost text ".utf8) + [0xc3],  // a UTF-8 sequence cut short
             Array("surrogate ".utf8) + [0xed, 0xa0, 0x80],  // UTF-16 surrogates are not UTF-8
         ]
         let files = try payloads.map { bytes -> URL in
@@ -110,9 +116,12 @@ import Testing
         let topic = uniqueTopic()
         try publish(broker, topic, ["-r", "-q", "1", "-m", "kept"])
         defer { _ = try? mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-r", "-n"]) }
-        let result = try mqttctl(["sub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "1", "-W", "10", "--json"])
+        let result = try mqttctl([
+            "sub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "1", "-W", "10", "--json",
+        ])
         #expect(result.status == 0, "\(result)")
-        let object = try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any], "\(result)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any], "\(result)")
         #expect(object["retain"] as? Bool == true)
         #expect(object["qos"] as? Int == 1)
         #expect(object["mid"] as? Int == 1)
@@ -124,24 +133,29 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let (lines, objects) = try received(count: 2, extra: ["-V", "5"], broker: broker, topic: topic) {
-            try publish(broker, topic, [
-                "-D", "publish", "content-type", "text/plain; \"q\"",
-                "-D", "publish", "user-property", "k", "v",
-                // (mosquitto refuses control characters in UTF-8 strings; binary correlation data may hold them)
-                "-D", "publish", "user-property", "k", "second \\ value",
-                "-D", "publish", "response-topic", "replies/1",
-                "-D", "publish", "correlation-data", "corr\u{1}",
-                "-D", "publish", "message-expiry-interval", "60",
-                "-D", "publish", "payload-format-indicator", "1",
-                "-m", "with",
-            ])
+            try publish(
+                broker, topic,
+                [
+                    "-D", "publish", "content-type", "text/plain; \"q\"",
+                    "-D", "publish", "user-property", "k", "v",
+                    // (mosquitto refuses control characters in UTF-8 strings; binary correlation data may hold them)
+                    "-D", "publish", "user-property", "k", "second \\ value",
+                    "-D", "publish", "response-topic", "replies/1",
+                    "-D", "publish", "correlation-data", "corr\u{1}",
+                    "-D", "publish", "message-expiry-interval", "60",
+                    "-D", "publish", "payload-format-indicator", "1",
+                    "-m", "with",
+                ])
             try publish(broker, topic, ["-V", "5", "-m", "without"])
         }
         try #require(objects.count == 2)
         #expect(Set(objects[0].keys) == Self.baseKeys.union(["properties"]), "\(lines[0])")
         let properties = try #require(objects[0]["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == ["content-type", "user-properties", "response-topic", "correlation-data",
-                                         "message-expiry-interval", "payload-format-indicator"], "\(lines[0])")
+        #expect(
+            Set(properties.keys) == [
+                "content-type", "user-properties", "response-topic", "correlation-data",
+                "message-expiry-interval", "payload-format-indicator",
+            ], "\(lines[0])")
         #expect(properties["content-type"] as? String == "text/plain; \"q\"")
         #expect(properties["response-topic"] as? String == "replies/1")
         #expect(properties["correlation-data"] as? String == "corr\u{1}")
@@ -158,8 +172,10 @@ import Testing
     @Test func subscriptionIdentifierIsAProperty() throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
-        let (lines, objects) = try received(count: 1, extra: ["-D", "subscribe", "subscription-identifier", "77"],
-                                            broker: broker, topic: topic) {
+        let (lines, objects) = try received(
+            count: 1, extra: ["-D", "subscribe", "subscription-identifier", "77"],
+            broker: broker, topic: topic
+        ) {
             try publish(broker, topic, ["-m", "x"])
         }
         let properties = try #require(objects.first?["properties"] as? [String: Any], "\(lines)")

@@ -24,7 +24,9 @@ import Testing
 
     @Test func aMissingSocketAndConflictingOptionsAreOneLine() throws {
         let scratch = try ScratchDirectory()
-        let missing = try mqttctl(["pub", "--unix", scratch.url.appendingPathComponent("none.sock").path, "-t", "t", "-m", "x"])
+        let missing = try mqttctl([
+            "pub", "--unix", scratch.url.appendingPathComponent("none.sock").path, "-t", "t", "-m", "x",
+        ])
         #expect(missing.status == 3, "\(missing)")
         #expect(missing.stderrLines.count == 1 && missing.stderr.contains("No such file or directory"), "\(missing)")
         let both = try mqttctl(["pub", "--unix", "/tmp/x.sock", "-h", "127.0.0.1", "-t", "t", "-m", "x"])
@@ -39,8 +41,13 @@ import Testing
         let broker = try TestBroker.standard()
         let proxy = try TestSocks.get()
         let topic = uniqueTopic()
-        let sub = try startSubscriber(["--proxy", proxy.url, "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-C", "1", "-q", "1"])
-        let pub = try mqttctl(["pub", "--proxy", proxy.url, "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-m", "proxied", "-q", "1"])
+        let sub = try startSubscriber([
+            "--proxy", proxy.url, "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-C", "1", "-q", "1",
+        ])
+        let pub = try mqttctl([
+            "pub", "--proxy", proxy.url, "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-m", "proxied", "-q",
+            "1",
+        ])
         #expect(pub.status == 0, "\(pub)")
         let received = sub.wait(timeout: 20)
         #expect(received.stdout == "proxied\n", "\(received)")
@@ -52,7 +59,9 @@ import Testing
     @Test func theProxyResolvesTheBrokersName() throws {
         let broker = try TestBroker.standard()
         let proxy = try TestSocks.get()
-        let result = try mqttctl(["pub", "--proxy", proxy.url, "-h", "localhost", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"])
+        let result = try mqttctl([
+            "pub", "--proxy", proxy.url, "-h", "localhost", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x",
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(proxy.log.contains("connected to localhost:\(broker.port)"), "\(proxy.log)")
     }
@@ -75,7 +84,9 @@ import Testing
     @Test func proxyFailuresSayWhichSide() throws {
         let proxy = try TestSocks.get()
         let closed = try TestBroker.freePort()
-        let noBroker = try mqttctl(["pub", "--proxy", proxy.url, "-h", "127.0.0.1", "-p", "\(closed)", "-t", "t", "-m", "x"])
+        let noBroker = try mqttctl([
+            "pub", "--proxy", proxy.url, "-h", "127.0.0.1", "-p", "\(closed)", "-t", "t", "-m", "x",
+        ])
         #expect(noBroker.status == 3, "\(noBroker)")
         #expect(noBroker.stderr.contains("cannot reach 127.0.0.1:\(closed)"), "\(noBroker)")
         let noProxy = try mqttctl(["pub", "--proxy", "socks5h://127.0.0.1:\(closed)", "-t", "t", "-m", "x"])
@@ -100,8 +111,10 @@ import Testing
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
         let proxy = try TestSocks.get()
-        let result = try mqttctl(["pub", "--proxy", proxy.url, "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                  "-t", uniqueTopic(), "-m", "x", "-q", "1"])
+        let result = try mqttctl([
+            "pub", "--proxy", proxy.url, "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+            "-t", uniqueTopic(), "-m", "x", "-q", "1",
+        ])
         #expect(result.status == 0, "\(result)")
     }
 
@@ -118,23 +131,37 @@ import Testing
     @Test func bindAddress() throws {
         let broker = try TestBroker.standard()
         let id = "bind-\(UUID().uuidString.prefix(8))"
-        let result = try mqttctl(["pub", "-A", "127.0.0.2", "-h", "127.0.0.1", "-p", "\(broker.port)", "-i", id, "-t", uniqueTopic(), "-m", "x"])
+        let result = try mqttctl([
+            "pub", "-A", "127.0.0.2", "-h", "127.0.0.1", "-p", "\(broker.port)", "-i", id, "-t", uniqueTopic(), "-m",
+            "x",
+        ])
         #expect(result.status == 0, "\(result)")
-        #expect(waitUntil(timeout: 5) { broker.log.contains("from 127.0.0.2:") && broker.log.contains(id) }, "\(broker.log.suffix(2000))")
-        let foreign = try mqttctl(["pub", "-A", "192.0.2.1", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "t", "-m", "x"])
+        #expect(
+            waitUntil(timeout: 5) { broker.log.contains("from 127.0.0.2:") && broker.log.contains(id) },
+            "\(broker.log.suffix(2000))")
+        let foreign = try mqttctl([
+            "pub", "-A", "192.0.2.1", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "t", "-m", "x",
+        ])
         #expect(foreign.status == 3, "\(foreign)")
-        #expect(foreign.stderrLines.count == 1 && foreign.stderr.contains("Cannot assign requested address"), "\(foreign)")
+        #expect(
+            foreign.stderrLines.count == 1 && foreign.stderr.contains("Cannot assign requested address"), "\(foreign)")
     }
 
     /// What reaches the socket, seen with strace: TCP_NODELAY only with --nodelay.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace (scripts/setup installs it)"))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace (scripts/setup installs it)"))
     func noDelaySetsTCPNoDelay() throws {
         let broker = try TestBroker.standard()
         let scratch = try ScratchDirectory()
         func trace(_ extra: [String]) throws -> String {
             let out = scratch.url.appendingPathComponent("trace-\(extra.count)").path
-            let result = try runProgram("/usr/bin/strace", ["-f", "-e", "trace=setsockopt", "-o", out, mqttctlPath(), "pub",
-                                                            "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"] + extra)
+            let result = try runProgram(
+                "/usr/bin/strace",
+                [
+                    "-f", "-e", "trace=setsockopt", "-o", out, mqttctlPath(), "pub",
+                    "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x",
+                ] + extra)
             #expect(result.status == 0, "\(result)")
             return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         }
@@ -171,26 +198,40 @@ import Testing
     @Test func engineOptions() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
-        let base = ["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", uniqueTopic(), "-m", "x"]
+        let base = [
+            "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", uniqueTopic(), "-m", "x",
+        ]
         let unknown = try mqttctl(base + ["--tls-engine", "no-such-engine"])
         #expect(unknown.status == 2, "\(unknown)")
         #expect(unknown.stderrLines.count == 1 && unknown.stderr.contains("no such engine"), "\(unknown)")
         // mosquitto_pub refuses it too.
-        let mosquitto = try runProgram("/usr/bin/mosquitto_pub", Array(base.dropFirst()) + ["--tls-engine", "no-such-engine"])
+        let mosquitto = try runProgram(
+            "/usr/bin/mosquitto_pub", Array(base.dropFirst()) + ["--tls-engine", "no-such-engine"])
         #expect(mosquitto.status != 0 && mosquitto.stderr.contains("is no-such-engine a valid engine"), "\(mosquitto)")
         // OpenSSL's 'dynamic' engine exists but holds no keys: the key cannot come from it.
-        let keyless = try mqttctl(base + ["--cert", certs.clientCert, "--key", certs.clientKey, "--tls-engine", "dynamic", "--keyform", "engine"])
+        let keyless = try mqttctl(
+            base + [
+                "--cert", certs.clientCert, "--key", certs.clientKey, "--tls-engine", "dynamic", "--keyform", "engine",
+            ])
         #expect(keyless.status == 6, "\(keyless)")
-        #expect(keyless.stderrLines.count == 1 && keyless.stderr.contains("the OpenSSL engine 'dynamic' cannot be used"), "\(keyless)")
+        #expect(
+            keyless.stderrLines.count == 1 && keyless.stderr.contains("the OpenSSL engine 'dynamic' cannot be used"),
+            "\(keyless)")
         // --keyform pem is the default form, with any engine.
         let pem = try mqttctl(base + ["--keyform", "PEM", "--cert", certs.clientCert, "--key", certs.clientKey])
         #expect(pem.status == 0, "\(pem)")
         for (extra, message) in [
             (["--keyform", "der", "--cert", certs.clientCert, "--key", certs.clientKey], "use pem"),
             (["--keyform", "pem"], "--keyform needs --key"),
-            (["--keyform", "engine", "--cert", certs.clientCert, "--key", certs.clientKey], "--keyform engine needs --tls-engine"),
+            (
+                ["--keyform", "engine", "--cert", certs.clientCert, "--key", certs.clientKey],
+                "--keyform engine needs --tls-engine"
+            ),
             (["--tls-engine-kpass-sha1", "abc"], "40 hexadecimal digits"),
-            (["--tls-engine", "dynamic", "--tls-engine-kpass-sha1", String(repeating: "a", count: 40)], "needs --tls-engine and --keyform"),
+            (
+                ["--tls-engine", "dynamic", "--tls-engine-kpass-sha1", String(repeating: "a", count: 40)],
+                "needs --tls-engine and --keyform"
+            ),
         ] {
             let result = try mqttctl(base + extra)
             #expect(result.status == 2, "\(extra): \(result)")
@@ -202,13 +243,20 @@ import Testing
 
     @Test func mosquittosLongSpellings() throws {
         let broker = try SecureBrokers.passwords()
-        let base = ["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-u", SecureBrokers.username, "-t", uniqueTopic(), "-m", "x"]
+        let base = [
+            "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-u", SecureBrokers.username, "-t", uniqueTopic(), "-m",
+            "x",
+        ]
         let good = try mqttctl(base + ["--pw", SecureBrokers.password, "--protocol-version", "mqttv5"])
         #expect(good.status == 0, "\(good)")
         let wrong = try mqttctl(base + ["--pw", "wrong", "--protocol-version", "311"])
         #expect(wrong.status == 5, "\(wrong)")
         let bad = try mqttctl(base + ["--protocol-version", "4"])
-        #expect(bad.status == 2 && bad.stderr.contains("the value '4' is invalid for '--protocol-version <version>': use mqttv31, mqttv311 or mqttv5 as the protocol version"), "\(bad)")
+        #expect(
+            bad.status == 2
+                && bad.stderr.contains(
+                    "the value '4' is invalid for '--protocol-version <version>': use mqttv31, mqttv311 or mqttv5 as the protocol version"
+                ), "\(bad)")
     }
 
     // MARK: sub --pretty, --random-filter, -M
@@ -218,14 +266,29 @@ import Testing
         let broker = try TestBroker.named("format-compare", config: "log_type subscribe\n")
         let topic = uniqueTopic()
         let format = "%j|%J"
-        let ours = try startSubscriber(["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "-V", "5", "-F", format, "--pretty", "-C", "3"])
+        let ours = try startSubscriber([
+            "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "-V", "5", "-F", format, "--pretty", "-C",
+            "3",
+        ])
         let clientID = "pretty-\(UUID().uuidString.prefix(8))"
-        let theirs = try RunningProgram("/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "-V", "5",
-                                                                   "-i", clientID, "-F", format, "--pretty", "-C", "3"])
-        #expect(waitUntil(timeout: 15) { broker.log.contains("\(clientID) 0 \(topic)/#") }, "\(broker.log.suffix(1000))")
-        for (sub, payload, extra) in [("a", "{\"a\":[1,2,{\"b\":{}}],\"c\":{},\"d\":[]}", ["-D", "publish", "user-property", "k", "v", "-D", "publish", "content-type", "x/y"]),
-                                      ("b", "{}", []), ("c", "[{\"x\":1},[],\"s\\\"q\"]", ["-q", "1"])] {
-            let pub = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-V", "5", "-t", "\(topic)/\(sub)", "-m", payload] + extra)
+        let theirs = try RunningProgram(
+            "/usr/bin/mosquitto_sub",
+            [
+                "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "-V", "5",
+                "-i", clientID, "-F", format, "--pretty", "-C", "3",
+            ])
+        #expect(
+            waitUntil(timeout: 15) { broker.log.contains("\(clientID) 0 \(topic)/#") }, "\(broker.log.suffix(1000))")
+        for (sub, payload, extra) in [
+            (
+                "a", "{\"a\":[1,2,{\"b\":{}}],\"c\":{},\"d\":[]}",
+                ["-D", "publish", "user-property", "k", "v", "-D", "publish", "content-type", "x/y"]
+            ),
+            ("b", "{}", []), ("c", "[{\"x\":1},[],\"s\\\"q\"]", ["-q", "1"]),
+        ] {
+            let pub = try mqttctl(
+                ["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-V", "5", "-t", "\(topic)/\(sub)", "-m", payload]
+                    + extra)
             #expect(pub.status == 0, "\(pub)")
         }
         let ourResult = ours.wait(timeout: 20)
@@ -235,7 +298,9 @@ import Testing
             text.replacingOccurrences(of: #""tst":\t"[^"]*""#, with: "TST", options: .regularExpression)
         }
         #expect(theirResult.status == 0, "\(theirResult)")
-        #expect(normalised(ourResult.stdout) == normalised(theirResult.stdout), "ours:\n\(ourResult.stdout)\ntheirs:\n\(theirResult.stdout)")
+        #expect(
+            normalised(ourResult.stdout) == normalised(theirResult.stdout),
+            "ours:\n\(ourResult.stdout)\ntheirs:\n\(theirResult.stdout)")
         #expect(ourResult.stdout.contains("\n\t\"payload\":\t{\n\t\t\"a\":\t[1, 2, {\n"), "\(ourResult.stdout)")
     }
 
@@ -243,10 +308,17 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let total = 400
-        let half = try startSubscriber(["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-q", "1", "--random-filter", "50", "-C", "\(total)"])
-        let all = try startSubscriber(["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-q", "1", "--random-filter", "100", "-C", "\(total)"])
-        let pub = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-l", "-q", "1"],
-                              stdin: Data((1...total).map { "\($0)\n" }.joined().utf8))
+        let half = try startSubscriber([
+            "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-q", "1", "--random-filter", "50", "-C",
+            "\(total)",
+        ])
+        let all = try startSubscriber([
+            "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-q", "1", "--random-filter", "100", "-C",
+            "\(total)",
+        ])
+        let pub = try mqttctl(
+            ["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-l", "-q", "1"],
+            stdin: Data((1...total).map { "\($0)\n" }.joined().utf8))
         #expect(pub.status == 0, "\(pub)")
         // -C counts the messages filtered out, so both end after the 400th.
         let halfResult = half.wait(timeout: 30)
@@ -264,17 +336,23 @@ import Testing
     func badChances(chance: String) throws {
         let result = try mqttctl(["sub", "-t", "t", "--random-filter", chance])
         #expect(result.status == 2, "\(result)")
-        #expect(result.stderrLines.count == 1 && result.stderr.contains("use a percentage from 0.1 to 100"), "\(result)")
+        #expect(
+            result.stderrLines.count == 1 && result.stderr.contains("use a percentage from 0.1 to 100"), "\(result)")
     }
 
     @Test func subMaxInflight() throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         for i in 1...3 {
-            _ = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/\(i)", "-m", "r\(i)", "-r", "-q", "1"])
+            _ = try mqttctl([
+                "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/\(i)", "-m", "r\(i)", "-r", "-q", "1",
+            ])
         }
         // --remove-retained's removals go out one at a time with -M 1; all three are removed.
-        let removed = try mqttctl(["sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "--remove-retained", "-M", "1", "-C", "3", "-q", "1"])
+        let removed = try mqttctl([
+            "sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "--remove-retained", "-M", "1", "-C",
+            "3", "-q", "1",
+        ])
         #expect(removed.status == 0 && removed.stdoutLines.count == 3, "\(removed)")
         let left = try mqttctl(["sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/#", "-W", "1"])
         #expect(left.status == 27 && left.stdout.isEmpty, "\(left)")

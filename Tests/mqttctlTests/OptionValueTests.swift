@@ -13,7 +13,8 @@ import Testing
         var found: [([String], [String])] = []
         var seen = Set<String>()
         func walk(_ command: [String: Any], _ path: [String]) {
-            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option" {
+            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option"
+            {
                 let names = (argument["names"] as? [[String: Any]] ?? []).compactMap { name -> String? in
                     guard let text = name["name"] as? String else { return nil }
                     return (name["kind"] as? String == "short" ? "-" : "--") + text
@@ -33,17 +34,23 @@ import Testing
 
     @Test func theListOfValueOptionsIsTheParsersOwn() throws {
         let names = Set(try valueOptions().flatMap(\.names))
-        #expect(names == ArgumentPreprocessor.valueOptions,
-                "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))")
+        #expect(
+            names == ArgumentPreprocessor.valueOptions,
+            "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))"
+        )
     }
 
     /// Every subcommand, the probes included; eight invocations at a time.
     @Test func everyValueOptionTakesAValueStartingWithADash() async throws {
         let closedPort = try TestBroker.freePort()
         var runs: [(String, [String])] = []
-        for (command, names) in try valueOptions(distinct: true) where ["pub", "sub", "rr", "ping", "conn", "probe"].contains(command.first ?? "") {
+        for (command, names) in try valueOptions(distinct: true)
+        where ["pub", "sub", "rr", "ping", "conn", "probe"].contains(command.first ?? "") {
             for name in names {
-                let base = command + ["-p", "\(closedPort)", "--connect-timeout", "5"] + (command == ["pub"] ? ["-t", "a", "-m", "x"] : []) + (command == ["sub"] ? ["-t", "a"] : []) + (command == ["rr"] ? ["-t", "a", "-e", "r", "-m", "x", "-W", "5"] : [])
+                let base =
+                    command + ["-p", "\(closedPort)", "--connect-timeout", "5"]
+                    + (command == ["pub"] ? ["-t", "a", "-m", "x"] : []) + (command == ["sub"] ? ["-t", "a"] : [])
+                    + (command == ["rr"] ? ["-t", "a", "-e", "r", "-m", "x", "-W", "5"] : [])
                 let extra = name == "-D" || name == "--property" ? ["connect", "user-property", "-k", "-v"] : ["-5"]
                 runs.append(("\(command) \(name)", base + [name] + extra))
             }
@@ -74,9 +81,13 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let sub = try startSubscriber(["-p", "\(broker.port)", "-t", "-x/\(topic)/#", "-F", "-%t %p", "-C", "2"])
-        let pub = try mqttctl(["pub", "-p", "\(broker.port)", "-t", "-x/\(topic)/a", "-m", "-5", "-i", "-client-\(topic.suffix(8))"])
+        let pub = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-t", "-x/\(topic)/a", "-m", "-5", "-i", "-client-\(topic.suffix(8))",
+        ])
         #expect(pub.status == 0, "\(pub)")
-        let pubDash = try mqttctl(["pub", "-p", "\(broker.port)", "-t", "-x/\(topic)/b", "-m", "-D", "-V", "5", "-x", "-1"])
+        let pubDash = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-t", "-x/\(topic)/b", "-m", "-D", "-V", "5", "-x", "-1",
+        ])
         #expect(pubDash.status == 0, "\(pubDash)")
         let result = sub.wait(timeout: 10)
         #expect(result.stdout == "--x/\(topic)/a -5\n--x/\(topic)/b -D\n", "\(result)")
@@ -86,8 +97,14 @@ import Testing
     @Test(arguments: [
         (["pub", "-t", "a", "-m", "x", "-q", "-1"], "-q -1: QoS must be 0, 1 or 2"),
         (["sub", "-t", "a", "-C", "-3"], "invalid -C -3"),
-        (["pub", "-t", "a", "-m", "x", "--will-topic", "w", "--will-qos", "-1"], "--will-qos -1: QoS must be 0, 1 or 2"),
-        (["pub", "-t", "a", "-m", "x", "-k", "-1"], "the value '-1' is invalid for '-k <seconds>': use a keep-alive of 0 (off) or 5 to 65535 seconds"),
+        (
+            ["pub", "-t", "a", "-m", "x", "--will-topic", "w", "--will-qos", "-1"],
+            "--will-qos -1: QoS must be 0, 1 or 2"
+        ),
+        (
+            ["pub", "-t", "a", "-m", "x", "-k", "-1"],
+            "the value '-1' is invalid for '-k <seconds>': use a keep-alive of 0 (off) or 5 to 65535 seconds"
+        ),
         (["ping", "-D", "connect", "user-property", "a", "b"], "unknown option '-D'"),
     ])
     func aBadValueGetsTheErrorForThatValue(arguments: [String], text: String) throws {

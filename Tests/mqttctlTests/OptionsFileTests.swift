@@ -16,7 +16,9 @@ import Testing
         let sub = try mqttctl(["sub", "-o", file, "-t", topic, "-C", "1", "-W", "10"])
         #expect(sub.status == 0 && sub.stdout == "kept\n", "\(sub)")
         // rr reaches the broker (no responder: -W says so, not "cannot connect").
-        let rr = try mqttctl(["rr", "--options-file", file, "-t", "\(topic)/req", "-e", "\(topic)/none", "-m", "x", "-W", "1"])
+        let rr = try mqttctl([
+            "rr", "--options-file", file, "-t", "\(topic)/req", "-e", "\(topic)/none", "-m", "x", "-W", "1",
+        ])
         #expect(rr.status == 27, "\(rr)")
         let ping = try mqttctl(["ping", "-o", file, "-C", "1", "--json"])
         #expect(ping.status == 0, "\(ping)")
@@ -30,10 +32,14 @@ import Testing
         let broker = try TestBroker.standard()
         let scratch = try ScratchDirectory()
         let topic = uniqueTopic()
-        let subFile = try scratch.write("sub", "-h 127.0.0.1\n-p \(broker.port)\n-t \(topic)/a\n-F %t %p %P\n-q 1\n-V 5\n")
+        let subFile = try scratch.write(
+            "sub", "-h 127.0.0.1\n-p \(broker.port)\n-t \(topic)/a\n-F %t %p %P\n-q 1\n-V 5\n")
         let sub = try startSubscriber(["-o", subFile, "-t", "\(topic)/b", "-C", "3", "-W", "20"])
         // A value with spaces, one starting with '-', -D with a value of several words.
-        let pubFile = try scratch.write("pub", "-h 127.0.0.1\n-p \(broker.port)\n-V 5\n-q 1\n-m from the file\n-D publish user-property origin my ci job\n")
+        let pubFile = try scratch.write(
+            "pub",
+            "-h 127.0.0.1\n-p \(broker.port)\n-V 5\n-q 1\n-m from the file\n-D publish user-property origin my ci job\n"
+        )
         for (subtopic, extra) in [("a", []), ("b", ["-m", "-5"]), ("a", ["-m", "command line"])] {
             let pub = try mqttctl(["pub", "-o", pubFile, "-t", "\(topic)/\(subtopic)"] + extra)
             #expect(pub.status == 0, "\(pub)")
@@ -41,14 +47,18 @@ import Testing
         let result = sub.wait(timeout: 20)
         #expect(result.status == 0, "\(result)")
         // sub's -t adds up (file and command line), as in mosquitto's options files; -m is the command line's.
-        #expect(result.stdoutLines == ["\(topic)/a from the file origin:my ci job", "\(topic)/b -5 origin:my ci job",
-                                       "\(topic)/a command line origin:my ci job"], "\(result)")
+        #expect(
+            result.stdoutLines == [
+                "\(topic)/a from the file origin:my ci job", "\(topic)/b -5 origin:my ci job",
+                "\(topic)/a command line origin:my ci job",
+            ], "\(result)")
     }
 
     @Test func aPasswordGivenAnotherWayReplacesTheFiles() throws {
         let broker = try SecureBrokers.passwords()
         let scratch = try ScratchDirectory()
-        let file = try scratch.write("creds", "-h 127.0.0.1\n-p \(broker.port)\n-u \(SecureBrokers.username)\n-P wrong\n")
+        let file = try scratch.write(
+            "creds", "-h 127.0.0.1\n-p \(broker.port)\n-u \(SecureBrokers.username)\n-P wrong\n")
         let passwordFile = try scratch.write("pw", "\(SecureBrokers.password)\n")
         let wrong = try mqttctl(["pub", "-o", file, "-t", uniqueTopic(), "-m", "x"])
         #expect(wrong.status == 5, "\(wrong)")
@@ -65,9 +75,15 @@ import Testing
         ("-m\n", ":1: '-m' needs a value"),
         ("-r yes\n", ":1: '-r' takes no value"),
         ("-o other\n", ":1: an options file cannot name another"),
-        ("\n\n--random-filter 500\n", ":3: the value '500' is invalid for '--random-filter <chance>': use a percentage from 0.1 to 100"),
+        (
+            "\n\n--random-filter 500\n",
+            ":3: the value '500' is invalid for '--random-filter <chance>': use a percentage from 0.1 to 100"
+        ),
         ("topic\n", ":1: expected an option"),
-        ("-D publish user-property k\n", ":1: '-D publish user-property k' needs a command, a property name and a key and a value"),
+        (
+            "-D publish user-property k\n",
+            ":1: '-D publish user-property k' needs a command, a property name and a key and a value"
+        ),
     ])
     func badLinesNameTheFileAndLine(text: String, message: String) throws {
         let scratch = try ScratchDirectory()
@@ -75,7 +91,8 @@ import Testing
         let command = text.contains("random-filter") ? ["sub", "-t", "a"] : ["pub", "-t", "a", "-m", "x"]
         let result = try mqttctl(command + ["-o", file])
         #expect(result.status == 2, "\(result)")
-        #expect(result.stderrLines.count == 1 && result.stderr.contains("mqttctl: error: \(file)\(message)"), "\(result)")
+        #expect(
+            result.stderrLines.count == 1 && result.stderr.contains("mqttctl: error: \(file)\(message)"), "\(result)")
         let missing = try mqttctl(["pub", "-t", "a", "-m", "x", "-o", file + ".none"])
         #expect(missing.status == 2 && missing.stderr.contains("cannot read the options file"), "\(missing)")
     }
@@ -87,7 +104,8 @@ import Testing
         let directory = scratch.url.appendingPathComponent("compat")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for client in ["mosquitto_pub", "mosquitto_sub", "mosquitto_rr"] {
-            try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent(client).path, withDestinationPath: mqttctlPath())
+            try FileManager.default.createSymbolicLink(
+                atPath: directory.appendingPathComponent(client).path, withDestinationPath: mqttctlPath())
         }
         return directory.path
     }
@@ -113,14 +131,21 @@ import Testing
             """
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let xdg = scratch.url.appendingPathComponent("xdg").path
-        let real = try runProgram("/bin/bash", ["-c", script, "sh", uniqueTopic() + "/real"], environment: ["XDG_CONFIG_HOME": xdg, "PATH": path])
-        let dropIn = try runProgram("/bin/bash", ["-c", script, "sh", uniqueTopic() + "/dropin"], environment: ["XDG_CONFIG_HOME": xdg, "PATH": "\(compat):\(path)"])
+        let real = try runProgram(
+            "/bin/bash", ["-c", script, "sh", uniqueTopic() + "/real"],
+            environment: ["XDG_CONFIG_HOME": xdg, "PATH": path])
+        let dropIn = try runProgram(
+            "/bin/bash", ["-c", script, "sh", uniqueTopic() + "/dropin"],
+            environment: ["XDG_CONFIG_HOME": xdg, "PATH": "\(compat):\(path)"])
         #expect(real.status == 0 && dropIn.status == 0, "\(real)\n\(dropIn)")
         func normalised(_ text: String) -> String {
-            text.replacingOccurrences(of: #"test/[A-Za-z]+/[0-9A-F]{8}/(real|dropin)"#, with: "T", options: .regularExpression)
+            text.replacingOccurrences(
+                of: #"test/[A-Za-z]+/[0-9A-F]{8}/(real|dropin)"#, with: "T", options: .regularExpression)
         }
-        #expect(normalised(dropIn.stdout) == normalised(real.stdout), "drop-in:\n\(dropIn.stdout)\nreal:\n\(real.stdout)")
-        #expect(normalised(dropIn.stdout) == "T/a = one\nT/b = two words\nT/a|one|1\nT/b|two words|1\ndone\n", "\(dropIn)")
+        #expect(
+            normalised(dropIn.stdout) == normalised(real.stdout), "drop-in:\n\(dropIn.stdout)\nreal:\n\(real.stdout)")
+        #expect(
+            normalised(dropIn.stdout) == "T/a = one\nT/b = two words\nT/a|one|1\nT/b|two words|1\ndone\n", "\(dropIn)")
     }
 
     @Test func theDropInTakesExactlyTheClientsOptions() throws {
@@ -133,23 +158,39 @@ import Testing
         func run(_ client: String, _ arguments: [String]) throws -> RunResult {
             var env = environment
             env["XDG_CONFIG_HOME"] = nil
-            return try RunningCommand(arguments, environment: env, executable: "\(compat)/\(client)", unsetting: ["XDG_CONFIG_HOME"]).wait(timeout: 30)
+            return try RunningCommand(
+                arguments, environment: env, executable: "\(compat)/\(client)", unsetting: ["XDG_CONFIG_HOME"]
+            ).wait(timeout: 30)
         }
-        let rr = try run("mosquitto_rr", ["-t", "\(uniqueTopic())/req", "-e", "\(uniqueTopic())/resp", "-m", "x", "-W", "1"])
+        let rr = try run(
+            "mosquitto_rr", ["-t", "\(uniqueTopic())/req", "-e", "\(uniqueTopic())/resp", "-m", "x", "-W", "1"])
         #expect(rr.status == 27, "\(rr)")
         // As mosquitto_rr: no correlation, so the first message on the response topic is the response.
         let topic = uniqueTopic()
-        let retained = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/resp", "-m", "any answer", "-r"])
+        let retained = try mqttctl([
+            "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/resp", "-m", "any answer", "-r",
+        ])
         #expect(retained.status == 0, "\(retained)")
-        defer { _ = try? mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/resp", "-r", "-n"]) }
+        defer {
+            _ = try? mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/resp", "-r", "-n"])
+        }
         let answered = try run("mosquitto_rr", ["-t", "\(topic)/req", "-e", "\(topic)/resp", "-m", "x", "-W", "10"])
         #expect(answered.status == 0 && answered.stdout == "any answer\n", "\(answered)")
-        let theirs = try runProgram("/usr/bin/mosquitto_rr", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/req", "-e", "\(topic)/resp", "-m", "x", "-W", "10"])
+        let theirs = try runProgram(
+            "/usr/bin/mosquitto_rr",
+            [
+                "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "\(topic)/req", "-e", "\(topic)/resp", "-m", "x", "-W",
+                "10",
+            ])
         #expect(theirs.stdout == answered.stdout, "\(theirs)")
-        for (client, option) in [("mosquitto_pub", "--json"), ("mosquitto_sub", "-l"), ("mosquitto_rr", "-C"), ("mosquitto_pub", "-o")] {
+        for (client, option) in [
+            ("mosquitto_pub", "--json"), ("mosquitto_sub", "-l"), ("mosquitto_rr", "-C"), ("mosquitto_pub", "-o"),
+        ] {
             let result = try run(client, [option, "1", "-t", "t"])
             #expect(result.status == 2, "\(result)")
-            #expect(result.stderrLines.count == 1 && result.stderr.contains("\(client) has no option '\(option)'"), "\(result)")
+            #expect(
+                result.stderrLines.count == 1 && result.stderr.contains("\(client) has no option '\(option)'"),
+                "\(result)")
         }
         // A usage error points at the client's help.
         let bad = try run("mosquitto_sub", ["-t", "t", "-q", "3"])

@@ -8,7 +8,8 @@ import Testing
     @Test func bothVersionsConcurrentlyAgainstMosquitto() async throws {
         let broker = try TestBroker.standard()
         let junit = try JUnitSchema.reportFile()
-        let result = try await runAsync(["probe", "-p", "\(broker.port)", "--json", "--junit", junit.path], timeout: 90)
+        let result = try await runAsync(
+            ["probe", "-p", "\(broker.port)", "--json", "--junit", junit.path], timeout: 90)
         let seconds = result.runtime
         let d = try jsonDocument(result)
         #expect(d.string("probe") == "all")
@@ -16,7 +17,8 @@ import Testing
         let keepAlive = d.objects("keepalive")
         let takeover = d.objects("takeover")
         #expect(keepAlive.map { $0.string("protocol") } == ["3.1.1", "5"])
-        #expect(takeover.map { "\($0.string("protocol") ?? "") \($0.string("session") ?? "")" }
+        #expect(
+            takeover.map { "\($0.string("protocol") ?? "") \($0.string("session") ?? "")" }
                 == ["3.1.1 clean", "3.1.1 persistent", "5 clean", "5 persistent"])
         #expect(d.objects("skipped").isEmpty)
 
@@ -26,7 +28,8 @@ import Testing
             let r = try #require(document.objects("results").first)
             let dropped = try #require(r.number("dropped_after_s"), "\(r)")
             #expect(ProbeKeepAliveTests.mosquittoWindow(5).contains(dropped), "\(r)")
-            ProbeKeepAliveTests.expectConsistentVerdict(r, k: 5, limit: 8.5, version: document.string("protocol") == "5" ? "5" : "311")
+            ProbeKeepAliveTests.expectConsistentVerdict(
+                r, k: 5, limit: 8.5, version: document.string("protocol") == "5" ? "5" : "311")
             #expect(r.bool("will_published") == true, "\(r)")
             #expect(document.object("negative_control")?.bool("will_published") == false)
             drops.append(dropped)
@@ -50,7 +53,8 @@ import Testing
         #expect(xml.contains("<testsuites name=\"mqttctl probe\" tests=\"8\""), "\(xml)")
         #expect(xml.contains("classname=\"mqttctl.probe.takeover.mqtt5\""), "\(xml)")
         #expect(xml.components(separatedBy: "<failure message=\"MQTT 3.1.1 [MQTT-3.1.2-8]").count == 2, "\(xml)")
-        #expect(xml.components(separatedBy: "<failure ").count - 1 == takeover.filter { $0.bool("pass") == false }.count
+        #expect(
+            xml.components(separatedBy: "<failure ").count - 1 == takeover.filter { $0.bool("pass") == false }.count
                 + keepAlive.filter { $0.bool("pass") == false }.count, "\(xml)")
 
         // So the run fails.
@@ -70,11 +74,14 @@ import Testing
     /// A peer that does everything by the book passes every probe; the human
     /// report has one block per version and a line per probe.
     @Test func humanReportAgainstACompliantPeer() async throws {
-        let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, keepAliveDisconnect: 0x8D, takeover: .disconnect(0x8E)))
+        let peer = try ScriptedBroker(
+            ScriptedBroker.Behaviour(dropFactor: 1.2, keepAliveDisconnect: 0x8D, takeover: .disconnect(0x8E)))
         let result = try await runAsync(["probe", "-p", "\(peer.port)", "--strict"], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let lines = result.stdoutLines
-        #expect(lines.first?.hasPrefix("PROBE localhost:\(peer.port): MQTT 3.1.1 and 5, 6 probes at once in ") == true, "\(result)")
+        #expect(
+            lines.first?.hasPrefix("PROBE localhost:\(peer.port): MQTT 3.1.1 and 5, 6 probes at once in ") == true,
+            "\(result)")
         #expect(lines.contains("MQTT 3.1.1") && lines.contains("MQTT 5"), "\(result)")
         #expect(lines.filter { $0.hasPrefix("  keep-alive K=5 s       pass  dropped after ") }.count == 2, "\(result)")
         #expect(lines.filter { $0.hasPrefix("  take-over, clean       pass  A closed ") }.count == 2, "\(result)")

@@ -16,8 +16,10 @@ import Testing
 
     /// The verdict must follow from the measurement and the limit: late breaks
     /// the MUST and fails (naming its clause); early is permitted and only warns.
-    static func expectConsistentVerdict(_ result: [String: Any], k: Int, limit: Double, version: String,
-                                        sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectConsistentVerdict(
+        _ result: [String: Any], k: Int, limit: Double, version: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard let dropped = result.number("dropped_after_s") else {
             Issue.record("no drop: \(result)", sourceLocation: sourceLocation)
             return
@@ -28,8 +30,11 @@ import Testing
         let findings = result.objects("findings")
         if expected == "late" {
             let clause = version == "5" ? "MQTT 5 [MQTT-3.1.2-22]" : "MQTT 3.1.1 [MQTT-3.1.2-24]"
-            #expect(findings.contains { $0.string("level") == "fail" && $0.string("basis") == "MUST" && $0.string("clause") == clause },
-                    "\(findings)", sourceLocation: sourceLocation)
+            #expect(
+                findings.contains {
+                    $0.string("level") == "fail" && $0.string("basis") == "MUST" && $0.string("clause") == clause
+                },
+                "\(findings)", sourceLocation: sourceLocation)
         } else {
             #expect(!findings.contains { $0.string("level") == "fail" }, "\(findings)", sourceLocation: sourceLocation)
         }
@@ -39,16 +44,22 @@ import Testing
     func mosquittoDropsASilentClientWithinItsDocumentedWindow(version: String) async throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic("keepalive\(version)")
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", version, "-k", "5",
-                                  "--will-topic", topic, "--json"], timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "keepalive", "-p", "\(broker.port)", "-V", version, "-k", "5",
+                "--will-topic", topic, "--json",
+            ], timeout: 60)
         let document = try jsonDocument(result)
         #expect(document.string("probe") == "keepalive")
         #expect(document.hasKeys(["results", "pass", "negative_control", "protocol", "backoff", "grace_s"]))
         let results = document.objects("results")
         #expect(results.count == 1)
         let r = try #require(results.first)
-        #expect(r.hasKeys(["keepalive", "effective_keepalive", "server_keepalive", "dropped", "dropped_after_s",
-                           "expected_limit_s", "disconnect_reason", "will_published", "will_after_drop_s", "verdict"]), "\(r)")
+        #expect(
+            r.hasKeys([
+                "keepalive", "effective_keepalive", "server_keepalive", "dropped", "dropped_after_s",
+                "expected_limit_s", "disconnect_reason", "will_published", "will_after_drop_s", "verdict",
+            ]), "\(r)")
         #expect(r.int("keepalive") == 5)
         #expect(r.int("effective_keepalive") == 5)
         #expect(r.isNull("server_keepalive"), "\(r)")
@@ -76,7 +87,8 @@ import Testing
     /// clients asking for more; the probe must then measure against 10.
     @Test func serverKeepAliveBecomesTheEffectiveKeepAlive() async throws {
         let broker = try TestBroker.maxKeepAlive10()
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "60", "--json"], timeout: 90)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "60", "--json"], timeout: 90)
         let r = try #require(try jsonDocument(result).objects("results").first)
         #expect(r.int("keepalive") == 60)
         #expect(r.int("server_keepalive") == 10)
@@ -93,7 +105,9 @@ import Testing
     /// client with keep-alive 0 is never timed out.
     @Test func keepAliveZeroIsNotDroppedOverMQTT311() async throws {
         let broker = try TestBroker.maxKeepAlive10()
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "311", "-k", "0", "--max-wait", "3", "--json"])
+        let result = try await runAsync([
+            "probe", "keepalive", "-p", "\(broker.port)", "-V", "311", "-k", "0", "--max-wait", "3", "--json",
+        ])
         #expect(result.status == 0, "\(result)")
         let r = try #require(try jsonDocument(result).objects("results").first)
         #expect(r.bool("dropped") == false)
@@ -109,7 +123,8 @@ import Testing
     @Test(arguments: [["--max-wait", "30"], []])
     func hugeServerKeepAliveIsInconclusiveAtOnce(maxWait: [String]) async throws {
         let broker = try TestBroker.standard()
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "0", "--json"] + maxWait)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(broker.port)", "-V", "5", "-k", "0", "--json"] + maxWait)
         #expect(result.status == 12, "\(result)")
         let document = try jsonDocument(result)
         let r = try #require(document.objects("results").first)
@@ -134,7 +149,8 @@ import Testing
     @Test func disconnectReasonIsReportedAndTheClientStaysSilent() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, keepAliveDisconnect: 0x8D))
         let id = uniqueID("ka-8d")
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-V", "5", "-k", "5", "-i", id, "--json"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-V", "5", "-k", "5", "-i", id, "--json"], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let r = try #require(try jsonDocument(result).objects("results").first)
         #expect(r.string("client_id") == id)
@@ -151,7 +167,9 @@ import Testing
     @Test(arguments: [(0.4, "early", false, 0), (0.4, "early", true, 10), (2.5, "late", false, 10)])
     func verdictFollowsWhenThePeerDrops(factor: Double, verdict: String, strict: Bool, status: Int32) async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: factor))
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--json"] + (strict ? ["--strict"] : []), timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--json"] + (strict ? ["--strict"] : []),
+            timeout: 60)
         #expect(result.status == status, "\(result)")
         let r = try #require(try jsonDocument(result).objects("results").first)
         #expect(r.string("verdict") == verdict, "\(r)")
@@ -172,7 +190,8 @@ import Testing
     @Test(arguments: [("10", "never", 10), ("7", "inconclusive", 12)])
     func noDropIsNeverOrInconclusive(maxWait: String, verdict: String, status: Int32) async throws {
         let peer = try ScriptedBroker()
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--max-wait", maxWait, "--json"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--max-wait", maxWait, "--json"], timeout: 60)
         let seconds = result.runtime
         #expect(result.status == status, "\(result)")
         let r = try #require(try jsonDocument(result).objects("results").first)
@@ -188,7 +207,9 @@ import Testing
     @Test func sweepRunsConcurrentlyWithOwnClientIDsAndWills() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2))
         let topic = uniqueTopic("sweep")
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "-k", "10", "--will-topic", topic, "--json"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "-k", "10", "--will-topic", topic, "--json"],
+            timeout: 60)
         let seconds = result.runtime
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
@@ -196,7 +217,8 @@ import Testing
         #expect(results.map { $0.int("keepalive") } == [5, 10])
         #expect(Set(results.compactMap { $0.string("client_id") }).count == 2)
         #expect(results.map { $0.string("will_topic") } == ["\(topic)/k5", "\(topic)/k10"])
-        #expect(results.allSatisfy { $0.bool("will_published") == true && $0.string("verdict") == "pass" }, "\(results)")
+        #expect(
+            results.allSatisfy { $0.bool("will_published") == true && $0.string("verdict") == "pass" }, "\(results)")
         #expect(document.object("negative_control")?.bool("will_published") == false)
         // Concurrent: the run (by its own monotonic clock) lasts about as long as the
         // slower drop (12 s), not the sum (18 s). Wall time only proves it ended.
@@ -209,7 +231,8 @@ import Testing
     /// Server Keep Alive from the CONNACK is what the broker enforces.
     @Test func serverKeepAliveFromThePeerIsTheEffectiveKeepAlive() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, serverKeepAlive: 5))
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-V", "5", "-k", "300", "--json"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-V", "5", "-k", "300", "--json"], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let r = try #require(try jsonDocument(result).objects("results").first)
         #expect(r.int("server_keepalive") == 5)
@@ -221,14 +244,18 @@ import Testing
     @Test func humanReportWithoutProgressWhenStderrIsNotATerminal() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2))
         let topic = uniqueTopic("human")
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--will-topic", topic], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--will-topic", topic], timeout: 60)
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdoutLines.first?.hasPrefix("PROBE keepalive localhost:\(peer.port) (MQTT 3.1.1)") == true, "\(result)")
+        #expect(
+            result.stdoutLines.first?.hasPrefix("PROBE keepalive localhost:\(peer.port) (MQTT 3.1.1)") == true,
+            "\(result)")
         #expect(result.stdout.contains("keep-alive K=5 s  pass  dropped after "), "\(result)")
         #expect(result.stdout.contains("will on '\(topic)' published "), "\(result)")
         #expect(result.stdout.contains("negative control  pass  no will after a clean DISCONNECT"), "\(result)")
         #expect(result.stdoutLines.last == "--- pass (2 of 2)", "\(result)")
-        #expect(result.stderr.isEmpty, "no progress or notes on a non-terminal stderr: \(result.stderr.debugDescription)")
+        #expect(
+            result.stderr.isEmpty, "no progress or notes on a non-terminal stderr: \(result.stderr.debugDescription)")
         #expect(!result.stdout.contains("\r"))
     }
 
@@ -240,7 +267,9 @@ import Testing
         #expect(shown.status == 0, "\(shown)")
         #expect(shown.stdout.contains("\rkeep-alive K=5 s (MQTT 3.1.1): silent "), "\(shown.stdout.debugDescription)")
         #expect(shown.stdout.contains("limit 8.5 s, max 17 s\u{1B}[K"), "\(shown.stdout.debugDescription)")
-        #expect(shown.stdout.contains("\r\u{1B}[KPROBE keepalive"), "the line is cleared before the report: \(shown.stdout.debugDescription)")
+        #expect(
+            shown.stdout.contains("\r\u{1B}[KPROBE keepalive"),
+            "the line is cleared before the report: \(shown.stdout.debugDescription)")
 
         let json = try await mqttctlOnTerminal(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--json"])
         #expect(json.status == 0, "\(json)")
@@ -268,8 +297,9 @@ import Testing
     /// per-sample measurements exactly.
     @Test func samplesAgainstMosquitto() async throws {
         let broker = try TestBroker.standard()
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(broker.port)", "-k", "5", "--samples", "3", "--spread", "3", "--json"],
-                                        timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(broker.port)", "-k", "5", "--samples", "3", "--spread", "3", "--json"],
+            timeout: 60)
         let d = try jsonDocument(result)
         let results = d.objects("results")
         #expect(results.map { $0.int("sample") } == [1, 2, 3], "\(d)")
@@ -290,7 +320,9 @@ import Testing
         #expect(result.status == (verdicts.contains("late") ? 10 : 0), "\(result)")
     }
 
-    @Test(arguments: [["--samples", "0"], ["--samples", "21"], ["--spread", "2"], ["--samples", "2", "--spread", "-1"]])
+    @Test(arguments: [
+        ["--samples", "0"], ["--samples", "21"], ["--spread", "2"], ["--samples", "2", "--spread", "-1"],
+    ])
     func usageErrors(arguments: [String]) async throws {
         let result = try await runAsync(["probe", "keepalive", "-p", "1"] + arguments)
         #expect(result.status == 2, "\(result)")

@@ -13,8 +13,11 @@ import Testing
         let broker = try TestBroker.standard()
         let prefix = uniqueTopic()
         let junit = try JUnitSchema.reportFile()
-        let result = try await runAsync(["probe", "limits", "-p", "\(broker.port)", "--topic-prefix", prefix, "--json", "--junit", junit.path,
-                                         "--require", "qos2,retain,wildcards,shared,no-local,retain-handling,receive-maximum"], timeout: 90)
+        let result = try await runAsync(
+            [
+                "probe", "limits", "-p", "\(broker.port)", "--topic-prefix", prefix, "--json", "--junit", junit.path,
+                "--require", "qos2,retain,wildcards,shared,no-local,retain-handling,receive-maximum",
+            ], timeout: 90)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.objects("results").map { $0.string("protocol") } == ["3.1.1", "5"])
@@ -29,13 +32,20 @@ import Testing
             #expect(c.values.allSatisfy { $0.objects("findings").allSatisfy { $0.string("level") != "fail" } }, "\(c)")
         }
         let v5 = Self.checks(d, "5")
-        for id in ["no-local", "retain-as-published", "retain-handling", "subscription-identifiers", "message-expiry", "receive-maximum"] {
+        for id in [
+            "no-local", "retain-as-published", "retain-handling", "subscription-identifiers", "message-expiry",
+            "receive-maximum",
+        ] {
             #expect(v5[id]?.bool("available") == true, "\(id): \(v5[id] ?? [:])")
         }
-        #expect(d.objects("results").last?.object("connack")?.object("properties")?.object("receive_maximum")?.int("value") == 20)
+        #expect(
+            d.objects("results").last?.object("connack")?.object("properties")?.object("receive_maximum")?.int("value")
+                == 20)
         #expect(try JUnitSchema.problems(in: junit) == nil)
         // Clean: no retained message is left under the prefix.
-        let left = try await runAsync(["sub", "-p", "\(broker.port)", "-t", "\(prefix)/#", "--retained-only", "-W", "1", "-v"])
+        let left = try await runAsync([
+            "sub", "-p", "\(broker.port)", "-t", "\(prefix)/#", "--retained-only", "-W", "1", "-v",
+        ])
         #expect(left.status == 27 && left.stdout.isEmpty, "\(left)")
         #expect(d.number("elapsed_s").map { $0 < 60 } == true, "\(d)")
     }
@@ -44,8 +54,9 @@ import Testing
     /// is absent, and requiring it fails the run (exit 10).
     @Test func ejabberdHasNoSharedSubscriptions() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "limits", "-p", "\(broker.port)", "-V", "5", "--require", "qos2,shared", "--json"]
-                                        + TestEjabberd.credentials, timeout: 90)
+        let result = try await runAsync(
+            ["probe", "limits", "-p", "\(broker.port)", "-V", "5", "--require", "qos2,shared", "--json"]
+                + TestEjabberd.credentials, timeout: 90)
         #expect(result.status == 10, "\(result)")
         let d = try jsonDocument(result)
         let c = Self.checks(d, "5")
@@ -77,7 +88,8 @@ import Testing
     /// mosquitto refuses an alias over its maximum of 10 with 0x94.
     @Test func announcedLimitsAreEnforced() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(maximumQoS: 1, maximumPacketSize: 4096))
-        let result = try await runAsync(["probe", "limits", "-p", "\(peer.port)", "-V", "5", "--max-payload", "1000", "--json"], timeout: 90)
+        let result = try await runAsync(
+            ["probe", "limits", "-p", "\(peer.port)", "-V", "5", "--max-payload", "1000", "--json"], timeout: 90)
         #expect(result.status == 0, "\(result)")
         let c = Self.checks(try jsonDocument(result), "5")
         #expect(c["maximum-qos-enforced"]?.bool("available") == true, "\(c["maximum-qos-enforced"] ?? [:])")

@@ -9,24 +9,30 @@ import Testing
     /// is "refused" (a fact, a warning), and K = 5 of the same sweep is measured.
     @Test func keepAliveZeroClosedWithoutConnAckIsARefusal() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, closeOnKeepAliveZero: true))
-        let result = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "0", "-k", "5", "--json"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-k", "0", "-k", "5", "--json"], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let results = try jsonDocument(result).objects("results")
         #expect(results.map { $0.string("verdict") } == ["refused", "pass"], "\(results)")
         let refused = try #require(results.first)
-        #expect(refused.string("refusal") == "closed the connection without CONNACK after CONNECT with keep-alive 0", "\(refused)")
+        #expect(
+            refused.string("refusal") == "closed the connection without CONNACK after CONNECT with keep-alive 0",
+            "\(refused)")
         #expect(refused.objects("findings").map { $0.string("level") } == ["warning"])
         #expect(refused.objects("findings").first?.string("basis") == "MAY")
         #expect(!result.stderr.contains("TLS"), "\(result)")
         // With --strict the refusal fails.
-        let strict = try await runAsync(["probe", "keepalive", "-p", "\(peer.port)", "-k", "0", "--strict", "--json"], timeout: 60)
+        let strict = try await runAsync(
+            ["probe", "keepalive", "-p", "\(peer.port)", "-k", "0", "--strict", "--json"], timeout: 60)
         #expect(strict.status == 10, "\(strict)")
     }
 
     /// A CONNACK with Maximum QoS 0: the probes subscribe and publish at QoS 0
     /// (a will at QoS 1 would be refused) and produce a complete report.
     @Test func maximumQoSZeroIsRespected() async throws {
-        let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, keepAliveDisconnect: 0x8D, takeover: .disconnect(0x8E), maximumQoS: 0))
+        let peer = try ScriptedBroker(
+            ScriptedBroker.Behaviour(
+                dropFactor: 1.2, keepAliveDisconnect: 0x8D, takeover: .disconnect(0x8E), maximumQoS: 0))
         let result = try await runAsync(["probe", "-p", "\(peer.port)", "-V", "5", "--json"], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
@@ -40,7 +46,8 @@ import Testing
     /// 3.1.1 is reported as not answered and MQTT 5 is still probed.
     @Test func silenceToMQTT311StillProbesMQTT5() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, ignoreMQTT311: true))
-        let result = try await runAsync(["probe", "-p", "\(peer.port)", "--connect-timeout", "2", "--json"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "-p", "\(peer.port)", "--connect-timeout", "2", "--json"], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         let skipped = d.objects("skipped")
@@ -54,12 +61,16 @@ import Testing
     /// code 1) is recognised from that answer at once, not after a timeout.
     @Test func mqtt311ConnAckToMQTT5IsRecognisedAtOnce() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(acceptV5: false))
-        let result = try await runAsync(["probe", "-p", "\(peer.port)", "-V", "5", "--connect-timeout", "30"], timeout: 60)
+        let result = try await runAsync(
+            ["probe", "-p", "\(peer.port)", "-V", "5", "--connect-timeout", "30"], timeout: 60)
         #expect(result.status == 4, "\(result)")
-        #expect(result.stderr.contains("answered the MQTT 5 CONNECT with an MQTT 3.1.1 CONNACK (return code 1)"), "\(result)")
+        #expect(
+            result.stderr.contains("answered the MQTT 5 CONNECT with an MQTT 3.1.1 CONNACK (return code 1)"),
+            "\(result)")
         #expect(result.runtime < 10, "took \(result.runtime) s: waited for a CONNACK that had already come")
         // Without -V, MQTT 5 is skipped with that reason and 3.1.1 is probed.
-        let all = try await runAsync(["probe", "-p", "\(peer.port)", "-k", "0", "--max-wait", "1", "--json"], timeout: 60)
+        let all = try await runAsync(
+            ["probe", "-p", "\(peer.port)", "-k", "0", "--max-wait", "1", "--json"], timeout: 60)
         let skipped = try jsonDocument(all).objects("skipped")
         #expect(skipped.first?.string("reason")?.contains("speaks only MQTT 3.1.1") == true, "\(all)")
     }
@@ -85,16 +96,19 @@ import Testing
     /// How a connection ended, exactly: DISCONNECT with reason string and user
     /// property, a FIN, or a reset.
     @Test func connectionEndsAreReportedPrecisely() async throws {
-        let talkative = try ScriptedBroker(ScriptedBroker.Behaviour(
-            dropFactor: 1.2, keepAliveDisconnect: 0x8D, disconnectReasonString: "Idle connection",
-            disconnectUserProperty: ("node", "n1")))
-        let a = try await runAsync(["probe", "keepalive", "-p", "\(talkative.port)", "-V", "5", "-k", "5", "--json"], timeout: 60)
+        let talkative = try ScriptedBroker(
+            ScriptedBroker.Behaviour(
+                dropFactor: 1.2, keepAliveDisconnect: 0x8D, disconnectReasonString: "Idle connection",
+                disconnectUserProperty: ("node", "n1")))
+        let a = try await runAsync(
+            ["probe", "keepalive", "-p", "\(talkative.port)", "-V", "5", "-k", "5", "--json"], timeout: 60)
         let r = try #require(try jsonDocument(a).objects("results").first)
         #expect(r.string("closed_by") == "disconnect", "\(r)")
         #expect(r.int("disconnect_reason") == 0x8D)
         #expect(r.string("disconnect_reason_string") == "Idle connection", "\(r)")
         #expect((r["disconnect_user_properties"] as? [[String: Any]])?.first?.string("value") == "n1", "\(r)")
-        let text = try await runAsync(["probe", "keepalive", "-p", "\(talkative.port)", "-V", "5", "-k", "5"], timeout: 60)
+        let text = try await runAsync(
+            ["probe", "keepalive", "-p", "\(talkative.port)", "-V", "5", "-k", "5"], timeout: 60)
         #expect(text.stdout.contains("DISCONNECT Keep Alive timeout (0x8D) \"Idle connection\" [node=n1]"), "\(text)")
 
         let resetting = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, closeWithReset: true))

@@ -5,8 +5,10 @@ import Testing
 /// does: close without 0x8E, wills per its own rules, sessions) and against the
 /// scripted peer (DISCONNECT 0x8E, a broker that does not close the old connection).
 @Suite struct ProbeTakeoverTests {
-    static let keys = ["old_closed", "closed_after_ms", "disconnect_reason", "will_published", "session_present",
-                       "verdict", "pass", "will_expected", "session_present_expected", "subscription_carried_over"]
+    static let keys = [
+        "old_closed", "closed_after_ms", "disconnect_reason", "will_published", "session_present",
+        "verdict", "pass", "will_expected", "session_present_expected", "subscription_carried_over",
+    ]
 
     func takeover(_ port: Int, _ arguments: [String], timeout: Double = 60) async throws -> (RunResult, [String: Any]) {
         let result = try await runAsync(["probe", "takeover", "-p", "\(port)", "--json"] + arguments, timeout: timeout)
@@ -56,7 +58,8 @@ import Testing
     @Test(arguments: [false, true])
     func mqtt5CleanStartWithoutSessionTakenOver(strict: Bool) async throws {
         let broker = try TestBroker.standard()
-        let (result, d) = try await takeover(broker.port, ["-V", "5", "--will-topic", uniqueTopic()] + (strict ? ["--strict"] : []))
+        let (result, d) = try await takeover(
+            broker.port, ["-V", "5", "--will-topic", uniqueTopic()] + (strict ? ["--strict"] : []))
         #expect(d.bool("old_closed") == true)
         #expect(d.isNull("disconnect_reason"))
         #expect(d.bool("will_expected") == true)
@@ -93,7 +96,9 @@ import Testing
         let failed = d.objects("findings").filter { $0.string("level") == "fail" }
         #expect(failed.count == 1, "\(d)")
         #expect(failed.first?.string("clause")?.contains("[MQTT-3.1.2-8]") == true, "\(failed)")
-        #expect(failed.first?.string("quote")?.contains("If the Will Delay is 0 the Will Message is sent at the close") == true)
+        #expect(
+            failed.first?.string("quote")?.contains("If the Will Delay is 0 the Will Message is sent at the close")
+                == true)
         #expect(result.stderr.contains("probe takeover did not pass: A's will was not published"), "\(result)")
     }
 
@@ -101,7 +106,8 @@ import Testing
     /// MUST NOT be published ([MQTT-3.1.3-9]); mosquitto passes.
     @Test func mqtt5PersistentSessionWithWillDelayPasses() async throws {
         let broker = try TestBroker.standard()
-        let (result, d) = try await takeover(broker.port, ["-V", "5", "-c", "--will-topic", uniqueTopic(), "--will-delay", "2"])
+        let (result, d) = try await takeover(
+            broker.port, ["-V", "5", "-c", "--will-topic", uniqueTopic(), "--will-delay", "2"])
         #expect(result.status == 0, "\(result)")
         #expect(d.bool("will_expected") == false)
         #expect(d.bool("will_published") == false)
@@ -112,7 +118,8 @@ import Testing
     /// MQTT 5, B starts clean: A's session ends, so its will is published at once.
     @Test func mqtt5NewCleanStartEndsTheSession() async throws {
         let broker = try TestBroker.standard()
-        let (result, d) = try await takeover(broker.port, ["-V", "5", "-c", "-x", "300", "--new-clean", "--will-topic", uniqueTopic()])
+        let (result, d) = try await takeover(
+            broker.port, ["-V", "5", "-c", "-x", "300", "--new-clean", "--will-topic", uniqueTopic()])
         #expect(result.status == 0, "\(result)")
         #expect(d.bool("new_clean_start") == true)
         #expect(d.bool("will_expected") == true)
@@ -125,7 +132,8 @@ import Testing
     /// mosquitto 2.0.11 never publishes a delayed will on take-over.
     @Test func mqtt5DelayedWillIsDroppedByMosquitto() async throws {
         let broker = try TestBroker.standard()
-        let (result, d) = try await takeover(broker.port, ["-V", "5", "--will-topic", uniqueTopic(), "--will-delay", "1"])
+        let (result, d) = try await takeover(
+            broker.port, ["-V", "5", "--will-topic", uniqueTopic(), "--will-delay", "1"])
         #expect(result.status == 10, "\(result)")
         #expect(d.int("will_delay_s") == 1)
         #expect(d.bool("will_expected") == true)
@@ -148,7 +156,9 @@ import Testing
         let topic = uniqueTopic()
         let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "--will-topic", topic])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdoutLines.first?.hasPrefix("PROBE takeover localhost:\(broker.port) (MQTT 3.1.1, client id mqttctl-") == true, "\(result)")
+        #expect(
+            result.stdoutLines.first?.hasPrefix(
+                "PROBE takeover localhost:\(broker.port) (MQTT 3.1.1, client id mqttctl-") == true, "\(result)")
         #expect(result.stdout.contains("will rule: published (MUST, MQTT 3.1.1 [MQTT-3.1.2-8])"), "\(result)")
         #expect(result.stdout.contains("take-over, clean  pass  A closed "), "\(result)")
         #expect(result.stdout.contains("will published "), "\(result)")
@@ -174,8 +184,10 @@ import Testing
     /// passes even with --strict; one that drops the will as mosquitto does fails.
     @Test(arguments: [ScriptedBroker.Behaviour.TakeoverWill.specification, .likeMosquitto])
     func persistentMQTT5TakeoverWill(peerWill: ScriptedBroker.Behaviour.TakeoverWill) async throws {
-        let peer = try ScriptedBroker(ScriptedBroker.Behaviour(takeover: .disconnect(0x8E), takeoverWill: peerWill,
-                                                               disconnectReasonString: "Resumed by another connection"))
+        let peer = try ScriptedBroker(
+            ScriptedBroker.Behaviour(
+                takeover: .disconnect(0x8E), takeoverWill: peerWill,
+                disconnectReasonString: "Resumed by another connection"))
         let (result, d) = try await takeover(peer.port, ["-V", "5", "-c", "--strict", "--will-topic", uniqueTopic()])
         #expect(d.int("disconnect_reason") == 0x8E)
         #expect(d.string("disconnect_reason_string") == "Resumed by another connection", "\(d)")
@@ -198,21 +210,26 @@ import Testing
     func unsettledWillIsANote(peerWill: ScriptedBroker.Behaviour.TakeoverWill) async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(takeover: .disconnect(0x8E), takeoverWill: peerWill))
         let strict = peerWill == .specification ? ["--strict"] : []
-        let (result, d) = try await takeover(peer.port, ["-V", "5", "-c", "-x", "0", "--will-topic", uniqueTopic(), "--will-delay", "1"] + strict)
+        let (result, d) = try await takeover(
+            peer.port, ["-V", "5", "-c", "-x", "0", "--will-topic", uniqueTopic(), "--will-delay", "1"] + strict)
         #expect(result.status == 0, "\(result)")
         #expect(d.isNull("will_expected"), "\(d)")
         #expect(d.string("will_rule") == "unsettled")
         let note = d.objects("findings").first { $0.string("basis") == "unsettled" }
         #expect(note?.string("level") == "note", "\(d)")
-        #expect(note?.string("quote")?.contains("§3.1.3.2.2") == true && note?.string("quote")?.contains("§3.1.4") == true)
+        #expect(
+            note?.string("quote")?.contains("§3.1.3.2.2") == true && note?.string("quote")?.contains("§3.1.4") == true)
         #expect(d.bool("will_published") == (peerWill == .specification), "\(d)")
     }
 
     /// --max-wait bounds every wait: a will delay of 2^32 - 1 s is watched at most that long.
     @Test func maxWaitBoundsTheWillWindow() async throws {
         let broker = try TestBroker.standard()
-        let result = try await runAsync(["probe", "takeover", "-p", "\(broker.port)", "-V", "5", "-c", "-x", "0", "--will-topic", uniqueTopic(),
-                                         "--will-delay", "4294967295", "--max-wait", "2", "--json"], timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "takeover", "-p", "\(broker.port)", "-V", "5", "-c", "-x", "0", "--will-topic", uniqueTopic(),
+                "--will-delay", "4294967295", "--max-wait", "2", "--json",
+            ], timeout: 60)
         #expect(result.status == 0, "\(result)")
         #expect(result.runtime < 20, "took \(result.runtime) s")
         #expect(try jsonDocument(result).isNull("will_expected"))
@@ -221,7 +238,8 @@ import Testing
     /// A broker that leaves the old connection open fails, within --max-wait.
     @Test func oldConnectionLeftOpenFails() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(takeover: .keepOld))
-        let result = try await runAsync(["probe", "takeover", "-p", "\(peer.port)", "--max-wait", "1", "--json"], timeout: 30)
+        let result = try await runAsync(
+            ["probe", "takeover", "-p", "\(peer.port)", "--max-wait", "1", "--json"], timeout: 30)
         let seconds = result.runtime
         #expect(result.status == 10, "\(result)")
         let d = try jsonDocument(result)
@@ -243,23 +261,31 @@ import Testing
 /// brokers that differ.
 @Suite struct ProbeTakeoverMatrixTests {
     static func byName(_ d: [String: Any]) -> [String: [String: Any]] {
-        Dictionary(d.objects("takeover").map { ("\($0.string("protocol") ?? "") \($0.string("session") ?? "")", $0) },
-                   uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            d.objects("takeover").map { ("\($0.string("protocol") ?? "") \($0.string("session") ?? "")", $0) },
+            uniquingKeysWith: { a, _ in a })
     }
 
     /// mosquitto 2.0.11: the wills of resumed sessions are dropped (the only
     /// failures), the message A left unacknowledged is resent to B, B's own will stays.
     @Test func mosquitto() async throws {
         let broker = try TestBroker.standard()
-        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "\(broker.port)", "--json"], timeout: 90)
+        let result = try await runAsync(
+            ["probe", "takeover", "--matrix", "-p", "\(broker.port)", "--json"], timeout: 90)
         #expect(result.status == 10, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.objects("takeover").count == 14, "\(d)")
         let t = Self.byName(d)
         let failing = Set(t.filter { $0.value.bool("pass") == false }.keys)
-        #expect(failing == ["3.1.1 persistent", "3.1.1 A silent, message in flight", "5 persistent", "5 A silent, message in flight",
-                            "5 B other expiry"], "\(failing)")
-        #expect(t["5 A silent, message in flight"]?.bool("inflight_redelivered") == true, "\(t["5 A silent, message in flight"] ?? [:])")
+        #expect(
+            failing == [
+                "3.1.1 persistent", "3.1.1 A silent, message in flight", "5 persistent",
+                "5 A silent, message in flight",
+                "5 B other expiry",
+            ], "\(failing)")
+        #expect(
+            t["5 A silent, message in flight"]?.bool("inflight_redelivered") == true,
+            "\(t["5 A silent, message in flight"] ?? [:])")
         #expect(t["3.1.1 A silent, message in flight"]?.bool("inflight_redelivered") == true)
         #expect(t["5 B with a will"]?.bool("b_will_published") == false)
         #expect(t["5 persistent, will delay 2 s"]?.bool("pass") == true)
@@ -270,8 +296,9 @@ import Testing
     /// ejabberd 23.01 follows every rule in every variant.
     @Test func ejabberd() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "\(broker.port)", "--json"] + TestEjabberd.credentials,
-                                        timeout: 90)
+        let result = try await runAsync(
+            ["probe", "takeover", "--matrix", "-p", "\(broker.port)", "--json"] + TestEjabberd.credentials,
+            timeout: 90)
         let d = try jsonDocument(result)
         let t = Self.byName(d)
         let failing = t.filter { $0.value.bool("pass") == false }
@@ -282,7 +309,8 @@ import Testing
 
     @Test func textTable() async throws {
         let broker = try TestBroker.standard()
-        let result = try await runAsync(["probe", "takeover", "--matrix", "-p", "\(broker.port)", "-V", "311"], timeout: 90)
+        let result = try await runAsync(
+            ["probe", "takeover", "--matrix", "-p", "\(broker.port)", "-V", "311"], timeout: 90)
         #expect(result.status == 10, "\(result)")
         #expect(result.stdout.contains("  variant "), "\(result)")
         #expect(result.stdout.contains("in flight resent"), "\(result)")
@@ -303,8 +331,11 @@ import Testing
     @Test func twoIndependentBrokersAreNoCluster() async throws {
         let a = try TestBroker.standard()
         let b = try TestBroker.maxKeepAlive10()
-        let result = try await runAsync(["probe", "takeover", "-p", "\(a.port)", "--b-port", "\(b.port)", "--max-wait", "1",
-                                         "--will-topic", uniqueTopic(), "--json"], timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "takeover", "-p", "\(a.port)", "--b-port", "\(b.port)", "--max-wait", "1",
+                "--will-topic", uniqueTopic(), "--json",
+            ], timeout: 60)
         #expect(result.status == 10, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.bool("old_closed") == false)
@@ -318,8 +349,11 @@ import Testing
     @Test func aTwoNodeClusterTakesOverAcrossNodes() async throws {
         let cluster = try ScriptedBroker(ScriptedBroker.Behaviour(takeover: .disconnect(0x8E)), nodes: 2)
         let second = try #require(cluster.secondPort)
-        let result = try await runAsync(["probe", "takeover", "-p", "\(cluster.port)", "--b-port", "\(second)", "-V", "5", "-c",
-                                         "--will-topic", uniqueTopic(), "--json"], timeout: 60)
+        let result = try await runAsync(
+            [
+                "probe", "takeover", "-p", "\(cluster.port)", "--b-port", "\(second)", "-V", "5", "-c",
+                "--will-topic", uniqueTopic(), "--json",
+            ], timeout: 60)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.bool("old_closed") == true)

@@ -7,7 +7,9 @@ import Testing
     static func cases(_ d: [String: Any]) -> [String: [String: Any]] {
         var out: [String: [String: Any]] = [:]
         for result in d.objects("results") {
-            for c in result.objects("cases") { out["\(result.string("protocol") ?? "") \(c.string("ending") ?? "")"] = c }
+            for c in result.objects("cases") {
+                out["\(result.string("protocol") ?? "") \(c.string("ending") ?? "")"] = c
+            }
         }
         return out
     }
@@ -17,7 +19,8 @@ import Testing
     @Test func mosquitto() async throws {
         let broker = try TestBroker.standard()
         let junit = try JUnitSchema.reportFile()
-        let result = try await runAsync(["probe", "will", "-p", "\(broker.port)", "--grace", "2", "--json", "--junit", junit.path], timeout: 90)
+        let result = try await runAsync(
+            ["probe", "will", "-p", "\(broker.port)", "--grace", "2", "--json", "--junit", junit.path], timeout: 90)
         #expect(result.status == 10, "\(result)")
         let c = Self.cases(try jsonDocument(result))
         #expect(c.count == 10, "\(c.keys)")
@@ -34,8 +37,9 @@ import Testing
 
     @Test func ejabberdPassesEveryEnding() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "will", "-p", "\(broker.port)", "--grace", "2", "--json"] + TestEjabberd.credentials,
-                                        timeout: 90)
+        let result = try await runAsync(
+            ["probe", "will", "-p", "\(broker.port)", "--grace", "2", "--json"] + TestEjabberd.credentials,
+            timeout: 90)
         let c = Self.cases(try jsonDocument(result))
         #expect(c.filter { $0.value.bool("pass") == false }.isEmpty, "\(c)")
         #expect(result.status == 0, "\(result)")
@@ -51,11 +55,15 @@ import Testing
         #expect(lateCase.objects("findings").first?.string("clause") == "MQTT 5 §3.1.2.5")
 
         let early = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2, ignoreWillDelay: true))
-        let b = try await runAsync(["probe", "will", "-p", "\(early.port)", "-V", "5", "--will-delay", "3", "--json"], timeout: 90)
+        let b = try await runAsync(
+            ["probe", "will", "-p", "\(early.port)", "-V", "5", "--will-delay", "3", "--json"], timeout: 90)
         #expect(b.status == 10, "\(b)")
         let earlyCase = try #require(Self.cases(try jsonDocument(b))["5 socket closed"])
-        #expect(earlyCase.objects("findings").contains { $0.string("level") == "fail" && $0.string("clause") == "MQTT 5 [MQTT-3.1.2-8]" },
-                "\(earlyCase)")
+        #expect(
+            earlyCase.objects("findings").contains {
+                $0.string("level") == "fail" && $0.string("clause") == "MQTT 5 [MQTT-3.1.2-8]"
+            },
+            "\(earlyCase)")
     }
 
     @Test(arguments: [["--will-qos", "3"], ["-c"], ["-i", "x"], ["--will-delay", "-1"]])

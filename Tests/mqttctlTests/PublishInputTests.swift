@@ -10,7 +10,9 @@ import Testing
         try TestBroker.named("max_packet_size_1000", config: "max_packet_size 1000\n")
     }
 
-    func expectOneLine(_ result: RunResult, status: Int32, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneLine(
+        _ result: RunResult, status: Int32, _ text: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(result.status == status, "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderrLines.count == 1, "\(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(text), "expected '\(text)' in \(result)", sourceLocation: sourceLocation)
@@ -19,8 +21,9 @@ import Testing
 
     @Test func aLineThatNeverEndsIsRefusedAtTheLimit() throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctlMeasuringMemory(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-l"], timeout: 120,
-                                               stdinRedirect: .path("/dev/zero"))
+        let result = try mqttctlMeasuringMemory(
+            ["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-l"], timeout: 120,
+            stdinRedirect: .path("/dev/zero"))
         expectOneLine(result, status: 2, "line 1 of stdin is longer than 268435455 bytes, the largest MQTT payload")
         // The line buffer stops at the limit (it once doubled past it, and then aborted).
         #expect(result.maxRSS < 400_000, "peak \(result.maxRSS) KiB")
@@ -29,8 +32,9 @@ import Testing
     @Test func theBrokersMaximumPacketSizeIsTheLimit() throws {
         let broker = try Self.smallPacketBroker()
         let topic = uniqueTopic()
-        let zero = try mqttctlMeasuringMemory(["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-l"], timeout: 60,
-                                             stdinRedirect: .path("/dev/zero"))
+        let zero = try mqttctlMeasuringMemory(
+            ["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-l"], timeout: 60,
+            stdinRedirect: .path("/dev/zero"))
         expectOneLine(zero, status: 2, "(Maximum Packet Size 1000)")
         #expect(zero.maxRSS < 100_000, "peak \(zero.maxRSS) KiB")
 
@@ -39,27 +43,33 @@ import Testing
         let long = String(repeating: "x", count: 2000)
         // 1000 = 1 (type) + 2 (remaining length) + 2 + topic + 2 (message id) + 1 (no properties) + payload
         let largest = 1000 - 1 - 2 - 2 - topic.utf8.count - 2 - 1
-        let lines = try mqttctl(["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-q", "1", "-l"],
-                                stdin: Data("one\ntwo\n\(long)\nfour\n".utf8))
-        expectOneLine(lines, status: 2, "line 3 of stdin is longer than \(largest) bytes, the largest payload the broker takes on '\(topic)'")
+        let lines = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-q", "1", "-l"],
+            stdin: Data("one\ntwo\n\(long)\nfour\n".utf8))
+        expectOneLine(
+            lines, status: 2,
+            "line 3 of stdin is longer than \(largest) bytes, the largest payload the broker takes on '\(topic)'")
         #expect(lines.stderr.contains("the 2 lines before it were sent and acknowledged"), "\(lines)")
         #expect(sub.wait(timeout: 10).stdout == "one\ntwo\n")
 
-        let file = try mqttctl(["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-q", "1", "-s"], stdin: Data(long.utf8))
+        let file = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-V", "5", "-t", topic, "-q", "1", "-s"], stdin: Data(long.utf8))
         expectOneLine(file, status: 2, "the message is 2000 bytes, more than \(largest) bytes")
     }
 
     @Test(arguments: ["-l", "-s"])
     func aClosedStdinIsAnErrorNotAHang(mode: String) throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), mode], timeout: 20, stdinRedirect: .closed)
+        let result = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), mode], timeout: 20, stdinRedirect: .closed)
         expectOneLine(result, status: 2, "stdin is closed, and \(mode) reads the message")
     }
 
     @Test(arguments: ["-l", "-s"])
     func aDirectoryAsStdinIsTheSameUsageError(mode: String) throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), mode], timeout: 20, stdinRedirect: .path("/tmp"))
+        let result = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), mode], timeout: 20, stdinRedirect: .path("/tmp"))
         expectOneLine(result, status: 2, "cannot read stdin: it is a directory")
     }
 

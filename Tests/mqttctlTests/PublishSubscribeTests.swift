@@ -7,7 +7,9 @@ import Testing
     func roundTripAtEachQoS(qos: Int) throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
-        let sub = try startSubscriber(["-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-C", "1", "-F", "%q %t %p"])
+        let sub = try startSubscriber([
+            "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-C", "1", "-F", "%q %t %p",
+        ])
         let pub = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-m", "hello \(qos)"])
         #expect(pub.status == 0, "\(pub)")
         let result = sub.wait(timeout: 10)
@@ -31,7 +33,9 @@ import Testing
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
         let sub = try startSubscriber(["-p", "\(broker.port)", "-t", topic, "-q", "1", "-C", "4", "-N", "-F", "[%p]"])
-        let pub = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-l"], stdin: Data("one\n\nthree\nlast without newline".utf8))
+        let pub = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-t", topic, "-q", "1", "-l"],
+            stdin: Data("one\n\nthree\nlast without newline".utf8))
         #expect(pub.status == 0, "\(pub)")
         let result = sub.wait(timeout: 10)
         #expect(result.status == 0, "\(result)")

@@ -6,15 +6,18 @@ import Testing
 /// persistent session, and the exit status says what happened, with counts.
 @Suite struct SubscribeAcknowledgementTests {
     /// A persistent session with `messages` queued for it while it was offline.
-    func queuedSession(_ broker: TestBroker, qos: Int, version: String = "311", messages: [String],
-                       name: String = #function) throws -> [String] {
+    func queuedSession(
+        _ broker: TestBroker, qos: Int, version: String = "311", messages: [String],
+        name: String = #function
+    ) throws -> [String] {
         let id = "ack-\(name.filter { $0.isLetter }.prefix(20))-\(UUID().uuidString.prefix(8))"
         let topic = uniqueTopic(name)
         let base = ["sub", "-p", "\(broker.port)", "-V", version, "-c", "-i", id, "-q", "\(qos)", "-t", topic]
         let create = try mqttctl(base + ["-E"])
         #expect(create.status == 0, "\(create)")
-        let pub = try mqttctl(["pub", "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-l"],
-                              stdin: Data((messages.joined(separator: "\n") + "\n").utf8))
+        let pub = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-l"],
+            stdin: Data((messages.joined(separator: "\n") + "\n").utf8))
         #expect(pub.status == 0, "\(pub)")
         return base
     }
@@ -56,7 +59,8 @@ import Testing
         // A pipe whose reader is gone before the first write: EPIPE at once.
         let pipe = makePipe()
         try pipe.fileHandleForReading.close()
-        let gone = try mqttctl(session + ["-W", "10"], stdoutRedirect: .descriptor(pipe.fileHandleForWriting.fileDescriptor))
+        let gone = try mqttctl(
+            session + ["-W", "10"], stdoutRedirect: .descriptor(pipe.fileHandleForWriting.fileDescriptor))
         try pipe.fileHandleForWriting.close()
         #expect(gone.status == 141, "\(gone)")
         #expect(gone.stderr.isEmpty, "\(gone)")
@@ -92,7 +96,10 @@ import Testing
         #expect(result.status == 27, "\(result)")
         #expect(result.stdout.isEmpty, "\(result)")
         #expect(result.stderrLines.count == 1, "\(result)")
-        #expect(result.stderr.contains("1 QoS 2 message acknowledged to the broker (PUBREC) but not yet released by it (PUBREL) is lost"), "\(result)")
+        #expect(
+            result.stderr.contains(
+                "1 QoS 2 message acknowledged to the broker (PUBREC) but not yet released by it (PUBREL) is lost"),
+            "\(result)")
         #expect(result.runtime < 10, "the grace is 2 s, took \(result.runtime) s")
     }
 
@@ -121,7 +128,9 @@ import Testing
         } else {
             let result = try mqttctl(["sub", "-p", "\(broker.port)", "-t", uniqueTopic(), "--reconnect"] + extra)
             #expect(result.status == 27, "\(result)")
-            #expect(result.stderrLines == ["mqttctl: error: timed out after 1 s (-W) with 0 messages received"], "\(result)")
+            #expect(
+                result.stderrLines == ["mqttctl: error: timed out after 1 s (-W) with 0 messages received"], "\(result)"
+            )
         }
     }
 

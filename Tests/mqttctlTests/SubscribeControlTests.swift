@@ -38,9 +38,13 @@ import Testing
     @Test func filterOutAndRetainedHandling() throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
-        #expect(try mqttctl(["pub", "-p", "\(broker.port)", "-t", "\(topic)/old", "-r", "-q", "1", "-m", "stale"]).status == 0)
+        #expect(
+            try mqttctl(["pub", "-p", "\(broker.port)", "-t", "\(topic)/old", "-r", "-q", "1", "-m", "stale"]).status
+                == 0)
         // -R: the retained message is not printed; -T: topics matching the filter are not printed.
-        let sub = try startSubscriber(["-p", "\(broker.port)", "-t", "\(topic)/#", "-R", "-T", "\(topic)/noise/#", "-C", "1", "-v"])
+        let sub = try startSubscriber([
+            "-p", "\(broker.port)", "-t", "\(topic)/#", "-R", "-T", "\(topic)/noise/#", "-C", "1", "-v",
+        ])
         _ = try mqttctl(["pub", "-p", "\(broker.port)", "-t", "\(topic)/noise/a", "-m", "n"])
         _ = try mqttctl(["pub", "-p", "\(broker.port)", "-t", "\(topic)/new", "-m", "fresh"])
         let result = sub.wait(timeout: 10)
@@ -66,12 +70,14 @@ import Testing
     @Test func closedPipeEndsQuietlyWithStatus141() throws {
         let broker = try TestBroker.standard()
         let topic = uniqueTopic()
-        let script = "\(mqttctlPath()) sub -p \(broker.port) -t '\(topic)' -q 1 | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"
+        let script =
+            "\(mqttctlPath()) sub -p \(broker.port) -t '\(topic)' -q 1 | head -1; echo \"status=${PIPESTATUS[0]}\" >&2"
         let out = makePipe()
         let err = makePipe()
-        let process = try ChildProcess("/bin/bash", ["-c", script], environment: ProcessInfo.processInfo.environment,
-                                       stdin: nil, stdout: out.fileHandleForWriting.fileDescriptor,
-                                       stderr: err.fileHandleForWriting.fileDescriptor)
+        let process = try ChildProcess(
+            "/bin/bash", ["-c", script], environment: ProcessInfo.processInfo.environment,
+            stdin: nil, stdout: out.fileHandleForWriting.fileDescriptor,
+            stderr: err.fileHandleForWriting.fileDescriptor)
         try out.fileHandleForWriting.close()
         try err.fileHandleForWriting.close()
         // Keep publishing until the pipeline ends (head exits after one line, the next write hits EPIPE).
@@ -96,7 +102,8 @@ import Testing
         #expect(result.status == status, "\(result)")
         #expect(result.stderr.contains("error") == false, "\(result)")
         // mosquitto logs "disconnected." for a DISCONNECT, "closed its connection." otherwise.
-        #expect(waitUntil(timeout: 5) { broker.log.contains("Client \(id) disconnected.") }, "\(broker.log.suffix(500))")
+        #expect(
+            waitUntil(timeout: 5) { broker.log.contains("Client \(id) disconnected.") }, "\(broker.log.suffix(500))")
     }
 
     @Test func brokerGoingAwayIsConnectionLost() throws {
@@ -116,7 +123,9 @@ import Testing
         first.stop()
         #expect(sub.waitFor(timeout: 10) { _, err in err.contains("reconnecting in") }, "\(sub.stderr)")
         let second = try TestBroker(name: "reconnect-b", port: port)
-        #expect(sub.waitFor(timeout: 30) { _, err in err.components(separatedBy: "received SUBACK").count > 2 }, "\(sub.stderr)")
+        #expect(
+            sub.waitFor(timeout: 30) { _, err in err.components(separatedBy: "received SUBACK").count > 2 },
+            "\(sub.stderr)")
         _ = try mqttctl(["pub", "-p", "\(second.port)", "-t", topic, "-m", "after"])
         let result = sub.wait(timeout: 20)
         #expect(result.status == 0, "\(result)")

@@ -33,8 +33,11 @@ import Testing
     @Test func pingOverTLS() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
-        let result = try mqttctl(["ping", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                  "-C", "3", "--interval", "0.1", "--json"], timeout: 30)
+        let result = try mqttctl(
+            [
+                "ping", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                "-C", "3", "--interval", "0.1", "--json",
+            ], timeout: 30)
         #expect(result.status == 0, "\(result)")
         let document = try jsonDocument(result)
         #expect(document.int("sent") == 3 && document.int("received") == 3, "\(result)")
@@ -63,8 +66,12 @@ import Testing
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
         let topic = uniqueTopic()
-        let sub = try startSubscriber(["-L", "mqtts://localhost:\(broker.port)/\(topic)", "--cafile", certs.caFile, "-C", "1"])
-        let pub = try mqttctl(["pub", "-L", "mqtts://localhost:\(broker.port)/\(topic)", "--cafile", certs.caFile, "-m", "via url"], timeout: 20)
+        let sub = try startSubscriber([
+            "-L", "mqtts://localhost:\(broker.port)/\(topic)", "--cafile", certs.caFile, "-C", "1",
+        ])
+        let pub = try mqttctl(
+            ["pub", "-L", "mqtts://localhost:\(broker.port)/\(topic)", "--cafile", certs.caFile, "-m", "via url"],
+            timeout: 20)
         #expect(pub.status == 0, "\(pub)")
         let result = sub.wait(timeout: 20)
         #expect(result.status == 0, "\(result)")
@@ -75,7 +82,8 @@ import Testing
         let certs = try TestCertificates.get()
         // Nothing we know of listens on 8883 here; whatever happens, the error names the port.
         for arguments in [["-L", "mqtts://127.0.0.1/t"], ["-h", "127.0.0.1", "-t", "t", "--cafile", certs.caFile]] {
-            let result = try mqttctl(["pub"] + arguments + ["--cafile", certs.caFile, "-m", "x", "--connect-timeout", "3"], timeout: 20)
+            let result = try mqttctl(
+                ["pub"] + arguments + ["--cafile", certs.caFile, "-m", "x", "--connect-timeout", "3"], timeout: 20)
             #expect(result.status != 0, "\(result)")
             #expect(result.stderr.contains("127.0.0.1:8883"), "\(result)")
         }
@@ -84,11 +92,16 @@ import Testing
     @Test func tlsOptionsAreAccepted() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
-        for extra in [["--tls-version", "tlsv1.2"], ["--tls-version", "tlsv1.3"], ["--tls-alpn", "mqtt"],
-                      ["--tls-version", "tlsv1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"],
-                      ["--capath", certs.directory.path, "--cafile", certs.caFile]] {
-            let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                      "-t", uniqueTopic(), "-m", "x"] + extra, timeout: 20)
+        for extra in [
+            ["--tls-version", "tlsv1.2"], ["--tls-version", "tlsv1.3"], ["--tls-alpn", "mqtt"],
+            ["--tls-version", "tlsv1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+            ["--capath", certs.directory.path, "--cafile", certs.caFile],
+        ] {
+            let result = try mqttctl(
+                [
+                    "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                    "-t", uniqueTopic(), "-m", "x",
+                ] + extra, timeout: 20)
             #expect(result.status == 0, "\(extra): \(result)")
         }
     }
@@ -96,15 +109,21 @@ import Testing
     @Test func clientCertificateIsAccepted() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.clientCertificate()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                  "--cert", certs.clientCert, "--key", certs.clientKey, "-t", uniqueTopic(), "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                "--cert", certs.clientCert, "--key", certs.clientKey, "-t", uniqueTopic(), "-m", "x",
+            ], timeout: 20)
         #expect(result.status == 0, "\(result)")
     }
 
     @Test func preSharedKey() throws {
         let broker = try SecureBrokers.psk()
         let topic = uniqueTopic()
-        let psk = ["-h", "127.0.0.1", "-p", "\(broker.port)", "--psk", SecureBrokers.pskKey, "--psk-identity", SecureBrokers.pskIdentity]
+        let psk = [
+            "-h", "127.0.0.1", "-p", "\(broker.port)", "--psk", SecureBrokers.pskKey, "--psk-identity",
+            SecureBrokers.pskIdentity,
+        ]
         let sub = try startSubscriber(psk + ["-t", topic, "-C", "1"])
         let pub = try mqttctl(["pub"] + psk + ["-t", topic, "-m", "psk"], timeout: 20)
         #expect(pub.status == 0, "\(pub)")
@@ -115,8 +134,11 @@ import Testing
     @Test func insecureSkipsTheHostNameCheckWithAWarning() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.wrongHost()
-        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--cafile", certs.caFile, "--insecure",
-                                  "-t", uniqueTopic(), "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--cafile", certs.caFile, "--insecure",
+                "-t", uniqueTopic(), "-m", "x",
+            ], timeout: 20)
         #expect(result.status == 0, "\(result)")
         #expect(result.stderrLines.count == 1, "\(result)")
         #expect(result.stderr.hasPrefix("mqttctl: warning: --insecure"), "\(result)")
@@ -157,7 +179,8 @@ import Testing
 
     @Test func unknownCA() throws {
         let broker = try SecureBrokers.tls()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--tls-use-os-certs", "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            ["pub", "-h", "localhost", "-p", "\(broker.port)", "--tls-use-os-certs", "-t", "t", "-m", "x"], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("certificate verify failed"), "\(result)")
@@ -168,20 +191,27 @@ import Testing
     @Test func selfSignedServerCertificate() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.selfSigned()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            ["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-m", "x"],
+            timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("certificate verify failed: self-signed certificate"), "\(result)")
         // Trusting that very certificate works.
-        let trusted = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.selfSignedCert,
-                                   "-t", uniqueTopic(), "-m", "x"], timeout: 20)
+        let trusted = try mqttctl(
+            [
+                "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.selfSignedCert,
+                "-t", uniqueTopic(), "-m", "x",
+            ], timeout: 20)
         #expect(trusted.status == 0, "\(trusted)")
     }
 
     @Test func expiredServerCertificate() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.expired()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            ["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-m", "x"],
+            timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("certificate verify failed: certificate has expired"), "\(result)")
@@ -190,7 +220,8 @@ import Testing
     @Test func hostNameMismatch() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.wrongHost()
-        let result = try mqttctl(["sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-E"], timeout: 20)
+        let result = try mqttctl(
+            ["sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-E"], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("hostname mismatch"), "\(result)")
@@ -201,7 +232,9 @@ import Testing
     @Test func clientCertificateRequired() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.clientCertificate()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            ["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-m", "x"],
+            timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("client certificate"), "\(result)")
@@ -211,8 +244,11 @@ import Testing
     @Test func clientCertificateFromAnUnknownCA() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.clientCertificate()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                  "--cert", certs.rogueClientCert, "--key", certs.rogueClientKey, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                "--cert", certs.rogueClientCert, "--key", certs.rogueClientKey, "-t", "t", "-m", "x",
+            ], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("client certificate"), "\(result)")
@@ -220,8 +256,11 @@ import Testing
 
     @Test func wrongPreSharedKey() throws {
         let broker = try SecureBrokers.psk()
-        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--psk", "00ff00ff",
-                                  "--psk-identity", SecureBrokers.pskIdentity, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--psk", "00ff00ff",
+                "--psk-identity", SecureBrokers.pskIdentity, "-t", "t", "-m", "x",
+            ], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("--psk"), "\(result)")
@@ -230,8 +269,11 @@ import Testing
     @Test func preSharedKeyAgainstACertificateListenerIsRefused() throws {
         // OpenSSL would quietly fall back to the broker's (unverified) certificate.
         let broker = try SecureBrokers.tls()
-        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--psk", SecureBrokers.pskKey,
-                                  "--psk-identity", SecureBrokers.pskIdentity, "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "127.0.0.1", "-p", "\(broker.port)", "--psk", SecureBrokers.pskKey,
+                "--psk-identity", SecureBrokers.pskIdentity, "-t", "t", "-m", "x",
+            ], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("pre-shared key"), "\(result)")
@@ -240,8 +282,11 @@ import Testing
     @Test func badCipherList() throws {
         let certs = try TestCertificates.get()
         let broker = try SecureBrokers.tls()
-        let result = try mqttctl(["pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
-                                  "--ciphers", "NO-SUCH-CIPHER", "-t", "t", "-m", "x"], timeout: 20)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile,
+                "--ciphers", "NO-SUCH-CIPHER", "-t", "t", "-m", "x",
+            ], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("cipher"), "\(result)")
@@ -261,7 +306,8 @@ import Testing
     @Test func tlsClientOnAPlainPort() throws {
         let certs = try TestCertificates.get()
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["sub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-E"], timeout: 20)
+        let result = try mqttctl(
+            ["sub", "-h", "localhost", "-p", "\(broker.port)", "--cafile", certs.caFile, "-t", "t", "-E"], timeout: 20)
         #expect(result.status == 6, "\(result)")
         expectOneErrorLine(result)
         #expect(result.stderr.contains("TLS handshake failed"), "\(result)")
@@ -272,8 +318,11 @@ import Testing
         let certs = try TestCertificates.get()
         let silent = try SilentListener()
         let started = Date()
-        let result = try mqttctl(["pub", "-h", "127.0.0.1", "-p", "\(silent.port)", "--cafile", certs.caFile,
-                                  "--connect-timeout", "2", "-t", "t", "-m", "x"], timeout: 30)
+        let result = try mqttctl(
+            [
+                "pub", "-h", "127.0.0.1", "-p", "\(silent.port)", "--cafile", certs.caFile,
+                "--connect-timeout", "2", "-t", "t", "-m", "x",
+            ], timeout: 30)
         #expect(!result.timedOut, "\(result)")
         #expect(Date().timeIntervalSince(started) < 20)
         #expect(result.status == 27, "\(result)")

@@ -14,12 +14,27 @@ import Testing
     /// Values MQTT 5 forbids are usage errors found before connecting, not a
     /// broker closing the connection (which used to give 7 or 8).
     @Test(arguments: [
-        (["pub", "-t", "a", "-m", "x", "-D", "publish", "topic-alias", "0"], "-D publish topic-alias 0: use 1 to 65535"),
-        (["pub", "-t", "a", "-m", "x", "-D", "connect", "receive-maximum", "0"], "-D connect receive-maximum 0: use 1 to 65535"),
-        (["pub", "-t", "a", "-m", "x", "-D", "connect", "maximum-packet-size", "0"], "-D connect maximum-packet-size 0"),
-        (["sub", "-t", "a", "-D", "subscribe", "subscription-identifier", "0"], "-D subscribe subscription-identifier 0"),
+        (
+            ["pub", "-t", "a", "-m", "x", "-D", "publish", "topic-alias", "0"],
+            "-D publish topic-alias 0: use 1 to 65535"
+        ),
+        (
+            ["pub", "-t", "a", "-m", "x", "-D", "connect", "receive-maximum", "0"],
+            "-D connect receive-maximum 0: use 1 to 65535"
+        ),
+        (
+            ["pub", "-t", "a", "-m", "x", "-D", "connect", "maximum-packet-size", "0"],
+            "-D connect maximum-packet-size 0"
+        ),
+        (
+            ["sub", "-t", "a", "-D", "subscribe", "subscription-identifier", "0"],
+            "-D subscribe subscription-identifier 0"
+        ),
         (["pub", "-t", "a", "-m", "x", "-D", "publish", "response-topic", "a/#"], "a response topic is a topic name"),
-        (["pub", "-t", "a", "-m", "x", "--will-topic", "w", "-D", "will", "response-topic", "a/+"], "a response topic is a topic name"),
+        (
+            ["pub", "-t", "a", "-m", "x", "--will-topic", "w", "-D", "will", "response-topic", "a/+"],
+            "a response topic is a topic name"
+        ),
         (["pub", "-t", "a", "-m", "x", "-D", "publish", "content-type", "a\tb"], "not valid MQTT UTF-8"),
         (["pub", "-t", "a", "-m", "x", "-D", "connect", "request-problem-information", "2"], "use 0 or 1"),
     ])
@@ -30,9 +45,14 @@ import Testing
 
     @Test func aTopicAliasBeyondTheBrokersMaximumIsAUsageError() throws {
         let broker = try TestBroker.standard()  // Topic Alias Maximum 10
-        let result = try mqttctl(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x", "-D", "publish", "topic-alias", "11"])
+        let result = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x", "-D", "publish", "topic-alias", "11",
+        ])
         expectUsageError(result, "the broker takes topic aliases 1 to 10 only")
-        let fine = try mqttctl(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x", "-q", "1", "-D", "publish", "topic-alias", "10"])
+        let fine = try mqttctl([
+            "pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x", "-q", "1", "-D", "publish", "topic-alias",
+            "10",
+        ])
         #expect(fine.status == 0, "\(fine)")
     }
 
@@ -55,7 +75,8 @@ import Testing
 
     @Test func theCommandLineWinsOverABadEnvironmentValue() throws {
         let broker = try TestBroker.standard()
-        let ok = try mqttctl(["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"], environment: ["MQTTCTL_PORT": "abc"])
+        let ok = try mqttctl(
+            ["pub", "-p", "\(broker.port)", "-t", uniqueTopic(), "-m", "x"], environment: ["MQTTCTL_PORT": "abc"])
         #expect(ok.status == 0, "\(ok)")
         let used = try mqttctl(["pub", "-t", uniqueTopic(), "-m", "x"], environment: ["MQTTCTL_PORT": "abc"])
         expectUsageError(used, "MQTTCTL_PORT: invalid port 'abc'")

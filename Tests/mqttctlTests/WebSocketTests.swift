@@ -20,8 +20,9 @@ import Testing
         let topic = uniqueTopic()
         let connection = Self.ejabberdWS(broker, version: version)
         let sub = try startSubscriber(connection + ["-t", "\(topic)/#", "-q", "\(qos)", "-C", "3", "-v", "-W", "30"])
-        let pub = try mqttctl(["pub"] + connection + ["-t", "\(topic)/a", "-q", "\(qos)", "-l"],
-                              stdin: Data("one\ntwo\nthree\n".utf8))
+        let pub = try mqttctl(
+            ["pub"] + connection + ["-t", "\(topic)/a", "-q", "\(qos)", "-l"],
+            stdin: Data("one\ntwo\nthree\n".utf8))
         #expect(pub.status == 0, "\(pub)")
         #expect(pub.stderr.isEmpty, "\(pub)")
         let result = sub.wait(timeout: 30)
@@ -36,7 +37,9 @@ import Testing
     func roundTripThroughTheRelayToMosquitto(qos: Int) throws {
         let relay = try TestWebSocketRelay.standard()
         let topic = uniqueTopic()
-        let sub = try startSubscriber(["-L", "ws://127.0.0.1:\(relay.port)/\(topic)", "-q", "\(qos)", "-C", "2", "-W", "30"])
+        let sub = try startSubscriber([
+            "-L", "ws://127.0.0.1:\(relay.port)/\(topic)", "-q", "\(qos)", "-C", "2", "-W", "30",
+        ])
         let tcp = try mqttctl(["pub", "-p", "\(relay.broker.port)", "-t", topic, "-q", "\(qos)", "-m", "from tcp"])
         #expect(tcp.status == 0, "\(tcp)")
         let ws = try mqttctl(["pub", "-L", "ws://127.0.0.1:\(relay.port)/\(topic)", "-q", "\(qos)", "-m", "from ws"])
@@ -83,14 +86,18 @@ import Testing
     @Test(arguments: ["311", "5"])
     func pingOverWebSocket(version: String) async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["ping"] + Self.ejabberdWS(broker, version: version) + ["-C", "3", "--interval", "0.1", "--json"])
+        let result = try await runAsync(
+            ["ping"] + Self.ejabberdWS(broker, version: version) + ["-C", "3", "--interval", "0.1", "--json"])
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.int("received") == 3, "\(d)")
         #expect(d.string("transport") == "websocket", "\(d)")
         #expect(d.string("websocket_path") == "/mqtt", "\(d)")
         let text = try await runAsync(["ping"] + Self.ejabberdWS(broker, version: version) + ["-C", "1"])
-        #expect(text.stdoutLines.contains { $0.hasPrefix("PINGRESP from ws://127.0.0.1:\(broker.webSocketPort)/mqtt: seq=1 time=") }, "\(text)")
+        #expect(
+            text.stdoutLines.contains {
+                $0.hasPrefix("PINGRESP from ws://127.0.0.1:\(broker.webSocketPort)/mqtt: seq=1 time=")
+            }, "\(text)")
     }
 
     @Test func connReportsTheTransport() throws {
@@ -106,7 +113,8 @@ import Testing
         #expect(timing.isNull("tcp_connect"), "\(timing)")
         #expect(d.object("connack")?.int("code") == 0, "\(d)")
         let text = try mqttctl(["conn"] + Self.ejabberdWS(broker))
-        #expect(text.stdout.hasPrefix("CONNACK from ws://127.0.0.1:\(broker.webSocketPort)/mqtt (MQTT 3.1.1"), "\(text)")
+        #expect(
+            text.stdout.hasPrefix("CONNACK from ws://127.0.0.1:\(broker.webSocketPort)/mqtt (MQTT 3.1.1"), "\(text)")
         #expect(text.stdout.contains("time: WebSocket upgrade (name lookup, TCP and HTTP) "), "\(text)")
         // Over TCP the key says so.
         let tcp = try mqttctl(["conn", "-p", "\(broker.port)", "--json"] + TestEjabberd.credentials)
@@ -117,8 +125,10 @@ import Testing
     /// conn --stay sees the close frame that ends it: its code and reason, status 7.
     @Test func connStaySeesACloseFrame() throws {
         let relay = try TestWebSocketRelay.standard()
-        let result = try mqttctl(["conn", "--ws", "-p", "\(relay.port)", "--ws-path", "/close/4321/maintenance%20window",
-                                  "--stay", "--json"])
+        let result = try mqttctl([
+            "conn", "--ws", "-p", "\(relay.port)", "--ws-path", "/close/4321/maintenance%20window",
+            "--stay", "--json",
+        ])
         #expect(result.status == 7, "\(result)")
         let stay = try #require(try jsonDocument(result).object("stay"), "\(result)")
         #expect(stay.string("closed_by") == "fin", "\(stay)")
@@ -135,8 +145,9 @@ import Testing
     func keepAliveDropOverWebSocketMatchesTCP(version: String) async throws {
         let broker = try TestEjabberd.standard()
         func probe(_ connection: [String]) async throws -> RunResult {
-            try await runAsync(["probe", "keepalive", "-V", version, "-k", "5", "--grace", "3", "--json"]
-                               + connection + TestEjabberd.credentials, timeout: 60)
+            try await runAsync(
+                ["probe", "keepalive", "-V", version, "-k", "5", "--grace", "3", "--json"]
+                    + connection + TestEjabberd.credentials, timeout: 60)
         }
         async let overTCP = probe(["-p", "\(broker.port)"])
         async let overWS = probe(["-L", "ws://127.0.0.1:\(broker.webSocketPort)"])
@@ -166,8 +177,9 @@ import Testing
 
     @Test func takeoverOverWebSocketSees0x8E() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "takeover", "-V", "5", "--strict", "--will-topic", "\(uniqueTopic())/will", "--json"]
-                                        + Self.ejabberdWS(broker, version: "5"), timeout: 60)
+        let result = try await runAsync(
+            ["probe", "takeover", "-V", "5", "--strict", "--will-topic", "\(uniqueTopic())/will", "--json"]
+                + Self.ejabberdWS(broker, version: "5"), timeout: 60)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.string("transport") == "websocket", "\(d)")
@@ -181,14 +193,17 @@ import Testing
     /// listener, passes --strict on ejabberd as it does over TCP.
     @Test func probeAllOverWebSocketPassesStrictly() async throws {
         let broker = try TestEjabberd.standard()
-        let result = try await runAsync(["probe", "--strict", "--grace", "3", "--json", "-h", "127.0.0.1", "-p", "\(broker.webSocketPort)", "--ws"]
-                                        + TestEjabberd.credentials, timeout: 90)
+        let result = try await runAsync(
+            ["probe", "--strict", "--grace", "3", "--json", "-h", "127.0.0.1", "-p", "\(broker.webSocketPort)", "--ws"]
+                + TestEjabberd.credentials, timeout: 90)
         #expect(result.status == 0, "\(result)")
         let d = try jsonDocument(result)
         #expect(d.bool("pass") == true, "\(d)")
         let documents = d.objects("keepalive") + d.objects("takeover")
         #expect(documents.count == 6, "\(d)")
-        #expect(documents.allSatisfy { $0.string("transport") == "websocket" && $0.string("websocket_path") == "/mqtt" }, "\(d)")
+        #expect(
+            documents.allSatisfy { $0.string("transport") == "websocket" && $0.string("websocket_path") == "/mqtt" },
+            "\(d)")
         let keepAlive5 = d.objects("keepalive").first { $0.string("protocol") == "5" }?.objects("results").first
         #expect(keepAlive5?.string("disconnect_reason_string") == "Idle connection", "\(d)")
         #expect(d.objects("takeover").allSatisfy { $0.bool("will_published") == true }, "\(d)")
@@ -202,9 +217,12 @@ import Testing
         let broker = try TestEjabberd.tls()
         let port = try #require(broker.webSocketTLSPort)
         let topic = uniqueTopic()
-        let connection = ["-L", "wss://localhost:\(port)/\(topic)", "--cafile", certs.caFile, "-V", version] + TestEjabberd.credentials
+        let connection =
+            ["-L", "wss://localhost:\(port)/\(topic)", "--cafile", certs.caFile, "-V", version]
+            + TestEjabberd.credentials
         let sub = try startSubscriber(connection + ["-q", "1", "-C", "1", "-W", "30"])
-        let pub = try mqttctl(["pub"] + connection + ["-q", "1", "-m", "over wss", "--tls-version", "tlsv1.2"], timeout: 30)
+        let pub = try mqttctl(
+            ["pub"] + connection + ["-q", "1", "-m", "over wss", "--tls-version", "tlsv1.2"], timeout: 30)
         #expect(pub.status == 0, "\(pub)")
         #expect(pub.stderr.isEmpty, "\(pub)")
         let result = sub.wait(timeout: 30)
@@ -223,18 +241,26 @@ import Testing
         let unknownCA = try mqttctl(["pub", "-L", "wss://localhost:\(port)/t", "-m", "x"] + TestEjabberd.credentials)
         #expect(unknownCA.status == 6, "\(unknownCA)")
         #expect(unknownCA.stderrLines.count == 1, "\(unknownCA)")
-        #expect(unknownCA.stderr.contains("TLS error with wss://localhost:\(port)/mqtt: certificate verify failed"), "\(unknownCA)")
+        #expect(
+            unknownCA.stderr.contains("TLS error with wss://localhost:\(port)/mqtt: certificate verify failed"),
+            "\(unknownCA)")
         #expect(unknownCA.stderr.contains("--cafile"), "\(unknownCA)")
         // --insecure skips the host name check only: the chain is still verified.
-        let insecure = try mqttctl(["pub", "-L", "wss://localhost:\(port)/t", "--insecure", "-m", "x"] + TestEjabberd.credentials)
+        let insecure = try mqttctl(
+            ["pub", "-L", "wss://localhost:\(port)/t", "--insecure", "-m", "x"] + TestEjabberd.credentials)
         #expect(insecure.status == 6, "\(insecure)")
-        let ciphers = try mqttctl(["pub", "-L", "wss://localhost:\(port)/t", "--cafile", certs.caFile, "--ciphers", "NO-SUCH-CIPHER", "-m", "x"]
-                                  + TestEjabberd.credentials)
+        let ciphers = try mqttctl(
+            [
+                "pub", "-L", "wss://localhost:\(port)/t", "--cafile", certs.caFile, "--ciphers", "NO-SUCH-CIPHER", "-m",
+                "x",
+            ]
+                + TestEjabberd.credentials)
         #expect(ciphers.status == 6, "\(ciphers)")
         #expect(ciphers.stderrLines.count == 1, "\(ciphers)")
         // wss:// to a plain WebSocket port, ws:// to a TLS one.
-        let noTLS = try mqttctl(["pub", "-L", "wss://localhost:\(broker.webSocketPort)/t", "--cafile", certs.caFile, "-m", "x"]
-                                + TestEjabberd.credentials)
+        let noTLS = try mqttctl(
+            ["pub", "-L", "wss://localhost:\(broker.webSocketPort)/t", "--cafile", certs.caFile, "-m", "x"]
+                + TestEjabberd.credentials)
         #expect(noTLS.status == 6, "\(noTLS)")
         #expect(noTLS.stderrLines.count == 1, "\(noTLS)")
         let plainOnTLS = try mqttctl(["pub", "-L", "ws://localhost:\(port)/t", "-m", "x"] + TestEjabberd.credentials)
@@ -248,7 +274,10 @@ import Testing
         let port = try TestBroker.freePort()
         let result = try mqttctl(["pub", "--ws", "-h", "127.0.0.1", "-p", "\(port)", "-t", "a", "-m", "x"])
         #expect(result.status == 3, "\(result)")
-        #expect(result.stderrLines == ["mqttctl: error: cannot connect to ws://127.0.0.1:\(port)/mqtt: Connection refused (is a WebSocket listener there? check -h and -p)"], "\(result)")
+        #expect(
+            result.stderrLines == [
+                "mqttctl: error: cannot connect to ws://127.0.0.1:\(port)/mqtt: Connection refused (is a WebSocket listener there? check -h and -p)"
+            ], "\(result)")
     }
 
     @Test func wrongPathIsNotFound() throws {
@@ -256,14 +285,21 @@ import Testing
         let result = try mqttctl(["pub"] + Self.ejabberdWS(broker) + ["--ws-path", "/nope", "-t", "a", "-m", "x"])
         #expect(result.status == 3, "\(result)")
         #expect(result.stderrLines.count == 1, "\(result)")
-        #expect(result.stderr.contains("answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path"), "\(result)")
+        #expect(
+            result.stderr.contains(
+                "answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path"), "\(result)")
     }
 
-    @Test(arguments: [("/status/403", "answered the WebSocket upgrade with HTTP 403 Forbidden: does the server want credentials or a token? --ws-header"),
-                      ("/status/404", "answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path"),
-                      ("/status/503", "answered the WebSocket upgrade with HTTP 503 Service Unavailable"),
-                      ("/none", "accepted the WebSocket upgrade without a subprotocol, not 'mqtt'"),
-                      ("/wrong", "accepted the WebSocket upgrade with the subprotocol 'foo', not 'mqtt'")])
+    @Test(arguments: [
+        (
+            "/status/403",
+            "answered the WebSocket upgrade with HTTP 403 Forbidden: does the server want credentials or a token? --ws-header"
+        ),
+        ("/status/404", "answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path"),
+        ("/status/503", "answered the WebSocket upgrade with HTTP 503 Service Unavailable"),
+        ("/none", "accepted the WebSocket upgrade without a subprotocol, not 'mqtt'"),
+        ("/wrong", "accepted the WebSocket upgrade with the subprotocol 'foo', not 'mqtt'"),
+    ])
     func upgradeRefusals(path: String, text: String) throws {
         let relay = try TestWebSocketRelay.standard()
         let result = try mqttctl(["sub", "--ws", "-p", "\(relay.port)", "--ws-path", path, "-t", "a"])
@@ -275,15 +311,23 @@ import Testing
     /// A close frame after CONNACK ends a connection that was up: status 7, with its code and reason.
     @Test func closeFrameOnceConnected() throws {
         let relay = try TestWebSocketRelay.standard()
-        let result = try mqttctl(["sub", "--ws", "-p", "\(relay.port)", "--ws-path", "/close/4000/going%20down", "-t", "a", "-W", "20"])
+        let result = try mqttctl([
+            "sub", "--ws", "-p", "\(relay.port)", "--ws-path", "/close/4000/going%20down", "-t", "a", "-W", "20",
+        ])
         #expect(result.status == 7, "\(result)")
-        #expect(result.stderrLines == ["mqttctl: error: connection to ws://localhost:\(relay.port)/close/4000/going%20down lost: the broker closed the WebSocket (close frame 4000 \"going down\")"], "\(result)")
+        #expect(
+            result.stderrLines == [
+                "mqttctl: error: connection to ws://localhost:\(relay.port)/close/4000/going%20down lost: the broker closed the WebSocket (close frame 4000 \"going down\")"
+            ], "\(result)")
     }
 
     /// --ws-header reaches the server (the relay wants X-Token), and its absence is a 401.
     @Test func headersAreSent() throws {
         let relay = try TestWebSocketRelay.standard()
-        let base = ["pub", "--ws", "-p", "\(relay.port)", "--ws-path", "/header/X-Token/s3cret", "-t", uniqueTopic(), "-m", "x", "-q", "1"]
+        let base = [
+            "pub", "--ws", "-p", "\(relay.port)", "--ws-path", "/header/X-Token/s3cret", "-t", uniqueTopic(), "-m", "x",
+            "-q", "1",
+        ]
         let without = try mqttctl(base)
         #expect(without.status == 3, "\(without)")
         #expect(without.stderr.contains("HTTP 401 Unauthorized"), "\(without)")
@@ -294,7 +338,9 @@ import Testing
     /// A plain MQTT port does not answer an HTTP upgrade.
     @Test func plainMQTTPortIsNotAWebSocketListener() throws {
         let broker = try TestBroker.standard()
-        let result = try mqttctl(["pub", "--ws", "-p", "\(broker.port)", "-t", "a", "-m", "x", "--connect-timeout", "10"])
+        let result = try mqttctl([
+            "pub", "--ws", "-p", "\(broker.port)", "-t", "a", "-m", "x", "--connect-timeout", "10",
+        ])
         #expect(result.status == 3, "\(result)")
         #expect(result.stderrLines.count == 1, "\(result)")
         #expect(result.stderr.contains("closed the connection without answering the WebSocket upgrade"), "\(result)")
@@ -307,8 +353,14 @@ import Testing
         (["pub", "--ws", "--ws-path", "mqtt", "-t", "a", "-m", "b"], "invalid --ws-path 'mqtt'"),
         (["pub", "--ws", "--ws-path", "/a b", "-t", "a", "-m", "b"], "invalid --ws-path '/a b'"),
         (["pub", "--ws", "--ws-header", "no colon", "-t", "a", "-m", "b"], "invalid --ws-header 'no colon'"),
-        (["pub", "--ws", "--ws-header", "Sec-WebSocket-Protocol: x", "-t", "a", "-m", "b"], "cannot set 'Sec-WebSocket-Protocol'"),
-        (["pub", "--ws", "--psk", "00", "--psk-identity", "i", "-t", "a", "-m", "b"], "--psk is not available over WebSocket"),
+        (
+            ["pub", "--ws", "--ws-header", "Sec-WebSocket-Protocol: x", "-t", "a", "-m", "b"],
+            "cannot set 'Sec-WebSocket-Protocol'"
+        ),
+        (
+            ["pub", "--ws", "--psk", "00", "--psk-identity", "i", "-t", "a", "-m", "b"],
+            "--psk is not available over WebSocket"
+        ),
         (["pub", "-L", "wsx://h/t", "-m", "b"], "the scheme must be mqtt://, mqtts://, ws:// or wss://"),
     ])
     func badWebSocketOptionsAreUsageErrors(arguments: [String], text: String) throws {
@@ -322,7 +374,9 @@ import Testing
     @Test func webSocketDefaultsFromTheConfigFile() throws {
         let broker = try TestEjabberd.standard()
         let scratch = try ScratchDirectory()
-        try scratch.write("mqttctl/config", "-h 127.0.0.1\n-p \(broker.webSocketPort)\n--ws\n--ws-path /mqtt\n-u \(TestEjabberd.username)\n")
+        try scratch.write(
+            "mqttctl/config",
+            "-h 127.0.0.1\n-p \(broker.webSocketPort)\n--ws\n--ws-path /mqtt\n-u \(TestEjabberd.username)\n")
         let environment = ["XDG_CONFIG_HOME": scratch.url.path, "MQTTCTL_PASSWORD": TestEjabberd.password]
         let ws = try mqttctl(["conn", "--json"], environment: environment)
         #expect(ws.status == 0, "\(ws)")

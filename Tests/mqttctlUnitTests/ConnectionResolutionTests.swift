@@ -6,17 +6,22 @@ import Mosquitto
 @Suite struct ConnectionResolutionTests {
     let inputs = ConnectionInputs(processID: 4242, passwordFromFile: "from-file")
 
-    func resolve(_ arguments: [String], version: ProtocolVersion = .v311, keepAlive: Int = 60) throws -> ResolvedConnection {
+    func resolve(
+        _ arguments: [String], version: ProtocolVersion = .v311, keepAlive: Int = 60
+    ) throws -> ResolvedConnection {
         let connection = try ConnectionOptions.parse(arguments)
-        return try connection.makeConnectOptions(keepAlive: keepAlive, protocolVersion: version, will: nil,
-                                                 properties: nil, inputs: inputs)
+        return try connection.makeConnectOptions(
+            keepAlive: keepAlive, protocolVersion: version, will: nil,
+            properties: nil, inputs: inputs)
     }
 
     @Test func theURLGivesWayToHostPortAndCredentialsGivenApart() throws {
         let url = try resolve(["-L", "mqtts://alice:pw@broker.example:8884/a/b"])
         #expect(url.options.host == "broker.example" && url.options.port == 8884 && url.urlTopic == "a/b")
         #expect(url.options.username == "alice" && url.options.password == "pw" && url.options.tls != nil)
-        let given = try resolve(["-L", "mqtt://alice:pw@broker.example/t", "-h", "other", "-p", "1999", "-u", "bob", "-P", "x"])
+        let given = try resolve([
+            "-L", "mqtt://alice:pw@broker.example/t", "-h", "other", "-p", "1999", "-u", "bob", "-P", "x",
+        ])
         #expect(given.options.host == "other" && given.options.port == 1999)
         #expect(given.options.username == "bob" && given.options.password == "x" && given.options.tls == nil)
     }

@@ -20,8 +20,10 @@ import Mosquitto
     @Test func keepAlives() throws {
         for good in [0, 5, 60, 65535] { #expect(try KeepAlive.parse("\(good)").seconds == good) }
         for bad in ["1", "4", "-1", "65536", "x", ""] {
-            #expect(refused(KeepAlive.self, bad)
-                    == "invalid keep-alive '\(bad)': use a keep-alive of 0 (off) or 5 to 65535 seconds (libmosquitto refuses 1 to 4)", "\(bad)")
+            #expect(
+                refused(KeepAlive.self, bad)
+                    == "invalid keep-alive '\(bad)': use a keep-alive of 0 (off) or 5 to 65535 seconds (libmosquitto refuses 1 to 4)",
+                "\(bad)")
         }
     }
 
@@ -35,15 +37,19 @@ import Mosquitto
             #expect(option.version == version && option.text == text, "\(text)")
         }
         for bad in ["4", "3", "v5", "", "mqttv6"] {
-            #expect(refused(ProtocolOption.self, bad)
-                    == "invalid protocol version '\(bad)': use mqttv31, mqttv311 or mqttv5 as the protocol version (or 31, 311, 5)", "\(bad)")
+            #expect(
+                refused(ProtocolOption.self, bad)
+                    == "invalid protocol version '\(bad)': use mqttv31, mqttv311 or mqttv5 as the protocol version (or 31, 311, 5)",
+                "\(bad)")
         }
     }
 
     @Test func tlsVersions() throws {
         for name in ["tlsv1.3", "tlsv1.2", "tlsv1.1"] { #expect(try TLSVersion.parse(name).name == name) }
         for bad in ["tlsv1", "sslv3", "TLSv1.2", ""] {
-            #expect(refused(TLSVersion.self, bad) == "invalid --tls-version '\(bad)': use tlsv1.3, tlsv1.2 or tlsv1.1", "\(bad)")
+            #expect(
+                refused(TLSVersion.self, bad) == "invalid --tls-version '\(bad)': use tlsv1.3, tlsv1.2 or tlsv1.1",
+                "\(bad)")
         }
     }
 
@@ -54,7 +60,8 @@ import Mosquitto
             #expect(try SessionExpiry.parse(never).seconds == UInt32.max, "\(never)")
         }
         for bad in ["4294967296", "-2", "1.5", ""] {
-            #expect(refused(SessionExpiry.self, bad)
+            #expect(
+                refused(SessionExpiry.self, bad)
                     == "invalid session expiry '\(bad)': use seconds from 0 to 4294967295, or -1/never", "\(bad)")
         }
     }
@@ -63,7 +70,9 @@ import Mosquitto
     @Test func preSharedKeys() throws {
         #expect(try PreSharedKey.parse("0aF9").hex == "0aF9")
         for bad in ["", "xyz", "12 34", "0x12"] {
-            #expect(refused(PreSharedKey.self, bad) == "invalid --psk: use the key in hexadecimal digits (e.g. 1a2b3c...)", "\(bad)")
+            #expect(
+                refused(PreSharedKey.self, bad) == "invalid --psk: use the key in hexadecimal digits (e.g. 1a2b3c...)",
+                "\(bad)")
         }
     }
 
@@ -71,7 +80,9 @@ import Mosquitto
         #expect(Hex.isDigits("0123456789abcdefABCDEF"))
         for bad in ["", "g", "-1", "a b", "é"] { #expect(!Hex.isDigits(bad), "\(bad)") }
         #expect(Array("09afAF".utf8).map(Hex.value(of:)) == [0, 9, 10, 15, 10, 15])
-        #expect(Hex.value(of: UInt8(ascii: "g")) == nil && Hex.value(of: UInt8(ascii: "/")) == nil && Hex.value(of: UInt8(ascii: ":")) == nil)
+        #expect(
+            Hex.value(of: UInt8(ascii: "g")) == nil && Hex.value(of: UInt8(ascii: "/")) == nil
+                && Hex.value(of: UInt8(ascii: ":")) == nil)
         #expect((try? SHA1Hex.parse(String(repeating: "a", count: 40))) != nil)
         #expect(SHA1Hex.problem(String(repeating: "a", count: 39)) != nil)
         #expect(SHA1Hex.problem(String(repeating: "g", count: 40)) != nil)
@@ -80,15 +91,20 @@ import Mosquitto
     @Test func connectTimeouts() throws {
         #expect(try ConnectTimeout.parse("0.5") == 0.5)
         #expect(try ConnectTimeout.parse("86400") == 86400)
-        #expect(ConnectTimeout.problem("0") == "invalid --connect-timeout '0': use a number of seconds above 0 to 86400")
-        #expect(ConnectTimeout.problem("86401") == "invalid --connect-timeout '86401': use at most 86400 seconds (a day)")
-        #expect(ConnectTimeout.problem("nan") != nil && ConnectTimeout.problem("x") != nil && ConnectTimeout.problem("-1") != nil)
+        #expect(
+            ConnectTimeout.problem("0") == "invalid --connect-timeout '0': use a number of seconds above 0 to 86400")
+        #expect(
+            ConnectTimeout.problem("86401") == "invalid --connect-timeout '86401': use at most 86400 seconds (a day)")
+        #expect(
+            ConnectTimeout.problem("nan") != nil && ConnectTimeout.problem("x") != nil
+                && ConnectTimeout.problem("-1") != nil)
     }
 
     @Test func secondsRanges() throws {
         #expect(try Seconds.parse("0", allowZero: true, maximum: Seconds.oneDay) == 0)
         #expect(Seconds.problem(0, allowZero: false, maximum: 10) == "use a number of seconds above 0 to 10")
-        #expect(Seconds.problem(Seconds.oneYear + 1, allowZero: false, maximum: Seconds.oneYear)
+        #expect(
+            Seconds.problem(Seconds.oneYear + 1, allowZero: false, maximum: Seconds.oneYear)
                 == "use at most 31536000 seconds (a year)")
         #expect(Seconds.problem(.nan, allowZero: true, maximum: 10) == "use a number of seconds from 0 to 10")
         #expect(Seconds.problem(10, allowZero: false, maximum: 10) == nil)
@@ -101,7 +117,9 @@ import Mosquitto
             Issue.record("-k 3 accepted")
         } catch {
             let message = Publish.message(for: error)
-            #expect(message.contains("'3'") && message.contains("use a keep-alive of 0 (off) or 5 to 65535 seconds"), "\(message)")
+            #expect(
+                message.contains("'3'") && message.contains("use a keep-alive of 0 (off) or 5 to 65535 seconds"),
+                "\(message)")
         }
         do {
             _ = try Publish.parse(["-t", "a", "-m", "x", "--psk", "secretzz", "--psk-identity", "i"])

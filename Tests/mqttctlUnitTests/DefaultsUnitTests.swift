@@ -26,7 +26,9 @@ import ArgumentParser
     /// declared, or deliberately command-line only; nothing in the table is undeclared.
     /// (The table is not derived at run time: that would cost every start.)
     @Test func theTableIsTheParsersOwn() throws {
-        let groups: [(ParsableArguments.Type, Defaults.Owner)] = [(ConnectionOptions.self, .connection), (KeepAliveOption.self, .keepAlive)]
+        let groups: [(ParsableArguments.Type, Defaults.Owner)] = [
+            (ConnectionOptions.self, .connection), (KeepAliveOption.self, .keepAlive),
+        ]
         var covered = Set<String>()
         for (group, owner) in groups {
             for option in try declared(group) where !option.names.contains("--help") {
@@ -62,7 +64,8 @@ import ArgumentParser
         let root = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         var names = Set<String>()
         func walk(_ command: [String: Any]) {
-            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option" {
+            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option"
+            {
                 for name in argument["names"] as? [[String: Any]] ?? [] {
                     guard let text = name["name"] as? String else { continue }
                     names.insert((name["kind"] as? String == "short" ? "-" : "--") + text)
@@ -72,42 +75,61 @@ import ArgumentParser
         }
         walk(try #require(root["command"] as? [String: Any]))
         #expect(names.contains("--topic-prefix") && names.contains("-k"))
-        #expect(names == ArgumentPreprocessor.valueOptions,
-                "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))")
+        #expect(
+            names == ArgumentPreprocessor.valueOptions,
+            "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))"
+        )
     }
 
     func entry(_ option: String, _ value: String? = "v", from origin: String) -> Defaults.Entry {
         Defaults.Entry(option: option, value: value, origin: origin)
     }
 
-    func layered(_ commandLine: [String], environment: [Defaults.Entry], file: [Defaults.Entry],
-                 owners: Set<Defaults.Owner> = [.connection, .keepAlive]) throws -> [String] {
+    func layered(
+        _ commandLine: [String], environment: [Defaults.Entry], file: [Defaults.Entry],
+        owners: Set<Defaults.Owner> = [.connection, .keepAlive]
+    ) throws -> [String] {
         let scan = Defaults.scanCommandLine(commandLine)
         return try Defaults.layered(scan: scan, environment: environment, file: file, owners: owners).map(\.argument)
     }
 
     @Test func theCommandLineWinsOverTheEnvironmentWhichWinsOverTheFile() throws {
-        let file = [entry("--host", "file-host", from: "f:1"), entry("--port", "1884", from: "f:2"), entry("--keepalive", "30", from: "f:3")]
+        let file = [
+            entry("--host", "file-host", from: "f:1"), entry("--port", "1884", from: "f:2"),
+            entry("--keepalive", "30", from: "f:3"),
+        ]
         let environment = [entry("--host", "env-host", from: "MQTTCTL_HOST")]
         // The file's host is dropped by the environment's; its port and keep-alive stay.
-        #expect(try layered([], environment: environment, file: file) == ["--port=1884", "--keepalive=30", "--host=env-host"])
+        #expect(
+            try layered([], environment: environment, file: file) == [
+                "--port=1884", "--keepalive=30", "--host=env-host",
+            ])
         // The command line's -h drops both hosts; -k drops the file's keep-alive.
         #expect(try layered(["-h", "cli", "-k", "10"], environment: environment, file: file) == ["--port=1884"])
         // A subcommand without -k skips the file's.
-        #expect(try layered([], environment: [], file: file, owners: [.connection]) == ["--host=file-host", "--port=1884"])
+        #expect(
+            try layered([], environment: [], file: file, owners: [.connection]) == ["--host=file-host", "--port=1884"])
     }
 
     @Test func optionsForTheSameThingGiveWayTogether() throws {
-        let file = [entry("--password", "p", from: "f:1"), entry("--id-prefix", "x", from: "f:2"), entry("--psk", "ab", from: "f:3"),
-                    entry("--psk-identity", "i", from: "f:4"), entry("--unix", "/s", from: "f:5")]
+        let file = [
+            entry("--password", "p", from: "f:1"), entry("--id-prefix", "x", from: "f:2"),
+            entry("--psk", "ab", from: "f:3"),
+            entry("--psk-identity", "i", from: "f:4"), entry("--unix", "/s", from: "f:5"),
+        ]
         #expect(try layered(["--password-file", "pw"], environment: [], file: file).contains("--password=p") == false)
         #expect(try layered(["-i", "me"], environment: [], file: file).contains("--id-prefix=x") == false)
         let certificates = try layered(["--cafile", "ca.pem"], environment: [], file: file)
         #expect(!certificates.contains("--psk=ab") && !certificates.contains("--psk-identity=i"))
         #expect(try layered(["-p", "1883"], environment: [], file: file).contains("--unix=/s") == false)
         // An mqtt:// URL drops the default host, port, password and every TLS default.
-        let tlsFile = [entry("--host", "h", from: "f:1"), entry("--cafile", "ca", from: "f:2"), entry("--ws", nil, from: "f:3")]
-        #expect(try layered(["-L", "mqtt://u:p@broker/t"], environment: [entry("--password", "e", from: "MQTTCTL_PASSWORD")], file: tlsFile) == [])
+        let tlsFile = [
+            entry("--host", "h", from: "f:1"), entry("--cafile", "ca", from: "f:2"), entry("--ws", nil, from: "f:3"),
+        ]
+        #expect(
+            try layered(
+                ["-L", "mqtt://u:p@broker/t"], environment: [entry("--password", "e", from: "MQTTCTL_PASSWORD")],
+                file: tlsFile) == [])
         #expect(try layered(["-L", "ws://broker/t"], environment: [], file: tlsFile) == ["--ws"])
     }
 
@@ -119,18 +141,23 @@ import ArgumentParser
             _ = try layered([], environment: bad, file: [])
             Issue.record("MQTTCTL_PORT=eighty accepted")
         } catch {
-            #expect((error as? CommandFailure)?.message == "MQTTCTL_PORT: invalid port 'eighty': use a number from 1 to 65535")
+            #expect(
+                (error as? CommandFailure)?.message
+                    == "MQTTCTL_PORT: invalid port 'eighty': use a number from 1 to 65535")
         }
     }
 
     @Test func configLinesAreCheckedByTheOptionsOwnType() throws {
-        let entries = try Defaults.parseConfig(Array("# c\n-p 1884\n--keepalive=0\n-V mqttv5\n--insecure\n".utf8), path: "cfg")
+        let entries = try Defaults.parseConfig(
+            Array("# c\n-p 1884\n--keepalive=0\n-V mqttv5\n--insecure\n".utf8), path: "cfg")
         #expect(entries.map(\.argument) == ["--port=1884", "--keepalive=0", "--protocol=mqttv5", "--insecure"])
         #expect(entries.map(\.origin) == ["cfg:2", "cfg:3", "cfg:4", "cfg:5"])
         for (text, message) in [
             ("-p 0\n", "cfg:1: invalid port '0'"), ("-k 4\n", "cfg:1: invalid keep-alive '4'"),
-            ("--protocol-version 4\n", "cfg:1: invalid protocol version '4'"), ("--tls-version x\n", "cfg:1: invalid --tls-version 'x'"),
-            ("--psk secret!\n", "cfg:1: invalid --psk: use the key in hexadecimal"), ("--connect-timeout 0\n", "cfg:1: invalid --connect-timeout '0'"),
+            ("--protocol-version 4\n", "cfg:1: invalid protocol version '4'"),
+            ("--tls-version x\n", "cfg:1: invalid --tls-version 'x'"),
+            ("--psk secret!\n", "cfg:1: invalid --psk: use the key in hexadecimal"),
+            ("--connect-timeout 0\n", "cfg:1: invalid --connect-timeout '0'"),
             ("--topic-prefix a\n", "cfg:1: '--topic-prefix' is not accepted in the config file"),
         ] {
             do {

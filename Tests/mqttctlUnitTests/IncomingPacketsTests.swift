@@ -49,8 +49,12 @@ import Testing
         #expect(throws: MalformedPacket.self) { try feed(&framer, [0xE0, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) }
         // Properties longer than the packet, an unknown property, a bad string.
         #expect(throws: MalformedPacket.self) { try ServerDisconnect.decode(body: [0x8D, 0x05, 0x1F], version: .v5) }
-        #expect(throws: MalformedPacket.self) { try ServerDisconnect.decode(body: [0x8D, 0x02, 0x7F, 0x00], version: .v5) }
-        #expect(throws: MalformedPacket.self) { try ServerDisconnect.decode(body: [0x8D, 0x04, 0x1F, 0x00, 0x01, 0xFF], version: .v5) }
+        #expect(throws: MalformedPacket.self) {
+            try ServerDisconnect.decode(body: [0x8D, 0x02, 0x7F, 0x00], version: .v5)
+        }
+        #expect(throws: MalformedPacket.self) {
+            try ServerDisconnect.decode(body: [0x8D, 0x04, 0x1F, 0x00, 0x01, 0xFF], version: .v5)
+        }
         // An MQTT 3.1.1 server may not send DISCONNECT; if one comes it means 0.
         #expect(try ServerDisconnect.decode(body: [0x8D], version: .v311).reasonCode == 0)
     }
@@ -69,6 +73,8 @@ import Testing
         #expect(message(Array("HTTP/1.1 400".utf8)).contains("answered in HTTP"))
         #expect(message([0x20, 0x02, 0x00, 0x01], .v5).contains("speaks only MQTT 3.1.1"))
         #expect(message([0x42, 0x43]).contains("sent 42 43"))
-        #expect(PreConnAck.error(firstBytes: [0x20, 0x02, 0x00, 0x01], version: .v5, endpoint: "h:1").cause == .answeredAsMQTT311(returnCode: 1))
+        #expect(
+            PreConnAck.error(firstBytes: [0x20, 0x02, 0x00, 0x01], version: .v5, endpoint: "h:1").cause
+                == .answeredAsMQTT311(returnCode: 1))
     }
 }

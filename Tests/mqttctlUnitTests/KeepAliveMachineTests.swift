@@ -7,7 +7,9 @@ import Mosquitto
 @Suite struct KeepAliveMachineTests {
     static let s: UInt64 = 1_000_000_000
 
-    func plan(_ keepAlives: [Int], version: ProtocolVersion = .v5, will: Bool = true, maxWait: Double? = nil) -> KeepAlivePlan {
+    func plan(
+        _ keepAlives: [Int], version: ProtocolVersion = .v5, will: Bool = true, maxWait: Double? = nil
+    ) -> KeepAlivePlan {
         KeepAlivePlan(
             protocolVersion: version,
             subjects: keepAlives.map { .init(keepAlive: $0, clientID: "k\($0)", willTopic: will ? "w/k\($0)" : nil) },
@@ -29,7 +31,9 @@ import Mosquitto
         // Watched for twice the limit (17 s) from the CONNECT.
         #expect(m.handle(.subjectConnected(0, ack(), lastWrite: 0)) == [.schedule(.giveUp(0), at: 17 * Self.s)])
         #expect(m.handle(.controlDisconnected(at: Self.s)) == [.schedule(.control, at: 5 * Self.s)])
-        #expect(m.handle(.subjectClosed(0, at: 7 * Self.s, end: .closed(.fin), failure: CommandFailure(.connectionLost, "")))
+        #expect(
+            m.handle(
+                .subjectClosed(0, at: 7 * Self.s, end: .closed(.fin), failure: CommandFailure(.connectionLost, "")))
                 == [.cancel(.giveUp(0)), .schedule(.willWindow(0), at: 13 * Self.s)])
         #expect(m.handle(.willArrived(topic: "w/k5", at: 7 * Self.s)) == [.cancel(.willWindow(0))])
         #expect(!m.isFinished)
@@ -46,7 +50,10 @@ import Mosquitto
     @Test func hugeServerKeepAliveIsInconclusiveAtOnce() {
         var m = KeepAliveMachine(plan: plan([0], will: false))
         #expect(m.handle(.start) == [.connectAll])
-        #expect(m.handle(.subjectConnected(0, ack(serverKeepAlive: 65535), lastWrite: 0)) == [.disconnectSubject(0), .stopObserver])
+        #expect(
+            m.handle(.subjectConnected(0, ack(serverKeepAlive: 65535), lastWrite: 0)) == [
+                .disconnectSubject(0), .stopObserver,
+            ])
         #expect(m.isFinished && !m.passed && m.inconclusive)
         #expect(m.notes.first?.contains("nothing can be concluded") == true)
     }
@@ -59,7 +66,10 @@ import Mosquitto
         let actions = m.handle(.subjectConnected(0, ack(), lastWrite: 0))
         #expect(actions.count == 2)
         #expect(actions.contains(.schedule(.giveUp(0), at: 300 * Self.s)))
-        #expect(actions.contains { if case .tell(let text) = $0 { return text.contains("inconclusive") } else { return false } })
+        #expect(
+            actions.contains {
+                if case .tell(let text) = $0 { return text.contains("inconclusive") } else { return false }
+            })
     }
 
     @Test func aRefusalAndALateDropInOneSweep() throws {
@@ -67,7 +77,9 @@ import Mosquitto
         _ = m.handle(.start)
         #expect(m.handle(.subjectRefused(0, text: "closed the connection without CONNACK", code: nil)) == [])
         _ = m.handle(.subjectConnected(1, ack(), lastWrite: Self.s))
-        #expect(m.handle(.subjectClosed(1, at: 13 * Self.s, end: .closed(.fin), failure: CommandFailure(.connectionLost, "")))
+        #expect(
+            m.handle(
+                .subjectClosed(1, at: 13 * Self.s, end: .closed(.fin), failure: CommandFailure(.connectionLost, "")))
                 == [.cancel(.giveUp(1)), .stopObserver])
         #expect(m.subjects.map(\.verdict) == [.refused, .late])
         #expect(!m.passed && !m.inconclusive)
@@ -81,7 +93,8 @@ import Mosquitto
         #expect(m.handle(.timerFired(.giveUp(0), at: 10 * Self.s)) == [.disconnectSubject(0), .stopObserver])
         #expect(m.subjects.first?.verdict == .never)
         // Our own DISCONNECT afterwards is not a drop.
-        #expect(m.handle(.subjectClosed(0, at: 11 * Self.s, end: nil, failure: CommandFailure(.connectionLost, ""))) == [])
+        #expect(
+            m.handle(.subjectClosed(0, at: 11 * Self.s, end: nil, failure: CommandFailure(.connectionLost, ""))) == [])
         #expect(m.subjects.first?.droppedAt == nil)
     }
 

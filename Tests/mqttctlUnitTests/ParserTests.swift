@@ -24,15 +24,18 @@ import Mosquitto
     }
 
     /// Message rendering with -F, on made-up messages.
-    func render(_ format: String, topic: String = "a/b", payload: String = "hello", qos: Int = 1, retain: Bool = false) throws -> String {
+    func render(
+        _ format: String, topic: String = "a/b", payload: String = "hello", qos: Int = 1, retain: Bool = false
+    ) throws -> String {
         let renderer = try FormatRenderer(format: format, endOfLine: false)
         let output = OutputBuffer(fd: -1, capacity: 4096)
         var t = Array(topic.utf8)
         var p = Array(payload.utf8)
         t.withUnsafeMutableBytes { tb in
             p.withUnsafeMutableBytes { pb in
-                let message = ReceivedMessage(mid: 7, qos: qos, retain: retain, topic: UnsafeRawBufferPointer(tb),
-                                              payload: UnsafeRawBufferPointer(pb), properties: nil)
+                let message = ReceivedMessage(
+                    mid: 7, qos: qos, retain: retain, topic: UnsafeRawBufferPointer(tb),
+                    payload: UnsafeRawBufferPointer(pb), properties: nil)
                 renderer.render(message, into: output)
             }
         }

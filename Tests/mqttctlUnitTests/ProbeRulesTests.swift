@@ -7,11 +7,14 @@ import Mosquitto
 /// every combination of protocol, session and will delay, each with its level
 /// and the clause it quotes.
 @Suite struct ProbeRulesTests {
-    func keepAlive(_ dropped: Double?, k: Int = 5, watched: Double = 0, maxWait: Double = 17, version: ProtocolVersion = .v311,
-                   strict: Bool = false) -> (KeepAliveVerdict, [Finding]) {
+    func keepAlive(
+        _ dropped: Double?, k: Int = 5, watched: Double = 0, maxWait: Double = 17, version: ProtocolVersion = .v311,
+        strict: Bool = false
+    ) -> (KeepAliveVerdict, [Finding]) {
         let limit = KeepAliveVerdict.limit(keepAlive: k, backoff: 0.75, grace: 1)
-        let o = KeepAliveObservation(version: version, requested: k, serverKeepAlive: nil, refusal: nil, droppedAfter: dropped,
-                                     watched: dropped ?? watched, maxWait: maxWait, limit: limit, strict: strict)
+        let o = KeepAliveObservation(
+            version: version, requested: k, serverKeepAlive: nil, refusal: nil, droppedAfter: dropped,
+            watched: dropped ?? watched, maxWait: maxWait, limit: limit, strict: strict)
         let result = KeepAliveJudge.judge(o)
         return (result.verdict, result.findings)
     }
@@ -59,8 +62,9 @@ import Mosquitto
 
     /// Keep-alive off: a drop is permitted but not expected (warning).
     @Test func keepAliveZero() {
-        let o = KeepAliveObservation(version: .v5, requested: 0, serverKeepAlive: nil, refusal: nil, droppedAfter: 30,
-                                     watched: 30, maxWait: 60, limit: nil)
+        let o = KeepAliveObservation(
+            version: .v5, requested: 0, serverKeepAlive: nil, refusal: nil, droppedAfter: 30,
+            watched: 30, maxWait: 60, limit: nil)
         let (verdict, findings) = KeepAliveJudge.judge(o)
         #expect(verdict == .early)
         #expect(findings.map(\.level) == [.warning])
@@ -72,8 +76,9 @@ import Mosquitto
 
     /// A refused keep-alive is a fact (the server MAY check the CONNECT), not a broken MUST.
     @Test func refusalIsAWarning() {
-        let o = KeepAliveObservation(version: .v5, requested: 0, serverKeepAlive: nil, refusal: "closed without CONNACK",
-                                     droppedAfter: nil, watched: 0, maxWait: 20, limit: nil)
+        let o = KeepAliveObservation(
+            version: .v5, requested: 0, serverKeepAlive: nil, refusal: "closed without CONNACK",
+            droppedAfter: nil, watched: 0, maxWait: 20, limit: nil)
         let (verdict, findings) = KeepAliveJudge.judge(o)
         #expect(verdict == .refused)
         #expect(findings.map(\.level) == [.warning])
@@ -87,10 +92,13 @@ import Mosquitto
     /// (SHOULD, §3.1.2.5) — at the close when the session ends with it, even with
     /// a will delay; after the delay when the session goes on, never before it.
     @Test func willAfterADrop() {
-        func will(_ after: Double?, delay: UInt32 = 0, sessionEnds: Bool = true, version: ProtocolVersion = .v5) -> [Finding] {
-            let o = KeepAliveObservation(version: version, requested: 5, serverKeepAlive: nil, refusal: nil, droppedAfter: 6,
-                                         watched: 6, maxWait: 17, limit: 8.5, hasWill: true, willDelay: delay,
-                                         willAfterDrop: after, willWatched: 6, sessionEndsAtClose: sessionEnds, grace: 1)
+        func will(
+            _ after: Double?, delay: UInt32 = 0, sessionEnds: Bool = true, version: ProtocolVersion = .v5
+        ) -> [Finding] {
+            let o = KeepAliveObservation(
+                version: version, requested: 5, serverKeepAlive: nil, refusal: nil, droppedAfter: 6,
+                watched: 6, maxWait: 17, limit: 8.5, hasWill: true, willDelay: delay,
+                willAfterDrop: after, willWatched: 6, sessionEndsAtClose: sessionEnds, grace: 1)
             return KeepAliveJudge.willFindings(o)
         }
         #expect(will(nil).first?.level == .fail)
@@ -110,9 +118,11 @@ import Mosquitto
     }
 
     @Test func defaultWaitIsTwiceTheLimitCappedAndCoversKeepAliveZero() {
-        let plan = KeepAlivePlan(protocolVersion: .v5, subjects: [
-            .init(keepAlive: 0, clientID: "a", willTopic: nil), .init(keepAlive: 30, clientID: "b", willTopic: nil),
-        ], will: nil, control: nil, observerID: "o", backoff: 0.75, grace: 1, maxWait: nil)
+        let plan = KeepAlivePlan(
+            protocolVersion: .v5,
+            subjects: [
+                .init(keepAlive: 0, clientID: "a", willTopic: nil), .init(keepAlive: 30, clientID: "b", willTopic: nil),
+            ], will: nil, control: nil, observerID: "o", backoff: 0.75, grace: 1, maxWait: nil)
         #expect(plan.defaultWait(effectiveKeepAlive: 5) == 17)
         #expect(plan.defaultWait(effectiveKeepAlive: 65535) == KeepAlivePlan.defaultWaitCap)
         // K = 0 is watched as long as the sweep's K = 30 anyway (2 × 46 s).
@@ -137,40 +147,63 @@ import Mosquitto
         let session: Bool
         let sessionBasis: RuleBasis
         let sessionClause: String
-        var testDescription: String { "MQTT \(version) A clean \(aClean) expiry \(aExpiry) B clean \(bClean) delay \(delay)" }
+        var testDescription: String {
+            "MQTT \(version) A clean \(aClean) expiry \(aExpiry) B clean \(bClean) delay \(delay)"
+        }
     }
 
     @Test(arguments: [
         // MQTT 3.1.1: the will always (no DISCONNECT came); a session only when both keep it.
-        Case(version: .v311, aClean: true, aExpiry: 0, bClean: true, delay: 0, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-1]"),
-        Case(version: .v311, aClean: false, aExpiry: 0, bClean: false, delay: 0, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-2]"),
-        Case(version: .v311, aClean: false, aExpiry: 0, bClean: true, delay: 0, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-1]"),
+        Case(
+            version: .v311, aClean: true, aExpiry: 0, bClean: true, delay: 0, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-1]"),
+        Case(
+            version: .v311, aClean: false, aExpiry: 0, bClean: false, delay: 0, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-2]"),
+        Case(
+            version: .v311, aClean: false, aExpiry: 0, bClean: true, delay: 0, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-1]"),
         // MQTT 5, B clean start 1: the session ends, the will is published, with or without a delay.
-        Case(version: .v5, aClean: true, aExpiry: 0, bClean: true, delay: 0, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-2]"),
-        Case(version: .v5, aClean: false, aExpiry: 300, bClean: true, delay: 3, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-2]"),
+        Case(
+            version: .v5, aClean: true, aExpiry: 0, bClean: true, delay: 0, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-2]"),
+        Case(
+            version: .v5, aClean: false, aExpiry: 300, bClean: true, delay: 3, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: false, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-2]"),
         // A's session expiry 0, B clean start 0: the session ends with A's connection.
-        Case(version: .v5, aClean: true, aExpiry: 0, bClean: false, delay: 0, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: false, sessionBasis: .nonNormative, sessionClause: "§3.1.4"),
+        Case(
+            version: .v5, aClean: true, aExpiry: 0, bClean: false, delay: 0, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: false, sessionBasis: .nonNormative, sessionClause: "§3.1.4"),
         // ... but with a will delay the comments disagree: unsettled.
-        Case(version: .v5, aClean: true, aExpiry: 0, bClean: false, delay: 3, will: nil, willBasis: .unsettled, willClause: "§3.1.3.2.2 vs §3.1.4",
-             session: false, sessionBasis: .nonNormative, sessionClause: "§3.1.4"),
+        Case(
+            version: .v5, aClean: true, aExpiry: 0, bClean: false, delay: 3, will: nil, willBasis: .unsettled,
+            willClause: "§3.1.3.2.2 vs §3.1.4",
+            session: false, sessionBasis: .nonNormative, sessionClause: "§3.1.4"),
         // The session goes on: the will at the close when its delay is 0, never with a delay.
-        Case(version: .v5, aClean: false, aExpiry: 300, bClean: false, delay: 0, will: true, willBasis: .must, willClause: "§3.1.3.2.2",
-             session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-3]"),
-        Case(version: .v5, aClean: false, aExpiry: 300, bClean: false, delay: 3, will: false, willBasis: .must, willClause: "[MQTT-3.1.3-9]",
-             session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-3]"),
+        Case(
+            version: .v5, aClean: false, aExpiry: 300, bClean: false, delay: 0, will: true, willBasis: .must,
+            willClause: "§3.1.3.2.2",
+            session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-3]"),
+        Case(
+            version: .v5, aClean: false, aExpiry: 300, bClean: false, delay: 3, will: false, willBasis: .must,
+            willClause: "[MQTT-3.1.3-9]",
+            session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-3]"),
         // Clean start 1 with a session expiry: the session outlives A, B may resume it.
-        Case(version: .v5, aClean: true, aExpiry: 300, bClean: false, delay: 0, will: true, willBasis: .must, willClause: "[MQTT-3.1.2-8]",
-             session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-3]"),
+        Case(
+            version: .v5, aClean: true, aExpiry: 300, bClean: false, delay: 0, will: true, willBasis: .must,
+            willClause: "[MQTT-3.1.2-8]",
+            session: true, sessionBasis: .must, sessionClause: "[MQTT-3.2.2-3]"),
     ])
     func takeoverExpectations(_ c: Case) throws {
-        let e = TakeoverExpectation.expect(version: c.version, aCleanStart: c.aClean, aSessionExpiry: c.aExpiry,
-                                           bCleanStart: c.bClean, hasWill: true, willDelay: c.delay)
+        let e = TakeoverExpectation.expect(
+            version: c.version, aCleanStart: c.aClean, aSessionExpiry: c.aExpiry,
+            bCleanStart: c.bClean, hasWill: true, willDelay: c.delay)
         let will = try #require(e.will)
         #expect(will.published == c.will)
         #expect(will.rule.basis == c.willBasis)
@@ -179,23 +212,28 @@ import Mosquitto
         #expect(e.sessionPresent == c.session)
         #expect(e.sessionRule.basis == c.sessionBasis)
         #expect(e.sessionRule.clause.contains(c.sessionClause), "\(e.sessionRule.clause)")
-        let noWill = TakeoverExpectation.expect(version: c.version, aCleanStart: c.aClean, aSessionExpiry: c.aExpiry,
-                                                bCleanStart: c.bClean, hasWill: false, willDelay: c.delay)
+        let noWill = TakeoverExpectation.expect(
+            version: c.version, aCleanStart: c.aClean, aSessionExpiry: c.aExpiry,
+            bCleanStart: c.bClean, hasWill: false, willDelay: c.delay)
         #expect(noWill.will == nil)
     }
 
-    func judge(_ o: TakeoverObservation, version: ProtocolVersion = .v5, aExpiry: UInt32 = 300, bClean: Bool = false,
-               delay: UInt32 = 0, strict: Bool = false) -> [Finding] {
-        let e = TakeoverExpectation.expect(version: version, aCleanStart: false, aSessionExpiry: aExpiry, bCleanStart: bClean,
-                                           hasWill: true, willDelay: delay)
+    func judge(
+        _ o: TakeoverObservation, version: ProtocolVersion = .v5, aExpiry: UInt32 = 300, bClean: Bool = false,
+        delay: UInt32 = 0, strict: Bool = false
+    ) -> [Finding] {
+        let e = TakeoverExpectation.expect(
+            version: version, aCleanStart: false, aSessionExpiry: aExpiry, bCleanStart: bClean,
+            hasWill: true, willDelay: delay)
         return TakeoverJudge.judge(o, expectation: e, version: version, grace: 1, strict: strict)
     }
 
     /// What mosquitto 2.0.11 does with a persistent MQTT 5 session (no 0x8E, the
     /// will dropped): the missing will fails, the missing 0x8E warns.
     @Test func mosquittoPersistentTakeoverFailsOnTheWill() {
-        let o = TakeoverObservation(closedAfter: 0.2, closeWait: 5, aEnd: .closed(.fin), willPublished: false, willAfterClose: nil,
-                                    willWatched: 4, sessionPresent: true, subscriptionCarriedOver: true, carryWait: 4)
+        let o = TakeoverObservation(
+            closedAfter: 0.2, closeWait: 5, aEnd: .closed(.fin), willPublished: false, willAfterClose: nil,
+            willWatched: 4, sessionPresent: true, subscriptionCarriedOver: true, carryWait: 4)
         let findings = judge(o)
         #expect(!findings.passed)
         #expect(findings.filter { $0.level == .fail }.map(\.rule) == [SpecRules.takeoverWillNoDelay])
@@ -206,8 +244,9 @@ import Mosquitto
     /// ejabberd's answer: DISCONNECT 0x8E with a reason string, the will published at once.
     @Test func specificationTakeoverPasses() {
         let end = ConnectionEnd.disconnect(ServerDisconnect(reasonCode: 0x8E))
-        let o = TakeoverObservation(closedAfter: 0.3, closeWait: 5, aEnd: end, willPublished: true, willAfterClose: 0.2,
-                                    willWatched: 4, sessionPresent: true, subscriptionCarriedOver: true, carryWait: 4)
+        let o = TakeoverObservation(
+            closedAfter: 0.3, closeWait: 5, aEnd: end, willPublished: true, willAfterClose: 0.2,
+            willWatched: 4, sessionPresent: true, subscriptionCarriedOver: true, carryWait: 4)
         let findings = judge(o, strict: true)
         #expect(findings.passed && findings.reported.isEmpty, "\(findings)")
         // A will that takes 2 s is published, but not promptly: a warning.
@@ -218,19 +257,23 @@ import Mosquitto
 
     @Test func unsettledWillIsANoteEitherWay() {
         for published in [true, false] {
-            let o = TakeoverObservation(closedAfter: 0.3, closeWait: 5, aEnd: .disconnect(ServerDisconnect(reasonCode: 0x8E)),
-                                        willPublished: published, willAfterClose: published ? 0.1 : nil, willWatched: 7,
-                                        sessionPresent: false, subscriptionCarriedOver: nil)
+            let o = TakeoverObservation(
+                closedAfter: 0.3, closeWait: 5, aEnd: .disconnect(ServerDisconnect(reasonCode: 0x8E)),
+                willPublished: published, willAfterClose: published ? 0.1 : nil, willWatched: 7,
+                sessionPresent: false, subscriptionCarriedOver: nil)
             let findings = judge(o, aExpiry: 0, delay: 3, strict: true)
             #expect(findings.passed, "\(findings)")
             #expect(findings.filter { $0.level == .note }.map(\.rule) == [SpecRules.takeoverWillUnsettled])
-            #expect(SpecRules.takeoverWillUnsettled.quote.contains("§3.1.3.2.2") && SpecRules.takeoverWillUnsettled.quote.contains("§3.1.4"))
+            #expect(
+                SpecRules.takeoverWillUnsettled.quote.contains("§3.1.3.2.2")
+                    && SpecRules.takeoverWillUnsettled.quote.contains("§3.1.4"))
         }
     }
 
     @Test func oldConnectionNotClosedFails() {
-        let o = TakeoverObservation(closedAfter: nil, closeWait: 1, aEnd: nil, willPublished: false, willAfterClose: nil,
-                                    sessionPresent: true, subscriptionCarriedOver: nil)
+        let o = TakeoverObservation(
+            closedAfter: nil, closeWait: 1, aEnd: nil, willPublished: false, willAfterClose: nil,
+            sessionPresent: true, subscriptionCarriedOver: nil)
         let failed = judge(o, version: .v311).filter { $0.level == .fail }
         #expect(failed.first?.rule.clause == "MQTT 3.1.1 [MQTT-3.1.4-2]")
         #expect(judge(o).filter { $0.level == .fail }.first?.rule.clause == "MQTT 5 [MQTT-3.1.4-3]")
@@ -238,12 +281,21 @@ import Mosquitto
 
     /// Every rule has a clause, a quote, and the level its words give it.
     @Test func everyRuleQuotesItsText() {
-        let rules: [SpecRule] = [ProtocolVersion.v311, .v5].flatMap { v in
-            [SpecRules.keepAliveClose(v), SpecRules.keepAliveNotBeforeK(v), SpecRules.keepAliveZero(v), SpecRules.keepAliveRefusal(v),
-             SpecRules.willPublished(v), SpecRules.willDeletedByDisconnect(v), SpecRules.takeoverClose(v),
-             SpecRules.subscriptionCarriedOver(v, sessionGoesOn: true), SpecRules.subscriptionCarriedOver(v, sessionGoesOn: false)]
-        } + [SpecRules.willPromptly, SpecRules.willNotBeforeDelay, SpecRules.takeoverDisconnect, SpecRules.takeoverWill311,
-             SpecRules.takeoverWillSessionEnds, SpecRules.takeoverWillNoDelay, SpecRules.takeoverWillDelayed, SpecRules.takeoverWillUnsettled]
+        let rules: [SpecRule] =
+            [ProtocolVersion.v311, .v5].flatMap { v in
+                [
+                    SpecRules.keepAliveClose(v), SpecRules.keepAliveNotBeforeK(v), SpecRules.keepAliveZero(v),
+                    SpecRules.keepAliveRefusal(v),
+                    SpecRules.willPublished(v), SpecRules.willDeletedByDisconnect(v), SpecRules.takeoverClose(v),
+                    SpecRules.subscriptionCarriedOver(v, sessionGoesOn: true),
+                    SpecRules.subscriptionCarriedOver(v, sessionGoesOn: false),
+                ]
+            } + [
+                SpecRules.willPromptly, SpecRules.willNotBeforeDelay, SpecRules.takeoverDisconnect,
+                SpecRules.takeoverWill311,
+                SpecRules.takeoverWillSessionEnds, SpecRules.takeoverWillNoDelay, SpecRules.takeoverWillDelayed,
+                SpecRules.takeoverWillUnsettled,
+            ]
         for rule in rules {
             #expect(rule.clause.hasPrefix("MQTT 3.1.1") || rule.clause.hasPrefix("MQTT 5"), "\(rule)")
             #expect(rule.quote.count > 40, "\(rule)")
@@ -254,8 +306,10 @@ import Mosquitto
 
     @Test func findingLevelsFollowTheBasis() {
         func level(_ basis: RuleBasis, met: Bool, strict: Bool = false) -> Finding.Level {
-            Finding.check(SpecRule(basis: basis, clause: "MQTT 5 x", quote: "q"), met: met, strict: strict,
-                          expected: "", observed: "", text: "").level
+            Finding.check(
+                SpecRule(basis: basis, clause: "MQTT 5 x", quote: "q"), met: met, strict: strict,
+                expected: "", observed: "", text: ""
+            ).level
         }
         #expect(level(.must, met: false) == .fail)
         #expect(level(.must, met: true) == .pass)
@@ -285,7 +339,10 @@ import Mosquitto
             ProgressItem(what: "keep-alive K=5 s", version: "5", detail: "silent 7.2 s, limit 8.5 s, max 17 s"),
             ProgressItem(what: "take-over clean", version: "5", detail: "connecting A"),
         ])
-        #expect(line == "keep-alive K=5 s (MQTT 3.1.1, 5): silent 7.2 s, limit 8.5 s, max 17 s | take-over clean (MQTT 5): connecting A")
+        #expect(
+            line
+                == "keep-alive K=5 s (MQTT 3.1.1, 5): silent 7.2 s, limit 8.5 s, max 17 s | take-over clean (MQTT 5): connecting A"
+        )
         #expect(ProgressItem.line([]) == nil)
     }
 }

@@ -73,7 +73,10 @@ import Testing
         #expect(window.handle(.tick(at: 5 * second)) == nil, "4 s since the last acknowledgement")
         let end = failure(window.handle(.tick(at: 6 * second)))
         #expect(end??.status == .notAcknowledged)
-        #expect(end??.message == "no acknowledgement from the broker for 5 s (--ack-timeout): 40 of 50 messages were not acknowledged (30 never sent)")
+        #expect(
+            end??.message
+                == "no acknowledgement from the broker for 5 s (--ack-timeout): 40 of 50 messages were not acknowledged (30 never sent)"
+        )
     }
 
     /// With --repeat-delay longer than --ack-timeout the window is empty between
@@ -118,7 +121,10 @@ import Testing
         let cause = CommandFailure(.connectionLost, "the connection was lost")
         let end = failure(window.handle(.connectionClosed(cause: cause, line: 7)))
         #expect(end??.status == .notAcknowledged)
-        #expect(end??.message == "the connection was lost after input line 7: 4 of 7 messages were not acknowledged; the rest of stdin was not sent")
+        #expect(
+            end??.message
+                == "the connection was lost after input line 7: 4 of 7 messages were not acknowledged; the rest of stdin was not sent"
+        )
     }
 
     @Test func aLostConnectionAtQoS0KeepsItsOwnStatus() {

@@ -5,8 +5,10 @@ import Testing
 /// field, and what is not given keeps the job's defaults.
 @Suite struct SubscribeSettingsTests {
     @Test func optionsBecomeSettings() throws {
-        let given = try Subscribe.parse(["-t", "a/#", "-C", "3", "-W", "2.5", "-T", "a/x", "-R",
-                                         "-E", "-U", "old/#", "--remove-retained"])
+        let given = try Subscribe.parse([
+            "-t", "a/#", "-C", "3", "-W", "2.5", "-T", "a/x", "-R",
+            "-E", "-U", "old/#", "--remove-retained",
+        ])
         let settings = given.settings
         #expect(settings.count == 3 && settings.timeout == 2.5)
         #expect(settings.filterOut == ["a/x"] && settings.unsubscribe == ["old/#"])

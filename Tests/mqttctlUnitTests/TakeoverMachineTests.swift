@@ -7,7 +7,9 @@ import Mosquitto
 @Suite struct TakeoverMachineTests {
     static let ms: UInt64 = 1_000_000
 
-    func plan(_ version: ProtocolVersion = .v311, persistent: Bool = false, will: Bool = true, closeWait: Double = 5) -> TakeoverPlan {
+    func plan(
+        _ version: ProtocolVersion = .v311, persistent: Bool = false, will: Bool = true, closeWait: Double = 5
+    ) -> TakeoverPlan {
         var plan = TakeoverPlan(
             protocolVersion: version, clientID: "id", observerID: "id-obs", cleanStart: !persistent,
             sessionExpiry: persistent && version == .v5 ? 300 : nil, newCleanStart: false,
@@ -23,13 +25,18 @@ import Mosquitto
         var m = TakeoverMachine(plan: plan(), subscribeTimeout: 10)
         #expect(m.handle(.start) == [.startObserver])
         #expect(m.handle(.observerReady) == [.connectA])
-        #expect(m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 1 * Self.ms)))
+        #expect(
+            m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 1 * Self.ms)))
                 == [.watchA, .connectB, .schedule(.closeWait, after: 5)])
         // A is closed 0.3 ms after B's CONNECT was written; the will arrives 0.1 ms later.
-        #expect(m.handle(.aClosed(at: 103 * Self.ms / 10, end: .closed(.fin), failure: failure(), bLastWrite: 10 * Self.ms))
+        #expect(
+            m.handle(.aClosed(at: 103 * Self.ms / 10, end: .closed(.fin), failure: failure(), bLastWrite: 10 * Self.ms))
                 == [.schedule(.willWindow, after: 4)])
         #expect(m.handle(.willArrived(at: 104 * Self.ms / 10)) == [])
-        #expect(m.handle(.bConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 11 * Self.ms), connectWrittenAt: 10 * Self.ms))
+        #expect(
+            m.handle(
+                .bConnected(
+                    ConnAck(code: 0, sessionPresent: false, receivedAt: 11 * Self.ms), connectWrittenAt: 10 * Self.ms))
                 == [.cancelTimers, .disconnectA, .disconnectB])
         // Nothing survives a clean session: no sweep, finished when B is gone.
         #expect(m.handle(.bClosed(end: nil, failure: failure())) == [.stopObserver])
@@ -47,11 +54,17 @@ import Mosquitto
         _ = m.handle(.start)
         _ = m.handle(.observerReady)
         let maxQoS0 = MQTTProperties([.init(identifier: MQTTProperties.maximumQoS, value: .byte(0))])
-        #expect(m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, properties: maxQoS0, receivedAt: 0)))
+        #expect(
+            m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, properties: maxQoS0, receivedAt: 0)))
                 == [.subscribeA(qos: 0), .schedule(.subscribeTimeout, after: 10)])
         #expect(m.handle(.aSubscribed(granted: [0])) == [.watchA, .connectB, .schedule(.closeWait, after: 5)])
-        _ = m.handle(.aClosed(at: 2 * Self.ms, end: .disconnect(ServerDisconnect(reasonCode: 0x8E)), failure: failure(), bLastWrite: Self.ms))
-        #expect(m.handle(.bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
+        _ = m.handle(
+            .aClosed(
+                at: 2 * Self.ms, end: .disconnect(ServerDisconnect(reasonCode: 0x8E)), failure: failure(),
+                bLastWrite: Self.ms))
+        #expect(
+            m.handle(
+                .bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
                 == [.publishCarry, .schedule(.carryWindow, after: 4)])
         _ = m.handle(.willArrived(at: 2 * Self.ms))
         #expect(m.handle(.carryArrived(at: 4 * Self.ms)) == [.cancelTimers, .disconnectA, .disconnectB])
@@ -69,11 +82,16 @@ import Mosquitto
         _ = m.handle(.start)
         _ = m.handle(.observerReady)
         _ = m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 0)))
-        #expect(m.handle(.bConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: Self.ms), connectWrittenAt: 0)) == [])
+        #expect(
+            m.handle(.bConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: Self.ms), connectWrittenAt: 0))
+                == [])
         #expect(m.handle(.timerFired(.closeWait, at: 1000 * Self.ms)) == [.schedule(.willWindow, after: 4)])
         #expect(m.handle(.timerFired(.willWindow, at: 5000 * Self.ms)) == [.cancelTimers, .disconnectA, .disconnectB])
         let result = try #require(m.measurement)
-        #expect(result.findings.filter { $0.level == .fail }.map(\.rule.clause) == ["MQTT 3.1.1 [MQTT-3.1.4-2]", "MQTT 3.1.1 [MQTT-3.1.2-8]"])
+        #expect(
+            result.findings.filter { $0.level == .fail }.map(\.rule.clause) == [
+                "MQTT 3.1.1 [MQTT-3.1.4-2]", "MQTT 3.1.1 [MQTT-3.1.2-8]",
+            ])
     }
 
     @Test func failuresBeforeTheTakeoverEndTheProbe() {
@@ -109,11 +127,18 @@ import Mosquitto
         _ = m.handle(.start)
         _ = m.handle(.observerReady)
         _ = m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 0)))
-        #expect(m.handle(.aSubscribed(granted: [1])) == [.watchA, .publishInflight, .schedule(.subscribeTimeout, after: 10)])
+        #expect(
+            m.handle(.aSubscribed(granted: [1])) == [
+                .watchA, .publishInflight, .schedule(.subscribeTimeout, after: 10),
+            ])
         #expect(m.handle(.aReceivedPublish) == [.watchA, .connectB, .schedule(.closeWait, after: 5)])
-        _ = m.handle(.aClosed(at: 2 * Self.ms, end: .disconnect(ServerDisconnect(reasonCode: 0x8E)), failure: failure(), bLastWrite: Self.ms))
+        _ = m.handle(
+            .aClosed(
+                at: 2 * Self.ms, end: .disconnect(ServerDisconnect(reasonCode: 0x8E)), failure: failure(),
+                bLastWrite: Self.ms))
         _ = m.handle(.willArrived(at: 2 * Self.ms))
-        _ = m.handle(.bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
+        _ = m.handle(
+            .bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
         // The carry message alone is not enough: the one in flight must come too.
         #expect(m.handle(.carryArrived(at: 4 * Self.ms)) == [])
         #expect(m.handle(.inflightArrived(at: 4 * Self.ms)) == [.cancelTimers, .disconnectA, .disconnectB])
@@ -130,7 +155,8 @@ import Mosquitto
         _ = leaky.handle(.bWillArrived(at: Self.ms))
         _ = leaky.handle(.aClosed(at: 2 * Self.ms, end: .closed(.fin), failure: failure(), bLastWrite: Self.ms))
         _ = leaky.handle(.willArrived(at: 2 * Self.ms))
-        _ = leaky.handle(.bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
+        _ = leaky.handle(
+            .bConnected(ConnAck(code: 0, sessionPresent: true, receivedAt: 3 * Self.ms), connectWrittenAt: Self.ms))
         _ = leaky.handle(.carryArrived(at: 4 * Self.ms))
         _ = leaky.handle(.timerFired(.carryWindow, at: 8000 * Self.ms))
         let failed = try #require(leaky.measurement).findings.filter { $0.level == .fail }.map(\.rule)
@@ -144,7 +170,8 @@ import Mosquitto
         _ = m.handle(.aConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 0)))
         #expect(m.handle(.willArrived(at: 1)) == [])
         _ = m.handle(.aClosed(at: 2, end: .closed(.reset), failure: failure(), bLastWrite: 1))
-        #expect(m.handle(.bConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 3), connectWrittenAt: 1))
+        #expect(
+            m.handle(.bConnected(ConnAck(code: 0, sessionPresent: false, receivedAt: 3), connectWrittenAt: 1))
                 == [.cancelTimers, .disconnectA, .disconnectB])
         #expect(m.willPublished(m.measurement!) == nil)
     }

@@ -11,12 +11,15 @@ import Testing
     @Test func statusLinesParse() {
         #expect(WebSocketBridge.parse(Self.line("ready 6d717474")) == .ready(subprotocol: "mqtt"))
         #expect(WebSocketBridge.parse(Self.line("ready ")) == .ready(subprotocol: ""))
-        #expect(WebSocketBridge.parse(Self.line("http 404 343034204e6f7420466f756e64 ")) == .httpStatus(code: 404, statusLine: "404 Not Found", location: ""))
+        #expect(
+            WebSocketBridge.parse(Self.line("http 404 343034204e6f7420466f756e64 "))
+                == .httpStatus(code: 404, statusLine: "404 Not Found", location: ""))
         #expect(WebSocketBridge.parse(Self.line("subprotocol 666f6f")) == .subprotocol("foo"))
         #expect(WebSocketBridge.parse(Self.line("tls-verify 19 1")) == .tlsVerify(code: 19, depth: 1))
         #expect(WebSocketBridge.parse(Self.line("error 111 556e61626c65")) == .error("Unable", errno: 111))
         #expect(WebSocketBridge.parse(Self.line("dns 6e6f")) == .nameLookup("no"))
-        #expect(WebSocketBridge.parse(Self.line("close 4000 627965206e6f77")) == .closeFrame(code: 4000, reason: "bye now"))
+        #expect(
+            WebSocketBridge.parse(Self.line("close 4000 627965206e6f77")) == .closeFrame(code: 4000, reason: "bye now"))
         #expect(WebSocketBridge.parse(Self.line("close 1005 ")) == .closeFrame(code: 1005, reason: ""))
         #expect(WebSocketBridge.parse(Self.line("end reset")) == .ended(.reset))
         #expect(WebSocketBridge.parse(Self.line("end fin")) == .ended(.fin))
@@ -45,7 +48,8 @@ import Testing
 
     @Test func webSocketURLs() throws {
         let ws = try BrokerURL(parsing: "ws://u:p@host:9001/a/b")
-        #expect(ws.webSocket && !ws.tls && ws.host == "host" && ws.port == 9001 && ws.topic == "a/b" && ws.username == "u")
+        #expect(
+            ws.webSocket && !ws.tls && ws.host == "host" && ws.port == 9001 && ws.topic == "a/b" && ws.username == "u")
         let wss = try BrokerURL(parsing: "wss://host")
         #expect(wss.webSocket && wss.tls && wss.port == nil && wss.topic == nil)
         #expect(try !BrokerURL(parsing: "mqtt://host/t").webSocket)
@@ -60,15 +64,20 @@ import Testing
         #expect(hint(.webSocketRefused(status: 500)) == "")
         #expect(hint(.webSocketUnreachable).contains("check -h and -p"))
         #expect(hint(nil) == "")
-        let failure = CommandFailure(MQTTError(.cannotConnect, "x answered the WebSocket upgrade with HTTP 404 Not Found", cause: .webSocketRefused(status: 404)))
+        let failure = CommandFailure(
+            MQTTError(
+                .cannotConnect, "x answered the WebSocket upgrade with HTTP 404 Not Found",
+                cause: .webSocketRefused(status: 404)))
         #expect(failure.status == .cannotConnect)
-        #expect(failure.message == "x answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path")
+        #expect(
+            failure.message == "x answered the WebSocket upgrade with HTTP 404 Not Found: is the path right? --ws-path")
     }
 
     @Test func closeFramesAreShownWithTheirNames() {
         #expect(WebSocketClose.describe(code: 1001, reason: "restart") == "1001 (going away) \"restart\"")
         #expect(WebSocketClose.describe(code: 4000, reason: "") == "4000")
-        let end = ConnectionEnd(.failed(MQTTError(.connectionLost, "lost", cause: .webSocketClosed(code: 1000, reason: ""))))
+        let end = ConnectionEnd(
+            .failed(MQTTError(.connectionLost, "lost", cause: .webSocketClosed(code: 1000, reason: ""))))
         #expect(end == .webSocketClosed(code: 1000, reason: ""))
         #expect(end?.kind == "fin")
         #expect(end?.text == "WebSocket close frame 1000 (normal closure), no DISCONNECT")

@@ -48,15 +48,16 @@ enum FuzzTargets {
     nonisolated(unsafe) private static let sink = OutputBuffer(fd: open("/dev/null", O_WRONLY | O_CLOEXEC))
 
     /// Properties every renderer can show (%A %C %D %E %F %P %R %S, --json).
-    nonisolated(unsafe) private static let propertyList = PropertyList(MQTTProperties([
-        .init(identifier: MQTTProperties.payloadFormatIndicator, value: .byte(1)),
-        .init(identifier: MQTTProperties.messageExpiryInterval, value: .uint32(120)),
-        .init(identifier: MQTTProperties.contentType, value: .string("text/plain")),
-        .init(identifier: MQTTProperties.responseTopic, value: .string("reply/here")),
-        .init(identifier: MQTTProperties.correlationData, value: .binary([0, 1, 0xFF])),
-        .init(identifier: MQTTProperties.userProperty, value: .pair("key", "välue")),
-        .init(identifier: MQTTProperties.topicAlias, value: .uint16(3)),
-    ]))
+    nonisolated(unsafe) private static let propertyList = PropertyList(
+        MQTTProperties([
+            .init(identifier: MQTTProperties.payloadFormatIndicator, value: .byte(1)),
+            .init(identifier: MQTTProperties.messageExpiryInterval, value: .uint32(120)),
+            .init(identifier: MQTTProperties.contentType, value: .string("text/plain")),
+            .init(identifier: MQTTProperties.responseTopic, value: .string("reply/here")),
+            .init(identifier: MQTTProperties.correlationData, value: .binary([0, 1, 0xFF])),
+            .init(identifier: MQTTProperties.userProperty, value: .pair("key", "välue")),
+            .init(identifier: MQTTProperties.topicAlias, value: .uint16(3)),
+        ]))
 
     /// `-F FORMAT`: the format (before the first NUL) is compiled, then a
     /// message carrying the rest as payload is rendered by it, by --json and by
@@ -72,8 +73,9 @@ enum FuzzTargets {
         }
         topic.withUnsafeBytes { topic in
             payload.withUnsafeBytes { payload in
-                let message = ReceivedMessage(mid: 42, qos: 1, retain: true, topic: topic, payload: payload,
-                                              properties: propertyList)
+                let message = ReceivedMessage(
+                    mid: 42, qos: 1, retain: true, topic: topic, payload: payload,
+                    properties: propertyList)
                 for renderer in renderers { renderer.render(message, into: sink) }
             }
         }
@@ -93,9 +95,11 @@ enum FuzzTargets {
         let parts = words(data).compactMap(text)
         guard let joined = try? ArgumentPreprocessor.joinPropertyOptions(["-D"] + parts) else { return }
         for item in joined.dropFirst() {
-            let words = item.split(separator: PropertyOptions.separator, omittingEmptySubsequences: false).map(String.init)
+            let words = item.split(separator: PropertyOptions.separator, omittingEmptySubsequences: false).map(
+                String.init)
             guard words.count >= 3,
-                  let (_, parsed) = try? MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
+                let (_, parsed) = try? MQTTProperties.parse(
+                    command: words[0], name: words[1], values: Array(words[2...]))
             else { continue }
             let properties = MQTTProperties([parsed])
             _ = properties.encodedLength

@@ -36,6 +36,7 @@ struct PayloadLimit {
     /// "268435455 bytes, the largest MQTT payload", or the broker's limit.
     func describe(topic: String) -> String {
         guard let packetSize else { return "\(largest) bytes, the largest MQTT payload" }
-        return "\(largest) bytes, the largest payload the broker takes on '\(topic)' (Maximum Packet Size \(packetSize))"
+        return
+            "\(largest) bytes, the largest payload the broker takes on '\(topic)' (Maximum Packet Size \(packetSize))"
     }
 }

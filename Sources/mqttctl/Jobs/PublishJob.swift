@@ -32,8 +32,10 @@ final class PublishJob {
     /// The largest payload the broker takes on this topic, and why.
     private var payloadLimit = PayloadLimit(largest: largestMQTTPayload, packetSize: nil)
 
-    init(client: MQTTClient, loop: EventLoop, topic: String, qos: Int, retain: Bool, properties: PreparedProperties?,
-         propertyValues: MQTTProperties, source: Source, window: Int, ackTimeout: Double) {
+    init(
+        client: MQTTClient, loop: EventLoop, topic: String, qos: Int, retain: Bool, properties: PreparedProperties?,
+        propertyValues: MQTTProperties, source: Source, window: Int, ackTimeout: Double
+    ) {
         self.client = client
         self.loop = loop
         self.topic = topic
@@ -42,10 +44,11 @@ final class PublishJob {
         self.properties = properties
         self.propertyValues = propertyValues
         self.source = source
-        let input: PublishWindow.Input = switch source {
-        case .fixed(_, let count, _): .count(count)
-        case .lines: .lines
-        }
+        let input: PublishWindow.Input =
+            switch source {
+            case .fixed(_, let count, _): .count(count)
+            case .lines: .lines
+            }
         self.window = PublishWindow(input: input, qos: qos, window: window, ackTimeout: ackTimeout)
         client.onPublishComplete = { [unowned self] _, reason in
             apply(self.window.handle(.completed(reasonCode: Int(reason), at: MonotonicClock.now())))
@@ -108,15 +111,18 @@ final class PublishJob {
     /// What the broker said in CONNACK that a message must fit (MQTT 5): the
     /// Maximum Packet Size, and the Topic Alias Maximum for -D publish topic-alias.
     private func checkAgainstBroker(_ connAck: MQTTProperties) throws(CommandFailure) {
-        payloadLimit = PayloadLimit(maximumPacketSize: connAck.maximumPacketSize, topic: topic, qos: qos,
-                                    properties: propertyValues, version: client.options.protocolVersion)
+        payloadLimit = PayloadLimit(
+            maximumPacketSize: connAck.maximumPacketSize, topic: topic, qos: qos,
+            properties: propertyValues, version: client.options.protocolVersion)
         if case .fixed(let payload, _, _) = source, payload.count > payloadLimit.largest {
             throw .usage("the message is \(payload.count) bytes, more than \(payloadLimit.describe(topic: topic))")
         }
         if case .uint16(let alias)? = propertyValues.first(MQTTProperties.topicAlias) {
             let maximum = connAck.topicAliasMaximum ?? 0
             if Int(alias) > maximum {
-                throw .usage("-D publish topic-alias \(alias): the broker takes \(maximum == 0 ? "no topic aliases" : "topic aliases 1 to \(maximum) only") (Topic Alias Maximum)")
+                throw .usage(
+                    "-D publish topic-alias \(alias): the broker takes \(maximum == 0 ? "no topic aliases" : "topic aliases 1 to \(maximum) only") (Topic Alias Maximum)"
+                )
             }
         }
     }
@@ -177,7 +183,10 @@ final class PublishJob {
     /// QoS 1/2, acknowledged: the run waited for that).
     private func inputFailure(_ problem: LineReader.Problem, reader: LineReader) -> CommandFailure {
         let sent = reader.lineNumber
-        let before = sent == 0 ? "" : "; the \(sent) line\(sent == 1 ? "" : "s") before it \(sent == 1 ? "was" : "were") sent\(qos > 0 ? " and acknowledged" : "")"
+        let before =
+            sent == 0
+            ? ""
+            : "; the \(sent) line\(sent == 1 ? "" : "s") before it \(sent == 1 ? "was" : "were") sent\(qos > 0 ? " and acknowledged" : "")"
         switch problem {
         case .read(let code):
             let reason = code == EISDIR ? "it is a directory" : StandardStreams.describe(errno: code, fd: 0)

@@ -115,8 +115,11 @@ struct PublishWindow {
             return finish(CommandFailure(status, "\(message); \(unacknowledgedText)"))
         case .tick(let now):
             guard inflight > 0, MonotonicClock.seconds(lastProgress, now) >= ackTimeout else { return nil }
-            return finish(CommandFailure(.notAcknowledged,
-                "no acknowledgement from the broker for \(formatSeconds(ackTimeout)) s (--ack-timeout): \(unacknowledgedText)"))
+            return finish(
+                CommandFailure(
+                    .notAcknowledged,
+                    "no acknowledgement from the broker for \(formatSeconds(ackTimeout)) s (--ack-timeout): \(unacknowledgedText)"
+                ))
         case .connectionClosed(let cause, let line):
             if inputExhausted && inflight == 0 { return finish(completionFailure) }
             let where_ = line.map { " after input line \($0)" } ?? ""
@@ -162,7 +165,8 @@ struct PublishWindow {
         case .count(let count):
             if qos == 0 { return "\(completed) of \(count) messages sent" }
             let neverSent = count - published
-            return "\(notAcknowledged) of \(count) messages were not acknowledged" + (neverSent > 0 ? " (\(neverSent) never sent)" : "")
+            return "\(notAcknowledged) of \(count) messages were not acknowledged"
+                + (neverSent > 0 ? " (\(neverSent) never sent)" : "")
         case .lines:
             let rest = inputEnded ? "" : "; the rest of stdin was not sent"
             if qos == 0 { return "\(completed) messages sent\(rest)" }

@@ -220,7 +220,9 @@ final class Acknowledgements {
             guard i < end, end - i <= 9 else { return nil }
             return Int(String(decoding: bytes[i..<end], as: UTF8.self))
         }
-        guard take(")"), digits() != nil, take(", rc"), let mid = digits(), take(" sending PUBREC (m") else { return nil }
+        guard take(")"), digits() != nil, take(", rc"), let mid = digits(), take(" sending PUBREC (m") else {
+            return nil
+        }
         return Int32(mid)
     }
 }

@@ -77,8 +77,10 @@ final class SubscribeJob {
     private var reconnectDelay = 1.0
     private var reconnecting = false
 
-    init(client: MQTTClient, loop: EventLoop, filters: [String], qos: Int, subscriptionOptions: SubscriptionOptions,
-         properties: ParsedProperties, renderer: MessageRenderer, settings: SubscribeSettings) {
+    init(
+        client: MQTTClient, loop: EventLoop, filters: [String], qos: Int, subscriptionOptions: SubscriptionOptions,
+        properties: ParsedProperties, renderer: MessageRenderer, settings: SubscribeSettings
+    ) {
         self.client = client
         self.loop = loop
         self.filters = filters
@@ -134,7 +136,10 @@ final class SubscribeJob {
             if finished { return }
             let count = acks.printed
             if let timeoutMessage { throw CommandFailure(.timeout, timeoutMessage(count) + lostQoS2Text(prefix: "")) }
-            throw CommandFailure(.timeout, "timed out after \(formatSeconds(settings.timeout ?? 0)) s (-W) with \(count) message\(count == 1 ? "" : "s") received" + lostQoS2Text(prefix: ""))
+            throw CommandFailure(
+                .timeout,
+                "timed out after \(formatSeconds(settings.timeout ?? 0)) s (-W) with \(count) message\(count == 1 ? "" : "s") received"
+                    + lostQoS2Text(prefix: ""))
         case .finished:
             break
         }
@@ -164,7 +169,8 @@ final class SubscribeJob {
         for (i, code) in granted.enumerated() where code >= 0x80 {
             let filter = i < filters.count ? filters[i] : filters.joined(separator: ", ")
             let reason = client.options.protocolVersion == .v5 ? ReasonCode.describe(Int(code)) : "failure (0x80)"
-            failure = CommandFailure(.subscriptionRefused, "the broker refused the subscription to '\(filter)': \(reason)")
+            failure = CommandFailure(
+                .subscriptionRefused, "the broker refused the subscription to '\(filter)': \(reason)")
             return
         }
         if settings.exitAfterSubscribe && !unsubscribePending { finish() }
@@ -192,8 +198,9 @@ final class SubscribeJob {
         guard acks.mayPrint(qos: message.qos, mid: message.mid) else { return }
         if settings.removeRetained && message.retain && !message.payload.isEmpty {
             do {
-                try client.publish(topic: message.topicString, payload: UnsafeRawBufferPointer(start: nil, count: 0),
-                                   qos: 1, retain: true)
+                try client.publish(
+                    topic: message.topicString, payload: UnsafeRawBufferPointer(start: nil, count: 0),
+                    qos: 1, retain: true)
                 acks.didQueueRemoval(topic: message.topicString)
             } catch {
                 failure = CommandFailure(error)
@@ -257,7 +264,10 @@ final class SubscribeJob {
     /// Nothing unacknowledged is lost (the broker sends it again, so messages
     /// printed may come twice), and the exit status says so.
     private func abortUnwritable() {
-        let error = MQTTError(.connectionLost, "the connection to \(client.options.endpoint) stopped taking data; the last acknowledgements could not be sent (the broker will send those messages again)")
+        let error = MQTTError(
+            .connectionLost,
+            "the connection to \(client.options.endpoint) stopped taking data; the last acknowledgements could not be sent (the broker will send those messages again)"
+        )
         if failure == nil { failure = CommandFailure(error) }
         client.abort(error)
     }
@@ -268,7 +278,8 @@ final class SubscribeJob {
         switch reason {
         case .requested:
             return
-        case .failed(let error) where error.kind == .notAuthorized || error.kind == .refused || error.kind == .interrupted:
+        case .failed(let error)
+        where error.kind == .notAuthorized || error.kind == .refused || error.kind == .interrupted:
             // A refusal will not go away by retrying, and a signal means stop.
             reconnecting = false
             return
@@ -302,7 +313,8 @@ final class SubscribeJob {
             if gone == 0 {
                 text += ", and not acknowledged (a persistent session keeps \(count == 1 ? "it" : "them"))"
             } else if gone < count {
-                text += ": \(count - gone) not acknowledged (a persistent session keeps them), \(gone) at QoS 0 or 2 lost"
+                text +=
+                    ": \(count - gone) not acknowledged (a persistent session keeps them), \(gone) at QoS 0 or 2 lost"
             } else {
                 text += " and \(count == 1 ? "is" : "are") lost (QoS 0 or 2)"
             }
@@ -317,7 +329,8 @@ final class SubscribeJob {
     private func lostQoS2Text(prefix: String) -> String {
         let n = acks.committed.count
         guard n > 0 else { return "" }
-        let text = "\(n) QoS 2 message\(n == 1 ? "" : "s") acknowledged to the broker (PUBREC) but not yet released by it (PUBREL) \(n == 1 ? "is" : "are") lost"
+        let text =
+            "\(n) QoS 2 message\(n == 1 ? "" : "s") acknowledged to the broker (PUBREC) but not yet released by it (PUBREL) \(n == 1 ? "is" : "are") lost"
         return prefix.isEmpty ? "; " + text : "\(prefix): " + text
     }
 }

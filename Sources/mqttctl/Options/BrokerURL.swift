@@ -41,7 +41,9 @@ struct BrokerURL: Equatable {
             authority = rest[..<slash]
             let topicText = rest[rest.index(after: slash)...]
             if !topicText.isEmpty {
-                guard let decoded = Self.percentDecoded(topicText) else { throw fail("bad percent-escape in the topic (%XX with two hex digits, not %00, decoding to UTF-8)") }
+                guard let decoded = Self.percentDecoded(topicText) else {
+                    throw fail("bad percent-escape in the topic (%XX with two hex digits, not %00, decoding to UTF-8)")
+                }
                 topic = decoded
             }
         } else {
@@ -53,13 +55,18 @@ struct BrokerURL: Equatable {
             hostPort = authority[authority.index(after: at)...]
             if let colon = userInfo.firstIndex(of: ":") {
                 guard let u = Self.percentDecoded(userInfo[..<colon]),
-                      let p = Self.percentDecoded(userInfo[userInfo.index(after: colon)...]) else {
-                    throw fail("bad percent-escape in the user or password (%XX with two hex digits, not %00, decoding to UTF-8)")
+                    let p = Self.percentDecoded(userInfo[userInfo.index(after: colon)...])
+                else {
+                    throw fail(
+                        "bad percent-escape in the user or password (%XX with two hex digits, not %00, decoding to UTF-8)"
+                    )
                 }
                 username = u
                 password = p
             } else {
-                guard let u = Self.percentDecoded(userInfo) else { throw fail("bad percent-escape in the user (%XX with two hex digits, not %00, decoding to UTF-8)") }
+                guard let u = Self.percentDecoded(userInfo) else {
+                    throw fail("bad percent-escape in the user (%XX with two hex digits, not %00, decoding to UTF-8)")
+                }
                 username = u
             }
             if username?.isEmpty == true { throw fail("empty user name") }
@@ -101,7 +108,8 @@ struct BrokerURL: Equatable {
         guard let start = schemeEnd else { return text }
         let authorityEnd = chars[start...].firstIndex(of: "/") ?? chars.count
         guard let at = chars[start..<authorityEnd].lastIndex(of: "@"),
-              let colon = chars[start..<at].firstIndex(of: ":") else { return text }
+            let colon = chars[start..<at].firstIndex(of: ":")
+        else { return text }
         return String(chars[..<colon]) + ":***" + String(chars[at...])
     }
 
@@ -114,7 +122,8 @@ struct BrokerURL: Equatable {
             if input[i] == UInt8(ascii: "%") {
                 // %00 would end the C string libmosquitto gets: a topic or password cut short.
                 guard i + 2 < input.count,
-                      let hi = Hex.value(of: input[i + 1]), let lo = Hex.value(of: input[i + 2]), hi << 4 | lo != 0 else { return nil }
+                    let hi = Hex.value(of: input[i + 1]), let lo = Hex.value(of: input[i + 2]), hi << 4 | lo != 0
+                else { return nil }
                 bytes.append(hi << 4 | lo)
                 i += 3
             } else {

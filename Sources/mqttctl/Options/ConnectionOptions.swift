@@ -8,69 +8,114 @@ import Glibc
 /// Where and how to connect: the options every subcommand shares, spelled as
 /// mosquitto_pub/mosquitto_sub spell them. `--help` is help because `-h` is the host.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: [.customShort("h"), .long], parsing: .unconditional, help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
+    @Option(
+        name: [.customShort("h"), .long], parsing: .unconditional,
+        help: "Broker host name or address (default: MQTTCTL_HOST, the config file, or localhost).")
     var host: String?
 
-    @Option(name: [.short, .long], parsing: .unconditional, help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).",
-            transform: Port.value)
+    @Option(
+        name: [.short, .long], parsing: .unconditional,
+        help: "Broker port (default: MQTTCTL_PORT, the config file, or 1883; 8883 with TLS).",
+        transform: Port.value)
     var port: Int?
 
-    @Option(name: [.customShort("L"), .long],
-            parsing: .unconditional, help: ArgumentHelp("Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic; %XX escapes are decoded (%23 is #, %40 is @; %00 is refused).", valueName: "url"))
+    @Option(
+        name: [.customShort("L"), .long],
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Broker URL: mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS). Sets host, port, credentials and topic; %XX escapes are decoded (%23 is #, %40 is @; %00 is refused).",
+            valueName: "url"))
     var url: String?
 
-    @Flag(name: .customLong("ws"),
-          help: "MQTT over WebSocket (subprotocol mqtt, path --ws-path); wss:// with any TLS option. Same as -L ws://... (wss://...).")
+    @Flag(
+        name: .customLong("ws"),
+        help:
+            "MQTT over WebSocket (subprotocol mqtt, path --ws-path); wss:// with any TLS option. Same as -L ws://... (wss://...)."
+    )
     var webSocket = false
 
-    @Option(name: .customLong("ws-path"),
-            parsing: .unconditional, help: ArgumentHelp("WebSocket: the HTTP path of the upgrade (default: /mqtt).", valueName: "path"))
+    @Option(
+        name: .customLong("ws-path"),
+        parsing: .unconditional,
+        help: ArgumentHelp("WebSocket: the HTTP path of the upgrade (default: /mqtt).", valueName: "path"))
     var webSocketPath: String?
 
-    @Option(name: .customLong("ws-header"),
-            parsing: .unconditionalSingleValue, help: ArgumentHelp("WebSocket: an extra request header 'Name: value' (repeatable), e.g. a token a gateway wants; a Host header replaces host:port.", valueName: "header"))
+    @Option(
+        name: .customLong("ws-header"),
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "WebSocket: an extra request header 'Name: value' (repeatable), e.g. a token a gateway wants; a Host header replaces host:port.",
+            valueName: "header"))
     var webSocketHeaders: [String] = []
 
-    @Option(name: [.short, .customLong("id")], parsing: .unconditional, help: "Client id (default: assigned by the broker).")
+    @Option(
+        name: [.short, .customLong("id")], parsing: .unconditional, help: "Client id (default: assigned by the broker)."
+    )
     var id: String?
 
-    @Option(name: [.customShort("I"), .customLong("id-prefix")], parsing: .unconditional, help: "Client id prefix; the process id is appended.")
+    @Option(
+        name: [.customShort("I"), .customLong("id-prefix")], parsing: .unconditional,
+        help: "Client id prefix; the process id is appended.")
     var idPrefix: String?
 
-    @Option(name: [.customShort("V"), .customLong("protocol"), .customLong("protocol-version")],
-            parsing: .unconditional, help: ArgumentHelp("MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"),
-            transform: ProtocolOption.value)
+    @Option(
+        name: [.customShort("V"), .customLong("protocol"), .customLong("protocol-version")],
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "MQTT version: mqttv31 or 31, mqttv311 or 311, mqttv5 or 5 (default: 311).", valueName: "version"),
+        transform: ProtocolOption.value)
     var protocolVersion: ProtocolVersion?
 
-    @Flag(name: [.customShort("c"), .customLong("disable-clean-session")],
-          help: "Keep the session after disconnecting (MQTT 5: clean start off, session expiry infinite unless -x). Needs -i.")
+    @Flag(
+        name: [.customShort("c"), .customLong("disable-clean-session")],
+        help:
+            "Keep the session after disconnecting (MQTT 5: clean start off, session expiry infinite unless -x). Needs -i."
+    )
     var disableCleanSession = false
 
-    @Option(name: [.customShort("x"), .customLong("session-expiry")],
-            parsing: .unconditional, help: ArgumentHelp("MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"),
-            transform: SessionExpiry.value)
+    @Option(
+        name: [.customShort("x"), .customLong("session-expiry")],
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "MQTT 5 session expiry interval in seconds; -1 or 'never' for no expiry.", valueName: "seconds"),
+        transform: SessionExpiry.value)
     var sessionExpiry: UInt32?
 
-    @Option(name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file).")
+    @Option(
+        name: [.short, .long], parsing: .unconditional, help: "Username (default: MQTTCTL_USERNAME or the config file)."
+    )
     var username: String?
 
-    @Option(name: [.customShort("P"), .long, .customLong("pw")],
-            parsing: .unconditional, help: "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable.")
+    @Option(
+        name: [.customShort("P"), .long, .customLong("pw")],
+        parsing: .unconditional,
+        help:
+            "Password. Visible to other local users in the process list; prefer --password-file or the MQTTCTL_PASSWORD environment variable."
+    )
     var password: String?
 
-    @Option(name: .customLong("password-file"),
-            parsing: .unconditional, help: ArgumentHelp("Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.", valueName: "file"))
+    @Option(
+        name: .customLong("password-file"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Read the password from the first line of this file (refused if other users can read it). Used when -P is not given; the MQTTCTL_PASSWORD environment variable is the next choice.",
+            valueName: "file"))
     var passwordFile: String?
 
-    @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: ArgumentHelp("Seconds allowed to connect and receive CONNACK (default: 10).", valueName: "seconds"),
-            transform: ConnectTimeout.parse)
+    @Option(
+        name: .customLong("connect-timeout"), parsing: .unconditional,
+        help: ArgumentHelp("Seconds allowed to connect and receive CONNACK (default: 10).", valueName: "seconds"),
+        transform: ConnectTimeout.parse)
     var connectTimeout: Double = 10
 
     @Flag(name: [.short, .long], help: "Show libmosquitto's log (packets sent and received) on stderr.")
     var debug = false
 
-    @Flag(name: .customLong("no-config"),
-          help: "Ignore the config file ($XDG_CONFIG_HOME/mqttctl/config or ~/.config/mqttctl/config). MQTTCTL_* environment variables still apply.")
+    @Flag(
+        name: .customLong("no-config"),
+        help:
+            "Ignore the config file ($XDG_CONFIG_HOME/mqttctl/config or ~/.config/mqttctl/config). MQTTCTL_* environment variables still apply."
+    )
     var noConfig = false
 
     /// TLS options: part of the connection options so every subcommand has them.
@@ -80,8 +125,11 @@ struct ConnectionOptions: ParsableArguments {
     @OptionGroup var client: ClientOptions
 
     /// Read before parsing (`OptionsFile.expand`); declared for --help and the parser.
-    @Option(name: [.customShort("o"), .customLong("options-file")], parsing: .unconditionalSingleValue,
-            help: ArgumentHelp("Read options from this file: any option this subcommand takes, one per line, as in the config file (# comments, the value after the first space). The command line wins. Repeatable.", valueName: "file"))
+    @Option(
+        name: [.customShort("o"), .customLong("options-file")], parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Read options from this file: any option this subcommand takes, one per line, as in the config file (# comments, the value after the first space). The command line wins. Repeatable.",
+            valueName: "file"))
     var optionsFiles: [String] = []
 
     func validate() throws {
@@ -96,7 +144,8 @@ struct ConnectionOptions: ParsableArguments {
         }
         let urlWebSocket = try url.map(BrokerURL.once)?.webSocket
         if webSocket && urlWebSocket == false {
-            throw ValidationError("--ws cannot be combined with an mqtt:// or mqtts:// URL: use -L ws://... or wss://...")
+            throw ValidationError(
+                "--ws cannot be combined with an mqtt:// or mqtts:// URL: use -L ws://... or wss://...")
         }
         let usesWebSocket = webSocket || urlWebSocket == true
         if !usesWebSocket {
@@ -120,7 +169,9 @@ struct ConnectionOptions: ParsableArguments {
             throw ValidationError("invalid --ws-path '\(path)': use an HTTP path starting with '/', such as /mqtt")
         }
         guard path.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw ValidationError("invalid --ws-path '\(path)': only visible ASCII characters (write others as %XX escapes, spaces as %20)")
+            throw ValidationError(
+                "invalid --ws-path '\(path)': only visible ASCII characters (write others as %XX escapes, spaces as %20)"
+            )
         }
     }
 
@@ -132,14 +183,20 @@ struct ConnectionOptions: ParsableArguments {
         let name = header[..<colon]
         let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
         guard !name.isEmpty, name.utf8.count <= 250, name.utf8.allSatisfy({ tokenCharacters.contains($0) }) else {
-            throw ValidationError("invalid --ws-header '\(header)': the name before ':' must be an HTTP header name (letters, digits, '-'...)")
+            throw ValidationError(
+                "invalid --ws-header '\(header)': the name before ':' must be an HTTP header name (letters, digits, '-'...)"
+            )
         }
         let value = header[header.index(after: colon)...]
         guard value.utf8.count <= 4096, value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-            throw ValidationError("invalid --ws-header '\(header)': the value must be one line without control characters (at most 4096 bytes)")
+            throw ValidationError(
+                "invalid --ws-header '\(header)': the value must be one line without control characters (at most 4096 bytes)"
+            )
         }
         let lower = name.lowercased()
-        if ["upgrade", "connection", "content-length", "transfer-encoding"].contains(lower) || lower.hasPrefix("sec-websocket-") {
+        if ["upgrade", "connection", "content-length", "transfer-encoding"].contains(lower)
+            || lower.hasPrefix("sec-websocket-")
+        {
             throw ValidationError("--ws-header cannot set '\(name)': the WebSocket upgrade sets it itself")
         }
     }
@@ -169,8 +226,11 @@ struct ConnectionOptions: ParsableArguments {
 
 /// `-k/--keepalive` for the subcommands that hold one connection.
 struct KeepAliveOption: ParsableArguments {
-    @Option(name: [.short, .customLong("keepalive")],
-            parsing: .unconditional, help: ArgumentHelp("Keep-alive interval in seconds: 0 (off) or 5 to 65535 (default: 60).", valueName: "seconds"),
-            transform: KeepAlive.value)
+    @Option(
+        name: [.short, .customLong("keepalive")],
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Keep-alive interval in seconds: 0 (off) or 5 to 65535 (default: 60).", valueName: "seconds"),
+        transform: KeepAlive.value)
     var keepAlive = 60
 }

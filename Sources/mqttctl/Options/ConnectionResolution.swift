@@ -9,7 +9,9 @@ import Glibc
 /// subcommands get through `resolveConnection`.
 extension ConnectionOptions {
     /// The protocol to use: `-V` if given, else `defaultVersion`; `-D` properties force MQTT 5.
-    func resolvedProtocol(default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false) throws(CommandFailure) -> ProtocolVersion {
+    func resolvedProtocol(
+        default defaultVersion: ProtocolVersion = .v311, needsV5: Bool = false
+    ) throws(CommandFailure) -> ProtocolVersion {
         let chosen = protocolVersion
         if needsV5 {
             if let chosen, chosen != .v5 {
@@ -23,10 +25,13 @@ extension ConnectionOptions {
     /// The connection to make, with what it needs from outside the options read
     /// here (the password file, the process id), and `--insecure`'s warning shown
     /// once per run, however many connections a subcommand opens.
-    func resolveConnection(keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
-                           properties: ParsedProperties?) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
-        let resolved = try makeConnectOptions(keepAlive: keepAlive, protocolVersion: protocolVersion, will: will,
-                                              properties: properties, inputs: try ConnectionInputs.gather(for: self))
+    func resolveConnection(
+        keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
+        properties: ParsedProperties?
+    ) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
+        let resolved = try makeConnectOptions(
+            keepAlive: keepAlive, protocolVersion: protocolVersion, will: will,
+            properties: properties, inputs: try ConnectionInputs.gather(for: self))
         if let warning = resolved.warning, !Self.insecureWarningShown {
             Self.insecureWarningShown = true
             Diagnostics.warning(warning)
@@ -39,8 +44,10 @@ extension ConnectionOptions {
     /// The library's connection settings from the options alone: a pure function
     /// of them and `inputs` (no file read, no output), so it can be tested as a
     /// value. `keepAlive` comes from the subcommand (each has its own rules).
-    func makeConnectOptions(keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
-                            properties: ParsedProperties?, inputs: ConnectionInputs) throws(CommandFailure) -> ResolvedConnection {
+    func makeConnectOptions(
+        keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
+        properties: ParsedProperties?, inputs: ConnectionInputs
+    ) throws(CommandFailure) -> ResolvedConnection {
         var options = ConnectOptions()
         var urlTopic: String?
         var urlTLS = false
@@ -85,7 +92,8 @@ extension ConnectionOptions {
         }
         options.cleanSession = !disableCleanSession
         if disableCleanSession && options.clientID == nil && protocolVersion != .v5 {
-            throw .usage("-c/--disable-clean-session needs a client id (-i or -I): the broker keeps the session under that id")
+            throw .usage(
+                "-c/--disable-clean-session needs a client id (-i or -I): the broker keeps the session under that id")
         }
         if protocolVersion == .v5 {
             if let sessionExpiry {
@@ -99,7 +107,8 @@ extension ConnectionOptions {
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
         try client.apply(to: &options, connection: self)
-        let warning = options.tls?.insecure == true
+        let warning =
+            options.tls?.insecure == true
             ? "--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted"
             : nil
         return ResolvedConnection(options: options, urlTopic: urlTopic, warning: warning)

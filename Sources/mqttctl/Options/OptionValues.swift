@@ -96,11 +96,15 @@ struct ProxyURL: CheckedValue, Equatable {
         var host = rest
         var port = 1080
         if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw ValueProblem("unclosed '[' in the host; \(expected)") }
+            guard let close = host.firstIndex(of: "]") else {
+                throw ValueProblem("unclosed '[' in the host; \(expected)")
+            }
             let after = host[host.index(after: close)...]
             host = host[host.index(after: host.startIndex)..<close]
             if !after.isEmpty {
-                guard after.hasPrefix(":") else { throw ValueProblem("unexpected '\(after)' after the host; \(expected)") }
+                guard after.hasPrefix(":") else {
+                    throw ValueProblem("unexpected '\(after)' after the host; \(expected)")
+                }
                 port = try parsePort(after.dropFirst())
             }
         } else if let colon = host.lastIndex(of: ":") {
@@ -130,7 +134,8 @@ struct ProxyURL: CheckedValue, Equatable {
                 case "25": result.append("%")
                 case "3A": result.append(":")
                 case "40": result.append("@")
-                default: throw ValueProblem("in the user or password only %25, %3A and %40 are escapes (for %, : and @)")
+                default:
+                    throw ValueProblem("in the user or password only %25, %3A and %40 are escapes (for %, : and @)")
                 }
                 i = text.index(i, offsetBy: 3)
             } else {
@@ -160,7 +165,9 @@ struct BindAddress: CheckedValue, Equatable {
     static let subject = "-A"
 
     static func parse(_ text: String) throws(ValueProblem) -> BindAddress {
-        guard !text.isEmpty, !text.utf8.contains(0) else { throw ValueProblem("give a local address or host name, e.g. 127.0.0.1") }
+        guard !text.isEmpty, !text.utf8.contains(0) else {
+            throw ValueProblem("give a local address or host name, e.g. 127.0.0.1")
+        }
         return BindAddress(address: text)
     }
 }

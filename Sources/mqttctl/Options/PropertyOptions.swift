@@ -7,9 +7,12 @@ import Mosquitto
 struct PropertyOptions: ParsableArguments {
     static let separator: Character = "\u{1F}"
 
-    @Option(name: [.customShort("D"), .customLong("property")],
-            parsing: .unconditionalSingleValue, help: ArgumentHelp("MQTT 5 property: -D COMMAND NAME VALUE, or -D COMMAND user-property KEY VALUE. COMMAND is connect, publish, subscribe, unsubscribe, disconnect or will. Repeatable; implies -V 5.",
-                               valueName: "command name value"))
+    @Option(
+        name: [.customShort("D"), .customLong("property")],
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "MQTT 5 property: -D COMMAND NAME VALUE, or -D COMMAND user-property KEY VALUE. COMMAND is connect, publish, subscribe, unsubscribe, disconnect or will. Repeatable; implies -V 5.",
+            valueName: "command name value"))
     var raw: [String] = []
 
     var isEmpty: Bool { raw.isEmpty }
@@ -40,7 +43,8 @@ struct PropertyOptions: ParsableArguments {
     /// Parsed once a run (`validate()`, then the subcommand), not by the parser:
     /// its error line would show the joined words with their U+001F separators,
     /// and a type of its own in every command costs each start.
-    nonisolated(unsafe) private static var last: (raw: [String], properties: ParsedProperties?, failure: CommandFailure?)?
+    nonisolated(unsafe) private static var last:
+        (raw: [String], properties: ParsedProperties?, failure: CommandFailure?)?
 
     private static func parse(_ raw: [String]) throws(CommandFailure) -> ParsedProperties {
         var result = ParsedProperties()
@@ -52,7 +56,8 @@ struct PropertyOptions: ParsableArguments {
             let command: MQTTProperties.Command
             let property: MQTTProperties.Property
             do {
-                (command, property) = try MQTTProperties.parse(command: words[0], name: words[1], values: Array(words[2...]))
+                (command, property) = try MQTTProperties.parse(
+                    command: words[0], name: words[1], values: Array(words[2...]))
             } catch {
                 throw .usage(ErrorText.line(for: error))
             }

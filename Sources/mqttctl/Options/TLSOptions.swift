@@ -9,49 +9,75 @@ import Glibc
 /// `ConnectionOptions`, so every subcommand has them. Any of them switches TLS
 /// on (as does `-L mqtts://...`); the port then defaults to 8883.
 struct TLSOptionGroup: ParsableArguments {
-    @Option(name: .customLong("cafile"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: file of PEM CA certificates to trust for the broker's certificate. Turns TLS on.", valueName: "file"))
+    @Option(
+        name: .customLong("cafile"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: file of PEM CA certificates to trust for the broker's certificate. Turns TLS on.", valueName: "file"))
     var caFile: String?
 
-    @Option(name: .customLong("capath"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: directory of hashed PEM CA certificates (c_rehash). Turns TLS on.", valueName: "dir"))
+    @Option(
+        name: .customLong("capath"),
+        parsing: .unconditional,
+        help: ArgumentHelp("TLS: directory of hashed PEM CA certificates (c_rehash). Turns TLS on.", valueName: "dir"))
     var caPath: String?
 
-    @Flag(name: .customLong("tls-use-os-certs"),
-          help: "TLS: trust the system's CA certificates (default for mqtts:// without --cafile/--capath). Turns TLS on.")
+    @Flag(
+        name: .customLong("tls-use-os-certs"),
+        help: "TLS: trust the system's CA certificates (default for mqtts:// without --cafile/--capath). Turns TLS on.")
     var useOSCertificates = false
 
-    @Option(name: .customLong("cert"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: client certificate (PEM) for brokers that require one; needs --key.", valueName: "file"))
+    @Option(
+        name: .customLong("cert"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: client certificate (PEM) for brokers that require one; needs --key.", valueName: "file"))
     var certFile: String?
 
-    @Option(name: .customLong("key"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: private key (PEM, not encrypted) of --cert.", valueName: "file"))
+    @Option(
+        name: .customLong("key"),
+        parsing: .unconditional,
+        help: ArgumentHelp("TLS: private key (PEM, not encrypted) of --cert.", valueName: "file"))
     var keyFile: String?
 
-    @Flag(name: .customLong("insecure"),
-          help: "TLS: do not check that the broker's certificate names the host connected to (a warning is printed). The certificate chain is still verified.")
+    @Flag(
+        name: .customLong("insecure"),
+        help:
+            "TLS: do not check that the broker's certificate names the host connected to (a warning is printed). The certificate chain is still verified."
+    )
     var insecure = false
 
-    @Option(name: .customLong("tls-version"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"),
-            transform: TLSVersion.value)
+    @Option(
+        name: .customLong("tls-version"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"),
+        transform: TLSVersion.value)
     var version: String?
 
-    @Option(name: .customLong("ciphers"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
+    @Option(
+        name: .customLong("ciphers"),
+        parsing: .unconditional,
+        help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
     var ciphers: String?
 
-    @Option(name: .customLong("tls-alpn"),
-            parsing: .unconditional, help: ArgumentHelp("TLS: ALPN protocol to offer (e.g. mqtt, for brokers sharing port 443).", valueName: "protocol"))
+    @Option(
+        name: .customLong("tls-alpn"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: ALPN protocol to offer (e.g. mqtt, for brokers sharing port 443).", valueName: "protocol"))
     var alpn: String?
 
-    @Option(name: .customLong("psk"),
-            parsing: .unconditional, help: ArgumentHelp("TLS-PSK: pre-shared key in hexadecimal, instead of certificates; needs --psk-identity.", valueName: "hex"))
+    @Option(
+        name: .customLong("psk"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS-PSK: pre-shared key in hexadecimal, instead of certificates; needs --psk-identity.", valueName: "hex"))
     var psk: String?
 
-    @Option(name: .customLong("psk-identity"),
-            parsing: .unconditional, help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
+    @Option(
+        name: .customLong("psk-identity"),
+        parsing: .unconditional, help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
     var pskIdentity: String?
 
     /// The TLS section of `mqttctl --help` (and so of the man page).
@@ -77,7 +103,9 @@ struct TLSOptionGroup: ParsableArguments {
     func validate() throws {
         if let psk {
             if caFile != nil || caPath != nil || useOSCertificates || certFile != nil || keyFile != nil {
-                throw ValidationError("--psk cannot be combined with certificates (--cafile, --capath, --tls-use-os-certs, --cert, --key)")
+                throw ValidationError(
+                    "--psk cannot be combined with certificates (--cafile, --capath, --tls-use-os-certs, --cert, --key)"
+                )
             }
             if insecure {
                 throw ValidationError("--insecure does not apply to --psk (there is no certificate to check)")

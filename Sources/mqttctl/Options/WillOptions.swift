@@ -6,17 +6,24 @@ struct WillOptions: ParsableArguments {
     @Option(name: .customLong("will-topic"), parsing: .unconditional, help: "Topic of the will message.")
     var topic: String?
 
-    @Option(name: .customLong("will-payload"), parsing: .unconditional, help: "Payload of the will message (default: empty).")
+    @Option(
+        name: .customLong("will-payload"), parsing: .unconditional,
+        help: "Payload of the will message (default: empty).")
     var payload: String?
 
-    @Option(name: .customLong("will-qos"), parsing: .unconditional, help: "QoS of the will message: 0, 1 or 2 (default: 0).")
+    @Option(
+        name: .customLong("will-qos"), parsing: .unconditional, help: "QoS of the will message: 0, 1 or 2 (default: 0)."
+    )
     var qos: Int = 0
 
     @Flag(name: .customLong("will-retain"), help: "Retain the will message.")
     var retain = false
 
-    @Option(name: .customLong("will-delay"),
-            parsing: .unconditional, help: ArgumentHelp("MQTT 5 will delay interval: seconds the broker waits before publishing the will.", valueName: "seconds"))
+    @Option(
+        name: .customLong("will-delay"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "MQTT 5 will delay interval: seconds the broker waits before publishing the will.", valueName: "seconds"))
     var delay: UInt32?
 
     func validate() throws {
@@ -48,6 +55,7 @@ struct WillOptions: ParsableArguments {
         if !willProperties.isEmpty && protocolVersion != .v5 {
             throw .usage("will properties (--will-delay, -D will ...) need MQTT 5 (-V 5)")
         }
-        return Will(topic: topic, payload: Array((payload ?? "").utf8), qos: qos, retain: retain, properties: willProperties)
+        return Will(
+            topic: topic, payload: Array((payload ?? "").utf8), qos: qos, retain: retain, properties: willProperties)
     }
 }

@@ -55,8 +55,8 @@ final class FormatRenderer: MessageRenderer {
         var field: Field? {
             switch self {
             case .topic(let f), .payload(let f, _), .payloadLength(let f), .mid(let f), .topicAlias(let f),
-                 .contentType(let f), .messageExpiryInterval(let f), .payloadFormatIndicator(let f),
-                 .responseTopic(let f), .subscriptionIdentifier(let f), .isoTime(let f):
+                .contentType(let f), .messageExpiryInterval(let f), .payloadFormatIndicator(let f),
+                .responseTopic(let f), .subscriptionIdentifier(let f), .isoTime(let f):
                 return f
             default:
                 return nil
@@ -128,13 +128,17 @@ final class FormatRenderer: MessageRenderer {
                     return tooLarge ? nil : value
                 }
                 guard let width = number() else {
-                    throw fail("field width in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))")
+                    throw fail(
+                        "field width in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))"
+                    )
                 }
                 field.width = width
                 if i < f.count && f[i] == UInt8(ascii: ".") {
                     i += 1
                     guard let precision = number() else {
-                        throw fail("precision in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))")
+                        throw fail(
+                            "precision in '\(String(decoding: f[start..<i], as: UTF8.self))' is too large (at most \(Self.maximumWidth))"
+                        )
                     }
                     field.precision = precision
                 }
@@ -215,7 +219,7 @@ final class FormatRenderer: MessageRenderer {
             case .unixTime, .nanoseconds: clock = true
             case .json: clock = true; properties = true
             case .topicAlias, .contentType, .correlationData, .messageExpiryInterval, .payloadFormatIndicator,
-                 .responseTopic, .subscriptionIdentifier, .userProperties:
+                .responseTopic, .subscriptionIdentifier, .userProperties:
                 properties = true
             default: break
             }
@@ -324,15 +328,20 @@ final class FormatRenderer: MessageRenderer {
             case .nanoseconds:
                 WallClock.digits(now.nanoseconds, 9) { output.append($0) }
             case .strftime(let index):
-                let n = strftimeFormats[index].withUnsafeBufferPointer { strftime(timeBuffer, 100, $0.baseAddress, &local) }
+                let n = strftimeFormats[index].withUnsafeBufferPointer {
+                    strftime(timeBuffer, 100, $0.baseAddress, &local)
+                }
                 if n > 0 { output.append(UnsafeRawBufferPointer(start: timeBuffer, count: n)) }
             case .json(let embedded):
                 scratch.removeAll(keepingCapacity: true)
-                if MosquittoJSON.appendObject(message, properties: properties, time: now, embedded: embedded, into: &scratch) {
+                if MosquittoJSON.appendObject(
+                    message, properties: properties, time: now, embedded: embedded, into: &scratch)
+                {
                     if pretty { scratch = PrettyJSON.format(scratch) }
                     scratch.withUnsafeBytes { output.append($0) }
                 } else {
-                    Diagnostics.error("message payload is not valid JSON on topic \(message.topicString) (%J printed nothing for it)")
+                    Diagnostics.error(
+                        "message payload is not valid JSON on topic \(message.topicString) (%J printed nothing for it)")
                 }
             }
         }
@@ -390,7 +399,9 @@ final class FormatRenderer: MessageRenderer {
     /// bytes (for hex, to half as many); with '-' the padding after is
     /// printf("%*s", padlen, ""), which for a negative padlen (no width) still
     /// prints |padlen| spaces. Precision is ignored.
-    private static func appendPayload(_ payload: UnsafeRawBufferPointer, hex: Int, _ field: Field, _ output: OutputBuffer) {
+    private static func appendPayload(
+        _ payload: UnsafeRawBufferPointer, hex: Int, _ field: Field, _ output: OutputBuffer
+    ) {
         var length = payload.count
         let padding: Int
         if field.width > 0 {

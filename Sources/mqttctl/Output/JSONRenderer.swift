@@ -82,7 +82,9 @@ enum PropertiesJSON {
                 userProperties.append(.object([("key", .string(key)), ("value", .string(value))]))
             }
         }
-        if subscriptionIdentifiers.count > 1 { members.append(("subscription-identifiers", .array(subscriptionIdentifiers))) }
+        if subscriptionIdentifiers.count > 1 {
+            members.append(("subscription-identifiers", .array(subscriptionIdentifiers)))
+        }
         if !userProperties.isEmpty { members.append(("user-properties", .array(userProperties))) }
         return .object(members)
     }

@@ -44,23 +44,30 @@ struct JUnitReport {
     var xml: String {
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         let all = suites.flatMap(\.cases)
-        out += "<testsuites name=\"\(Self.escape(name))\" tests=\"\(all.count)\" failures=\"\(Self.count(all, \.isFailure))\""
-        out += " errors=\"\(Self.count(all, \.isError))\" skipped=\"\(Self.count(all, \.isSkipped))\" time=\"\(Self.seconds(time))\">\n"
+        out +=
+            "<testsuites name=\"\(Self.escape(name))\" tests=\"\(all.count)\" failures=\"\(Self.count(all, \.isFailure))\""
+        out +=
+            " errors=\"\(Self.count(all, \.isError))\" skipped=\"\(Self.count(all, \.isSkipped))\" time=\"\(Self.seconds(time))\">\n"
         for (index, suite) in suites.enumerated() {
             out += "  <testsuite name=\"\(Self.escape(suite.name))\" id=\"\(index)\" tests=\"\(suite.cases.count)\""
-            out += " failures=\"\(Self.count(suite.cases, \.isFailure))\" errors=\"\(Self.count(suite.cases, \.isError))\""
-            out += " skipped=\"\(Self.count(suite.cases, \.isSkipped))\" time=\"\(Self.seconds(suite.cases.map(\.time).reduce(0, +)))\""
+            out +=
+                " failures=\"\(Self.count(suite.cases, \.isFailure))\" errors=\"\(Self.count(suite.cases, \.isError))\""
+            out +=
+                " skipped=\"\(Self.count(suite.cases, \.isSkipped))\" time=\"\(Self.seconds(suite.cases.map(\.time).reduce(0, +)))\""
             out += " timestamp=\"\(Self.escape(timestamp))\" hostname=\"localhost\">\n"
             for c in suite.cases {
-                out += "    <testcase name=\"\(Self.escape(c.name))\" classname=\"\(Self.escape(c.className))\" time=\"\(Self.seconds(c.time))\">\n"
+                out +=
+                    "    <testcase name=\"\(Self.escape(c.name))\" classname=\"\(Self.escape(c.className))\" time=\"\(Self.seconds(c.time))\">\n"
                 switch c.outcome {
                 case .passed: break
                 case .failed(let message, let type, let details):
-                    out += "      <failure message=\"\(Self.escape(message))\" type=\"\(Self.escape(type))\">\(Self.escape(details))</failure>\n"
+                    out +=
+                        "      <failure message=\"\(Self.escape(message))\" type=\"\(Self.escape(type))\">\(Self.escape(details))</failure>\n"
                 case .skipped(let message):
                     out += "      <skipped message=\"\(Self.escape(message))\"/>\n"
                 case .error(let message):
-                    out += "      <error message=\"\(Self.escape(message))\" type=\"error\">\(Self.escape(message))</error>\n"
+                    out +=
+                        "      <error message=\"\(Self.escape(message))\" type=\"error\">\(Self.escape(message))</error>\n"
                 }
                 if !c.output.isEmpty { out += "      <system-out>\(Self.escape(c.output))</system-out>\n" }
                 out += "    </testcase>\n"
@@ -74,7 +81,8 @@ struct JUnitReport {
     func write(to path: String) throws(CommandFailure) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw CommandFailure(.failure, "cannot write the JUnit report to '\(path)': \(String(cString: strerror(errno)))")
+            throw CommandFailure(
+                .failure, "cannot write the JUnit report to '\(path)': \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var text = xml
@@ -87,7 +95,8 @@ struct JUnitReport {
             return true
         }
         guard ok else {
-            throw CommandFailure(.failure, "cannot write the JUnit report to '\(path)': \(String(cString: strerror(errno)))")
+            throw CommandFailure(
+                .failure, "cannot write the JUnit report to '\(path)': \(String(cString: strerror(errno)))")
         }
     }
 
@@ -130,16 +139,21 @@ extension JUnitReport.Case {
 
     /// A case from a probe's findings: the first failure is the failure (all
     /// failures in its text), warnings and notes go to the output with the figures.
-    static func fromFindings(name: String, className: String, time: Double, facts: [String], findings: [Finding],
-                             inconclusive: Bool = false) -> JUnitReport.Case {
+    static func fromFindings(
+        name: String, className: String, time: Double, facts: [String], findings: [Finding],
+        inconclusive: Bool = false
+    ) -> JUnitReport.Case {
         let failed = findings.filter { $0.level == .fail }
         let others = findings.reported.filter { $0.level != .fail }
         let output = (facts + others.compactMap(\.reportLine)).joined(separator: "\n")
         let outcome: Outcome
         if let first = failed.first {
-            let details = failed.map { "\($0.reportLine ?? $0.text)\nexpected: \($0.expected)\nobserved: \($0.observed)\n\($0.rule.clause): \($0.rule.quote)" }
-                .joined(separator: "\n\n")
-            outcome = .failed(message: "\(first.rule.clause): \(first.text)", type: first.rule.basis.rawValue, details: details)
+            let details = failed.map {
+                "\($0.reportLine ?? $0.text)\nexpected: \($0.expected)\nobserved: \($0.observed)\n\($0.rule.clause): \($0.rule.quote)"
+            }
+            .joined(separator: "\n\n")
+            outcome = .failed(
+                message: "\(first.rule.clause): \(first.text)", type: first.rule.basis.rawValue, details: details)
         } else if inconclusive {
             let note = findings.first { $0.level == .note }?.text ?? "inconclusive"
             outcome = .skipped(message: note)

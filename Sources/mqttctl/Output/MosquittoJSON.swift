@@ -19,8 +19,10 @@ enum MosquittoJSON {
     /// Appends the `%j` (`embedded == false`: payload as an escaped string) or
     /// `%J` (payload as JSON) object. For `%J` with a payload that is not JSON
     /// (as cJSON sees it) nothing is appended and the result is false.
-    static func appendObject(_ message: ReceivedMessage, properties: MQTTProperties?, time: WallClock,
-                             embedded: Bool, into out: inout [UInt8]) -> Bool {
+    static func appendObject(
+        _ message: ReceivedMessage, properties: MQTTProperties?, time: WallClock,
+        embedded: Bool, into out: inout [UInt8]
+    ) -> Bool {
         let start = out.count
         append("{\"tst\":\"", to: &out)
         time.appendISO8601UTC(fractionDigits: 6) { out.append($0) }
@@ -242,7 +244,11 @@ enum MosquittoJSON {
             var n = 0
             while n < 63, position + n < bytes.count {
                 let b = bytes[position + n]
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") || b == UInt8(ascii: ".") else { break }
+                guard
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "+")
+                        || b == UInt8(ascii: "-") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
+                        || b == UInt8(ascii: ".")
+                else { break }
                 text[n] = CChar(bitPattern: b)
                 n += 1
             }
@@ -304,7 +310,9 @@ enum MosquittoJSON {
                     if (0xDC00...0xDFFF).contains(first) { return false }
                     if (0xD800...0xDBFF).contains(first) {
                         let second = p + 6
-                        guard end - second >= 6, bytes[second] == UInt8(ascii: "\\"), bytes[second + 1] == UInt8(ascii: "u") else { return false }
+                        guard end - second >= 6, bytes[second] == UInt8(ascii: "\\"),
+                            bytes[second + 1] == UInt8(ascii: "u")
+                        else { return false }
                         let low = Self.hex4(bytes, second + 2)
                         guard (0xDC00...0xDFFF).contains(low) else { return false }
                         codepoint = 0x10000 + ((first & 0x3FF) << 10 | (low & 0x3FF))
@@ -330,7 +338,8 @@ enum MosquittoJSON {
             case 0x80..<0x800:
                 out.append(UInt8(0xC0 | c >> 6)); out.append(UInt8(0x80 | c & 0x3F))
             case 0x800..<0x10000:
-                out.append(UInt8(0xE0 | c >> 12)); out.append(UInt8(0x80 | c >> 6 & 0x3F)); out.append(UInt8(0x80 | c & 0x3F))
+                out.append(UInt8(0xE0 | c >> 12)); out.append(UInt8(0x80 | c >> 6 & 0x3F));
+                out.append(UInt8(0x80 | c & 0x3F))
             default:
                 out.append(UInt8(0xF0 | c >> 18)); out.append(UInt8(0x80 | c >> 12 & 0x3F))
                 out.append(UInt8(0x80 | c >> 6 & 0x3F)); out.append(UInt8(0x80 | c & 0x3F))

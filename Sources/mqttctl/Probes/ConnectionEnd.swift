@@ -70,7 +70,8 @@ enum ConnectionEnd: Equatable {
             return text
         case .closed(.fin): return "socket closed (FIN), no DISCONNECT"
         case .closed(.reset): return "connection reset (RST), no DISCONNECT"
-        case .webSocketClosed(let code, let reason): return "WebSocket close frame \(WebSocketClose.describe(code: code, reason: reason)), no DISCONNECT"
+        case .webSocketClosed(let code, let reason):
+            return "WebSocket close frame \(WebSocketClose.describe(code: code, reason: reason)), no DISCONNECT"
         case .failed(let detail): return "connection failed: \(detail)"
         }
     }
@@ -89,7 +90,12 @@ enum ConnectionEnd: Equatable {
         let d = disconnect
         return [
             ("disconnect_reason_string", JSON.optional(d?.reasonString)),
-            ("disconnect_user_properties", d.map { .array($0.userProperties.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) }) } ?? .null),
+            (
+                "disconnect_user_properties",
+                d.map {
+                    .array($0.userProperties.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })
+                } ?? .null
+            ),
             ("websocket_close_code", webSocketClose.map { .int($0.code) } ?? .null),
             ("websocket_close_reason", webSocketClose.map { .string($0.reason) } ?? .null),
         ]

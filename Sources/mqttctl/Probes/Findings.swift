@@ -57,7 +57,9 @@ struct Finding: Equatable {
     /// The finding for a rule that was (`met`) or was not met: a broken MUST
     /// fails, a broken SHOULD, MAY or non-normative expectation warns (fails with
     /// `strict`), an unsettled rule is always a note.
-    static func check(_ rule: SpecRule, met: Bool, strict: Bool, expected: String, observed: String, text: String) -> Finding {
+    static func check(
+        _ rule: SpecRule, met: Bool, strict: Bool, expected: String, observed: String, text: String
+    ) -> Finding {
         let level: Level
         switch (rule.basis, met) {
         case (.unsettled, _): level = .note

@@ -125,19 +125,29 @@ struct KeepAliveMachine {
         let name = "K=\(subjects[i].plan.keepAlive) s\(server)"
         if k > 0, maxWait < Double(k) {
             // No drop can be judged before K: say so now instead of waiting out --max-wait.
-            notes.append("\(name): nothing can be concluded within --max-wait \(Numbers.short(maxWait)) s, since no drop may be expected before \(k) s; not watched")
+            notes.append(
+                "\(name): nothing can be concluded within --max-wait \(Numbers.short(maxWait)) s, since no drop may be expected before \(k) s; not watched"
+            )
             subjects[i].gaveUpAt = lastWrite
-            subjects[i].result = (.inconclusive, [Finding.note(
-                SpecRules.measurementLimit(plan.protocolVersion),
-                expected: "closed within \(Numbers.short(limit ?? 0)) s",
-                observed: "not watched: --max-wait \(Numbers.short(maxWait)) s is shorter than K = \(k) s",
-                text: "inconclusive: --max-wait \(Numbers.short(maxWait)) s is shorter than the keep-alive of \(k) s, so no drop could be judged")])
+            subjects[i].result = (
+                .inconclusive,
+                [
+                    Finding.note(
+                        SpecRules.measurementLimit(plan.protocolVersion),
+                        expected: "closed within \(Numbers.short(limit ?? 0)) s",
+                        observed: "not watched: --max-wait \(Numbers.short(maxWait)) s is shorter than K = \(k) s",
+                        text:
+                            "inconclusive: --max-wait \(Numbers.short(maxWait)) s is shorter than the keep-alive of \(k) s, so no drop could be judged"
+                    )
+                ]
+            )
             subjects[i].willResolved = true
             return [.disconnectSubject(i)]
         }
         var actions: [Action] = [.schedule(.giveUp(i), at: lastWrite &+ nanoseconds(maxWait))]
         if let limit, maxWait < limit {
-            let note = "\(name): the drop window closes only after \(Numbers.short(limit)) s, but --max-wait is \(Numbers.short(maxWait)) s: unless the broker drops earlier the verdict is inconclusive"
+            let note =
+                "\(name): the drop window closes only after \(Numbers.short(limit)) s, but --max-wait is \(Numbers.short(maxWait)) s: unless the broker drops earlier the verdict is inconclusive"
             notes.append(note)
             // Said at once only when the default wait is what falls short: the
             // user is about to wait minutes for an answer that cannot come.
@@ -230,13 +240,16 @@ struct KeepAliveMachine {
     /// furthest from passing (never, late, inconclusive, refused, early, pass).
     var sampleSummaries: [SampleSummary] {
         var keepAlives: [Int] = []
-        for subject in subjects where !keepAlives.contains(subject.plan.keepAlive) { keepAlives.append(subject.plan.keepAlive) }
+        for subject in subjects where !keepAlives.contains(subject.plan.keepAlive) {
+            keepAlives.append(subject.plan.keepAlive)
+        }
         let order: [KeepAliveVerdict] = [.never, .late, .inconclusive, .refused, .early, .pass]
         return keepAlives.compactMap { k in
             let group = subjects.filter { $0.plan.keepAlive == k }
             guard group.count > 1 else { return nil }
             let worst = order.first { verdict in group.contains { $0.verdict == verdict } }
-            return SampleSummary(keepAlive: k, count: group.count, drops: group.compactMap(\.droppedAfter), worst: worst)
+            return SampleSummary(
+                keepAlive: k, count: group.count, drops: group.compactMap(\.droppedAfter), worst: worst)
         }
     }
 
@@ -256,14 +269,17 @@ struct KeepAliveMachine {
                 let limit = subject.limit.map { "limit \(Numbers.short($0)) s" } ?? "no limit"
                 detail = "silent \(silent) s, \(limit), max \(Numbers.short(subject.maxWait)) s"
             } else if let droppedAt = subject.droppedAt, let deadline = subject.willDeadline {
-                detail = "dropped; waiting for the will, \(Numbers.fixed(MonotonicClock.seconds(droppedAt, now), 1)) of \(Numbers.short(MonotonicClock.seconds(droppedAt, deadline))) s"
+                detail =
+                    "dropped; waiting for the will, \(Numbers.fixed(MonotonicClock.seconds(droppedAt, now), 1)) of \(Numbers.short(MonotonicClock.seconds(droppedAt, deadline))) s"
             } else {
                 detail = "connecting"
             }
             items.append(ProgressItem(what: what, version: version, detail: detail))
         }
         if items.isEmpty, let control, !control.done {
-            items.append(ProgressItem(what: "negative control", version: version, detail: "watching for a will after a clean DISCONNECT"))
+            items.append(
+                ProgressItem(
+                    what: "negative control", version: version, detail: "watching for a will after a clean DISCONNECT"))
         }
         return items
     }

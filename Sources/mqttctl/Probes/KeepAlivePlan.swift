@@ -16,13 +16,16 @@ struct KeepAlivePlan {
     /// The subjects of a sweep, `samples` per keep-alive, staggered evenly over
     /// `spread` seconds (nil: K, at most 10 s): brokers that check keep-alive on
     /// a timer drop samples started at different moments at different times.
-    static func subjects(keepAlives: [Int], samples: Int, spread: Double?,
-                         id: (Int, Int) -> String, willTopic: (Int, Int) -> String?) -> [Subject] {
+    static func subjects(
+        keepAlives: [Int], samples: Int, spread: Double?,
+        id: (Int, Int) -> String, willTopic: (Int, Int) -> String?
+    ) -> [Subject] {
         keepAlives.flatMap { k in
             (0..<samples).map { i in
                 let window = spread ?? min(Double(max(k, 1)), 10)
-                return Subject(keepAlive: k, clientID: id(k, i), willTopic: willTopic(k, i), sample: i,
-                               startOffset: samples > 1 ? window * Double(i) / Double(samples) : 0)
+                return Subject(
+                    keepAlive: k, clientID: id(k, i), willTopic: willTopic(k, i), sample: i,
+                    startOffset: samples > 1 ? window * Double(i) / Double(samples) : 0)
             }
         }
     }

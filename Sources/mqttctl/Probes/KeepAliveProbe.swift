@@ -30,7 +30,9 @@ final class KeepAliveProbe: ProbeTask {
     var passed: Bool { machine.passed }
     var inconclusive: Bool { machine.inconclusive }
     var failure: CommandFailure? { ownFailure ?? machine.failure ?? observer?.failure }
-    var clients: [MQTTClient] { subjectClients.compactMap { $0 } + [controlClient, observer?.client].compactMap { $0 } }
+    var clients: [MQTTClient] {
+        subjectClients.compactMap { $0 } + [controlClient, observer?.client].compactMap { $0 }
+    }
 
     func start() throws(CommandFailure) {
         send(.start)
@@ -118,11 +120,14 @@ final class KeepAliveProbe: ProbeTask {
         }
         client.onClose = { [unowned self, unowned client] reason in
             if client.connAck?.code != 0, case .failed(let error) = reason,
-               let refusal = Self.refusal(error, keepAlive: subject.keepAlive) {
+                let refusal = Self.refusal(error, keepAlive: subject.keepAlive)
+            {
                 send(.subjectRefused(i, text: refusal.text, code: refusal.code))
             } else {
-                send(.subjectClosed(i, at: client.closedAt ?? MonotonicClock.now(), end: ConnectionEnd(reason),
-                                    failure: ClientSession.failure(for: client)))
+                send(
+                    .subjectClosed(
+                        i, at: client.closedAt ?? MonotonicClock.now(), end: ConnectionEnd(reason),
+                        failure: ClientSession.failure(for: client)))
             }
         }
         subjectClients[i] = client
@@ -159,7 +164,8 @@ final class KeepAliveProbe: ProbeTask {
         case .answeredAsMQTT311?:
             return nil
         default:
-            return error.kind == .refused || error.kind == .notAuthorized ? (ErrorText.line(for: error), error.reasonCode) : nil
+            return error.kind == .refused || error.kind == .notAuthorized
+                ? (ErrorText.line(for: error), error.reasonCode) : nil
         }
     }
 

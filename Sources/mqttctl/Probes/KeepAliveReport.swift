@@ -5,16 +5,17 @@ extension ProbeReport {
     /// `elapsed`: seconds the whole command measured (monotonic), for a stand-alone run.
     static func json(_ probe: KeepAliveProbe, elapsed: Double? = nil) -> JSON {
         let plan = probe.plan
-        let control: JSON = probe.control.map { control in
-            let finding = control.finding(version: plan.protocolVersion, strict: plan.strict)
-            return .object([
-                ("client_id", .string(control.plan.clientID)),
-                ("will_topic", .string(control.plan.willTopic)),
-                ("will_published", .bool(control.willPublished)),
-                ("findings", .array([finding].reported.map(\.json))),
-                ("pass", .bool(control.passed(version: plan.protocolVersion, strict: plan.strict))),
-            ])
-        } ?? .null
+        let control: JSON =
+            probe.control.map { control in
+                let finding = control.finding(version: plan.protocolVersion, strict: plan.strict)
+                return .object([
+                    ("client_id", .string(control.plan.clientID)),
+                    ("will_topic", .string(control.plan.willTopic)),
+                    ("will_published", .bool(control.willPublished)),
+                    ("findings", .array([finding].reported.map(\.json))),
+                    ("pass", .bool(control.passed(version: plan.protocolVersion, strict: plan.strict))),
+                ])
+            } ?? .null
         var members: [(String, JSON)] = [
             ("probe", .string("keepalive")),
             ("host", .string(probe.context.base.host)),
@@ -27,18 +28,22 @@ extension ProbeReport {
             ("strict", .bool(plan.strict)),
             ("results", .array(probe.subjects.map { json($0) })),
             ("negative_control", control),
-            ("samples", .array(probe.sampleSummaries.map { s in
-                .object([
-                    ("keepalive", .int(s.keepAlive)),
-                    ("count", .int(s.count)),
-                    ("dropped", .int(s.drops.count)),
-                    ("min_s", s.minimum.map { JSON.rounded($0) } ?? .null),
-                    ("median_s", s.median.map { JSON.rounded($0) } ?? .null),
-                    ("max_s", s.maximum.map { JSON.rounded($0) } ?? .null),
-                    ("implied_check_period_s", s.impliedCheckPeriod.map { JSON.rounded($0) } ?? .null),
-                    ("worst_verdict", JSON.optional(s.worst?.rawValue)),
-                ])
-            })),
+            (
+                "samples",
+                .array(
+                    probe.sampleSummaries.map { s in
+                        .object([
+                            ("keepalive", .int(s.keepAlive)),
+                            ("count", .int(s.count)),
+                            ("dropped", .int(s.drops.count)),
+                            ("min_s", s.minimum.map { JSON.rounded($0) } ?? .null),
+                            ("median_s", s.median.map { JSON.rounded($0) } ?? .null),
+                            ("max_s", s.maximum.map { JSON.rounded($0) } ?? .null),
+                            ("implied_check_period_s", s.impliedCheckPeriod.map { JSON.rounded($0) } ?? .null),
+                            ("worst_verdict", JSON.optional(s.worst?.rawValue)),
+                        ])
+                    })
+            ),
             ("notes", .array(probe.notes.map(JSON.string))),
         ]
         if let elapsed { members.append(("elapsed_s", JSON.rounded(elapsed))) }
@@ -95,14 +100,21 @@ extension ProbeReport {
     /// The full report of `probe keepalive`.
     static func text(_ probe: KeepAliveProbe) -> String {
         let plan = probe.plan
-        var out = "PROBE keepalive \(probe.context.endpoint) (MQTT \(plan.protocolVersion)): silent after CONNECT, drop expected between K and \(limitFormula(backoff: plan.backoff, grace: plan.grace))\n"
+        var out =
+            "PROBE keepalive \(probe.context.endpoint) (MQTT \(plan.protocolVersion)): silent after CONNECT, drop expected between K and \(limitFormula(backoff: plan.backoff, grace: plan.grace))\n"
         var rows = probe.subjects.map(row)
         if let control = probe.control {
             let finding = control.finding(version: plan.protocolVersion, strict: plan.strict)
             let passed = control.passed(version: plan.protocolVersion, strict: plan.strict)
-            rows.append(Row(label: "negative control", verdict: passed ? "pass" : "fail",
-                            lines: [control.willPublished ? "will PUBLISHED after a clean DISCONNECT (it must not be)" : "no will after a clean DISCONNECT"]
-                                + [finding].reported.compactMap(\.reportLine), passed: passed))
+            rows.append(
+                Row(
+                    label: "negative control", verdict: passed ? "pass" : "fail",
+                    lines: [
+                        control.willPublished
+                            ? "will PUBLISHED after a clean DISCONNECT (it must not be)"
+                            : "no will after a clean DISCONNECT"
+                    ]
+                        + [finding].reported.compactMap(\.reportLine), passed: passed))
         }
         out += render(rows, indent: "")
         out += samplesText(probe)
@@ -116,8 +128,9 @@ extension ProbeReport {
         if let will = describeWill(subject) { lines.append(will) }
         lines += subject.findings.reported.compactMap(\.reportLine)
         let sample = subject.plan.sample > 0 || subject.plan.startOffset > 0 ? " #\(subject.plan.sample + 1)" : ""
-        return Row(label: "keep-alive K=\(subject.plan.keepAlive) s\(sample)", verdict: verdictWord(subject), lines: lines,
-                   passed: subject.passed, inconclusive: subject.inconclusive, warnings: subject.findings.warnings)
+        return Row(
+            label: "keep-alive K=\(subject.plan.keepAlive) s\(sample)", verdict: verdictWord(subject), lines: lines,
+            passed: subject.passed, inconclusive: subject.inconclusive, warnings: subject.findings.warnings)
     }
 
     /// The verdict column: what happened, or "fail" when the drop was fine but something else (the will) was not.
@@ -131,7 +144,8 @@ extension ProbeReport {
         probe.sampleSummaries.map { s in
             var text = "K=\(s.keepAlive) s, \(s.count) samples: "
             if let lo = s.minimum, let mid = s.median, let hi = s.maximum {
-                text += "dropped after \(Numbers.fixed(lo, 3)) / \(Numbers.fixed(mid, 3)) / \(Numbers.fixed(hi, 3)) s (min / median / max)"
+                text +=
+                    "dropped after \(Numbers.fixed(lo, 3)) / \(Numbers.fixed(mid, 3)) / \(Numbers.fixed(hi, 3)) s (min / median / max)"
             } else {
                 text += "none dropped"
             }
@@ -174,7 +188,9 @@ extension ProbeReport {
     static func describeWill(_ subject: KeepAliveSubject) -> String? {
         guard let topic = subject.plan.willTopic, subject.droppedAt != nil else { return nil }
         if let after = subject.willAfterDrop {
-            if after <= -0.0005 { return "will on '\(topic)' published \(Numbers.fixed(-after, 3)) s before the drop was seen" }
+            if after <= -0.0005 {
+                return "will on '\(topic)' published \(Numbers.fixed(-after, 3)) s before the drop was seen"
+            }
             return "will on '\(topic)' published \(Numbers.fixed(after, 3)) s after the drop"
         }
         return "will on '\(topic)' NOT published within \(Numbers.short(subject.willWindow)) s of the drop"

@@ -83,11 +83,15 @@ struct KeepAliveControl {
     var willPublished: Bool { willArrivedAt != nil }
 
     func finding(version: ProtocolVersion, strict: Bool) -> Finding {
-        .check(SpecRules.willDeletedByDisconnect(version), met: !willPublished, strict: strict,
-               expected: "no will after a normal DISCONNECT",
-               observed: willPublished ? "will published" : "no will within \(Numbers.short(watched)) s",
-               text: willPublished ? "the will was PUBLISHED after a clean DISCONNECT" : "no will after a clean DISCONNECT")
+        .check(
+            SpecRules.willDeletedByDisconnect(version), met: !willPublished, strict: strict,
+            expected: "no will after a normal DISCONNECT",
+            observed: willPublished ? "will published" : "no will within \(Numbers.short(watched)) s",
+            text: willPublished ? "the will was PUBLISHED after a clean DISCONNECT" : "no will after a clean DISCONNECT"
+        )
     }
 
-    func passed(version: ProtocolVersion, strict: Bool) -> Bool { done && finding(version: version, strict: strict).level != .fail }
+    func passed(version: ProtocolVersion, strict: Bool) -> Bool {
+        done && finding(version: version, strict: strict).level != .fail
+    }
 }

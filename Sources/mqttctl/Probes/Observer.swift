@@ -21,7 +21,9 @@ final class Observer {
     private var stopping = false
 
     /// `endpoint`: another host and port than the probe's (another node of a cluster).
-    init(context: ProbeContext, id: String, topics: [String], endpoint: (host: String, port: Int)? = nil) throws(CommandFailure) {
+    init(
+        context: ProbeContext, id: String, topics: [String], endpoint: (host: String, port: Int)? = nil
+    ) throws(CommandFailure) {
         self.context = context
         self.topics = topics
         client = try context.makeClient(id: id) { options in
@@ -47,7 +49,8 @@ final class Observer {
         client.onClose = { [unowned self] _ in
             guard !stopping, failure == nil else { return }
             let cause = ClientSession.failure(for: client)
-            failure = CommandFailure(cause.status, "observer connection (\(client.options.clientID ?? "")): \(cause.message)")
+            failure = CommandFailure(
+                cause.status, "observer connection (\(client.options.clientID ?? "")): \(cause.message)")
         }
         try context.connect(client)
     }
@@ -82,7 +85,9 @@ final class Observer {
         let timeout = client.options.connectTimeout
         subackTimer = context.loop.schedule(after: timeout) { [unowned self] in
             guard !isReady, failure == nil else { return }
-            failure = CommandFailure(.timeout, "no SUBACK for the observer's subscription within \(formatSeconds(timeout)) s (--connect-timeout)")
+            failure = CommandFailure(
+                .timeout,
+                "no SUBACK for the observer's subscription within \(formatSeconds(timeout)) s (--connect-timeout)")
         }
     }
 
@@ -90,8 +95,10 @@ final class Observer {
         if let subackTimer { context.loop.cancel(subackTimer) }
         if let refused = granted.firstIndex(where: { $0 >= 0x80 }) {
             let topic = refused < topics.count ? topics[refused] : topics.joined(separator: ", ")
-            failure = CommandFailure(.subscriptionRefused,
-                "the broker refused the observer's subscription to '\(topic)' (needed to see the will; check the ACL or use other topics)")
+            failure = CommandFailure(
+                .subscriptionRefused,
+                "the broker refused the observer's subscription to '\(topic)' (needed to see the will; check the ACL or use other topics)"
+            )
             return
         }
         ready()

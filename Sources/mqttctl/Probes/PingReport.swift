@@ -13,19 +13,23 @@ enum PingReport {
         if session.late > 0 { text += "\(session.late) late, " }
         text += "\(Numbers.short(lossPercent(session), 1))% loss, time \(Numbers.fixed(elapsed, 0)) ms\n"
         if let stats = session.statistics {
-            text += "rtt min/avg/max/stddev = \(Numbers.fixed(stats.min, 3))/\(Numbers.fixed(stats.avg, 3))/\(Numbers.fixed(stats.max, 3))/\(Numbers.fixed(stats.stddev, 3)) ms\n"
-            text += "rtt p50/p95/p99 = \(Numbers.fixed(stats.p50, 3))/\(Numbers.fixed(stats.p95, 3))/\(Numbers.fixed(stats.p99, 3)) ms\n"
+            text +=
+                "rtt min/avg/max/stddev = \(Numbers.fixed(stats.min, 3))/\(Numbers.fixed(stats.avg, 3))/\(Numbers.fixed(stats.max, 3))/\(Numbers.fixed(stats.stddev, 3)) ms\n"
+            text +=
+                "rtt p50/p95/p99 = \(Numbers.fixed(stats.p50, 3))/\(Numbers.fixed(stats.p95, 3))/\(Numbers.fixed(stats.p99, 3)) ms\n"
         }
         return text
     }
 
     /// The `--publish` lines of the summary: its own statistics and what routing costs.
     static func publishSummary(_ publish: PublishRoundTrips, ping session: PingSession) -> String {
-        var text = "publish (QoS \(publish.qos) to '\(publish.topic)' and back): \(publish.sent) sent, \(publish.received) received\n"
+        var text =
+            "publish (QoS \(publish.qos) to '\(publish.topic)' and back): \(publish.sent) sent, \(publish.received) received\n"
         if let stats = publish.statistics {
             text += "publish rtt \(stats.text)\n"
             if let ping = session.statistics {
-                text += "routing costs \(signed(stats.p50 - ping.p50)) ms at the median (publish p50 \(Numbers.fixed(stats.p50, 3)) ms vs PINGRESP p50 \(Numbers.fixed(ping.p50, 3)) ms)\n"
+                text +=
+                    "routing costs \(signed(stats.p50 - ping.p50)) ms at the median (publish p50 \(Numbers.fixed(stats.p50, 3)) ms vs PINGRESP p50 \(Numbers.fixed(ping.p50, 3)) ms)\n"
             }
         }
         return text
@@ -47,35 +51,55 @@ enum PingReport {
             ("sent", .int(publish.sent)),
             ("received", .int(publish.received)),
             ("rtt_ms", RTTStatistics.json(publish.statistics)),
-            ("replies", .array(publish.replies.map { .object([("seq", .int($0.seq)), ("rtt_ms", JSON.rounded($0.rtt)), ("late", .bool($0.late))]) })),
+            (
+                "replies",
+                .array(
+                    publish.replies.map {
+                        .object([("seq", .int($0.seq)), ("rtt_ms", JSON.rounded($0.rtt)), ("late", .bool($0.late))])
+                    })
+            ),
             ("routing_cost_ms", difference),
         ])
     }
 
-    static func junit(_ session: PingSession, publish: PublishRoundTrips?, endpoint: String, timeout: Double, elapsed: Double,
-                      startedAt: WallClock) -> JUnitReport {
+    static func junit(
+        _ session: PingSession, publish: PublishRoundTrips?, endpoint: String, timeout: Double, elapsed: Double,
+        startedAt: WallClock
+    ) -> JUnitReport {
         let missing = session.sent - session.received
         var output = summary(session, endpoint: endpoint, elapsed: elapsed)
         if let publish { output += publishSummary(publish, ping: session) }
-        var cases = [JUnitReport.Case(
-            name: "PINGREQ/PINGRESP", className: "mqttctl.ping", time: elapsed / 1000,
-            outcome: missing > 0 ? .failed(message: "\(missing) of \(session.sent) PINGREQs got no PINGRESP within \(formatSeconds(timeout)) s",
-                                           type: "no reply", details: output) : .passed,
-            output: output)]
+        var cases = [
+            JUnitReport.Case(
+                name: "PINGREQ/PINGRESP", className: "mqttctl.ping", time: elapsed / 1000,
+                outcome: missing > 0
+                    ? .failed(
+                        message:
+                            "\(missing) of \(session.sent) PINGREQs got no PINGRESP within \(formatSeconds(timeout)) s",
+                        type: "no reply", details: output) : .passed,
+                output: output)
+        ]
         if let publish {
             let lost = publish.sent - publish.received
-            cases.append(JUnitReport.Case(
-                name: "PUBLISH round trip", className: "mqttctl.ping", time: elapsed / 1000,
-                outcome: lost > 0 ? .failed(message: "\(lost) of \(publish.sent) publishes did not come back within \(formatSeconds(timeout)) s",
-                                            type: "no reply", details: output) : .passed,
-                output: ""))
+            cases.append(
+                JUnitReport.Case(
+                    name: "PUBLISH round trip", className: "mqttctl.ping", time: elapsed / 1000,
+                    outcome: lost > 0
+                        ? .failed(
+                            message:
+                                "\(lost) of \(publish.sent) publishes did not come back within \(formatSeconds(timeout)) s",
+                            type: "no reply", details: output) : .passed,
+                    output: ""))
         }
-        return JUnitReport(name: "mqttctl ping", suites: [JUnitReport.Suite(name: "mqttctl ping \(endpoint)", cases: cases)],
-                           time: elapsed / 1000, timestamp: startedAt.isoSecondsUTC)
+        return JUnitReport(
+            name: "mqttctl ping", suites: [JUnitReport.Suite(name: "mqttctl ping \(endpoint)", cases: cases)],
+            time: elapsed / 1000, timestamp: startedAt.isoSecondsUTC)
     }
 
-    static func jsonDocument(_ session: PingSession, publish: PublishRoundTrips?, endpoint options: ConnectOptions, clientID: String,
-                             version: ProtocolVersion, keepAlive: Int, elapsed: Double) -> JSON {
+    static func jsonDocument(
+        _ session: PingSession, publish: PublishRoundTrips?, endpoint options: ConnectOptions, clientID: String,
+        version: ProtocolVersion, keepAlive: Int, elapsed: Double
+    ) -> JSON {
         let rtt = RTTStatistics.json(session.statistics)
         return .object([
             ("host", .string(options.host)),
@@ -93,9 +117,15 @@ enum PingReport {
             ("loss_percent", JSON.rounded(lossPercent(session), decimals: 1)),
             ("time_ms", JSON.rounded(elapsed)),
             ("rtt_ms", rtt),
-            ("replies", .array(session.replies.map { reply in
-                .object([("seq", .int(reply.seq)), ("rtt_ms", JSON.rounded(reply.rtt)), ("late", .bool(reply.late))])
-            })),
+            (
+                "replies",
+                .array(
+                    session.replies.map { reply in
+                        .object([
+                            ("seq", .int(reply.seq)), ("rtt_ms", JSON.rounded(reply.rtt)), ("late", .bool(reply.late)),
+                        ])
+                    })
+            ),
             ("unanswered", .array(session.unanswered.map(JSON.int))),
             ("publish", publishJSON(publish, ping: session)),
         ])

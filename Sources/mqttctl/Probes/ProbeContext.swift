@@ -17,7 +17,9 @@ struct ProbeContext {
 
     /// A client for one probe connection, added to the loop but not connected.
     /// `configure` sets what differs from the base (keep-alive, will, session).
-    func makeClient(id: String, _ configure: (inout ConnectOptions) -> Void = { _ in }) throws(CommandFailure) -> MQTTClient {
+    func makeClient(
+        id: String, _ configure: (inout ConnectOptions) -> Void = { _ in }
+    ) throws(CommandFailure) -> MQTTClient {
         var options = base
         options.clientID = id
         options.will = nil

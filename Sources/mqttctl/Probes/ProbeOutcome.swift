@@ -5,7 +5,9 @@ enum ProbeOutcome {
     static func finish(command: String, passed: Bool, inconclusive: Bool, failed: [String]) throws(CommandFailure) {
         if passed { return }
         if inconclusive {
-            throw CommandFailure(.inconclusive, "\(command) was inconclusive: \(failed.joined(separator: "; ")) (a longer --max-wait may help)")
+            throw CommandFailure(
+                .inconclusive,
+                "\(command) was inconclusive: \(failed.joined(separator: "; ")) (a longer --max-wait may help)")
         }
         throw CommandFailure(.verdictFailed, "\(command) did not pass: \(failed.joined(separator: "; "))")
     }

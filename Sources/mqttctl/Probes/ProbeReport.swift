@@ -38,7 +38,8 @@ enum ProbeReport {
         let failed = rows.filter { !$0.passed }.count
         let inconclusive = rows.filter(\.inconclusive).count
         let warnings = rows.map(\.warnings).reduce(0, +)
-        var out = failed == 0 ? "--- pass (\(rows.count) of \(rows.count))" : "--- \(failed) of \(rows.count) did not pass"
+        var out =
+            failed == 0 ? "--- pass (\(rows.count) of \(rows.count))" : "--- \(failed) of \(rows.count) did not pass"
         if inconclusive > 0 { out += " (\(inconclusive) inconclusive)" }
         if warnings > 0 { out += ", \(warnings) warning\(warnings == 1 ? "" : "s")" }
         return out + "\n"
@@ -51,23 +52,34 @@ enum ProbeReport {
         let reason: String
     }
 
-    static func json(keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe], skipped: [Skipped], elapsed: Double,
-                     pass: Bool, inconclusive: Bool) -> JSON {
+    static func json(
+        keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe], skipped: [Skipped], elapsed: Double,
+        pass: Bool, inconclusive: Bool
+    ) -> JSON {
         .object([
             ("probe", .string("all")),
             ("keepalive", .array(keepAlive.map { json($0) })),
             ("takeover", .array(takeover.map(json))),
-            ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
+            (
+                "skipped",
+                .array(
+                    skipped.map {
+                        .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))])
+                    })
+            ),
             ("elapsed_s", JSON.rounded(elapsed)),
             ("inconclusive", .bool(inconclusive)),
             ("pass", .bool(pass)),
         ])
     }
 
-    static func text(endpoint: String, versions: [ProtocolVersion], keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe],
-                     skipped: [Skipped], elapsed: Double) -> String {
+    static func text(
+        endpoint: String, versions: [ProtocolVersion], keepAlive: [KeepAliveProbe], takeover: [TakeoverProbe],
+        skipped: [Skipped], elapsed: Double
+    ) -> String {
         let count = keepAlive.flatMap(\.subjects).count + takeover.count
-        var out = "PROBE \(endpoint): MQTT \(versions.map(\.description).joined(separator: " and ")), \(count) probes at once in \(Numbers.fixed(elapsed, 1)) s\n"
+        var out =
+            "PROBE \(endpoint): MQTT \(versions.map(\.description).joined(separator: " and ")), \(count) probes at once in \(Numbers.fixed(elapsed, 1)) s\n"
         var all: [Row] = []
         for version in versions {
             out += "MQTT \(version)\n"
@@ -84,9 +96,10 @@ enum ProbeReport {
                         let finding = control.finding(version: version, strict: probe.plan.strict)
                         let verdict = control.passed(version: version, strict: probe.plan.strict) ? row.verdict : "fail"
                         let passed = row.passed && control.passed(version: version, strict: probe.plan.strict)
-                        row = Row(label: row.label, verdict: verdict,
-                                  lines: row.lines + [controlText(control)] + [finding].reported.compactMap(\.reportLine),
-                                  passed: passed, inconclusive: row.inconclusive && passed, warnings: row.warnings)
+                        row = Row(
+                            label: row.label, verdict: verdict,
+                            lines: row.lines + [controlText(control)] + [finding].reported.compactMap(\.reportLine),
+                            passed: passed, inconclusive: row.inconclusive && passed, warnings: row.warnings)
                     }
                     rows.append(row)
                 }
@@ -95,7 +108,9 @@ enum ProbeReport {
             all += rows
             out += render(rows, indent: "  ")
         }
-        for probe in keepAlive { for note in probe.notes { out += "note (MQTT \(probe.plan.protocolVersion)): \(note)\n" } }
+        for probe in keepAlive {
+            for note in probe.notes { out += "note (MQTT \(probe.plan.protocolVersion)): \(note)\n" }
+        }
         out += footer(all)
         return out
     }

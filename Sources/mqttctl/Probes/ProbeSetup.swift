@@ -10,20 +10,24 @@ struct ProbeSetup {
     let context: ProbeContext
 
     /// `idSuffix`: appended to a made-up base id ("to" gives mqttctl-3fa2c1-to).
-    init(connection: ConnectionOptions, version: ProtocolVersion, json: Bool, idSuffix: String?,
-         loop: EventLoop = EventLoop(), progress: Progress? = nil) throws(CommandFailure) {
+    init(
+        connection: ConnectionOptions, version: ProtocolVersion, json: Bool, idSuffix: String?,
+        loop: EventLoop = EventLoop(), progress: Progress? = nil
+    ) throws(CommandFailure) {
         self.version = version
         var connection = connection
         userGaveID = connection.id != nil || connection.idPrefix != nil
         if !userGaveID {
             connection.id = "mqttctl-\(RunID.make())" + (idSuffix.map { "-\($0)" } ?? "")
         }
-        (options, _) = try connection.resolveConnection(keepAlive: 60, protocolVersion: version, will: nil, properties: nil)
+        (options, _) = try connection.resolveConnection(
+            keepAlive: 60, protocolVersion: version, will: nil, properties: nil)
         baseID = options.clientID ?? "mqttctl"
         var base = options
         base.will = nil
-        context = ProbeContext(loop: loop, base: base, debug: connection.debug,
-                               progress: progress ?? Progress.forCommand(json: json), quiet: json)
+        context = ProbeContext(
+            loop: loop, base: base, debug: connection.debug,
+            progress: progress ?? Progress.forCommand(json: json), quiet: json)
     }
 
     /// Connects once with each setup's settings, all at once in their shared

@@ -91,6 +91,7 @@ struct ProgressItem: Equatable {
             }
         }
         guard !groups.isEmpty else { return nil }
-        return groups.map { "\($0.what) (MQTT \($0.versions.joined(separator: ", "))): \($0.detail)" }.joined(separator: " | ")
+        return groups.map { "\($0.what) (MQTT \($0.versions.joined(separator: ", "))): \($0.detail)" }.joined(
+            separator: " | ")
     }
 }

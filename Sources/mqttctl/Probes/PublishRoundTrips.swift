@@ -46,11 +46,15 @@ final class PublishRoundTrips {
         let stop = loop.run(deadline: deadline) { granted != nil || client.state == .closed }
         if case .signal(let sig) = stop { throw CommandFailure(ExitStatus(signal: sig), "") }
         guard let granted else {
-            throw client.state == .closed ? ClientSession.failure(for: client)
-                : CommandFailure(.timeout, "no SUBACK for '\(topic)' within \(formatSeconds(client.options.connectTimeout)) s")
+            throw client.state == .closed
+                ? ClientSession.failure(for: client)
+                : CommandFailure(
+                    .timeout, "no SUBACK for '\(topic)' within \(formatSeconds(client.options.connectTimeout)) s")
         }
         if granted.contains(where: { $0 >= 0x80 }) {
-            throw CommandFailure(.subscriptionRefused, "the broker refused the subscription to '\(topic)' (--publish needs to receive its own messages)")
+            throw CommandFailure(
+                .subscriptionRefused,
+                "the broker refused the subscription to '\(topic)' (--publish needs to receive its own messages)")
         }
     }
 
@@ -73,7 +77,8 @@ final class PublishRoundTrips {
     private func arrived(_ message: ReceivedMessage) {
         let now = MonotonicClock.now()
         guard message.topicString == topic, let seq = Int(String(decoding: message.payload, as: UTF8.self)),
-              let at = sentAt.removeValue(forKey: seq) else { return }
+            let at = sentAt.removeValue(forKey: seq)
+        else { return }
         let rtt = MonotonicClock.milliseconds(at, now)
         let reply = Reply(seq: seq, rtt: rtt, late: rtt > timeout * 1000)
         replies.append(reply)
@@ -83,5 +88,7 @@ final class PublishRoundTrips {
     var received: Int { replies.count { !$0.late } }
     var statistics: RTTStatistics? { RTTStatistics(replies.filter { !$0.late }.map(\.rtt)) }
     /// Every publish answered or given up on.
-    var isDone: Bool { sentAt.isEmpty || sentAt.values.allSatisfy { MonotonicClock.seconds($0, MonotonicClock.now()) > timeout } }
+    var isDone: Bool {
+        sentAt.isEmpty || sentAt.values.allSatisfy { MonotonicClock.seconds($0, MonotonicClock.now()) > timeout }
+    }
 }

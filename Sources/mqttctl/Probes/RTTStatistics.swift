@@ -29,8 +29,11 @@ struct RTTStatistics: Equatable {
     }
 
     var json: JSON {
-        .object([("min", JSON.rounded(min)), ("avg", JSON.rounded(avg)), ("max", JSON.rounded(max)), ("stddev", JSON.rounded(stddev)),
-                 ("p50", JSON.rounded(p50)), ("p95", JSON.rounded(p95)), ("p99", JSON.rounded(p99))])
+        .object([
+            ("min", JSON.rounded(min)), ("avg", JSON.rounded(avg)), ("max", JSON.rounded(max)),
+            ("stddev", JSON.rounded(stddev)),
+            ("p50", JSON.rounded(p50)), ("p95", JSON.rounded(p95)), ("p99", JSON.rounded(p99)),
+        ])
     }
 
     /// The JSON when there may be no samples: every key, null values.

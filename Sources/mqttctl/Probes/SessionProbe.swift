@@ -72,7 +72,10 @@ struct SessionProbe {
             let at = leftAt[index] &+ UInt64(offset * 1e9)
             let now = MonotonicClock.now()
             if at > now { try observer.wait(MonotonicClock.seconds(now, at)) { false } }
-            resumes.append(try resume(id: ids[index], topic: topics[index], after: offset, checkSubscription: index == 0, observer: observer))
+            resumes.append(
+                try resume(
+                    id: ids[index], topic: topics[index], after: offset, checkSubscription: index == 0,
+                    observer: observer))
         }
         // Leave nothing behind: a clean connection ends each session.
         for id in ids { try? clean(id) }
@@ -95,8 +98,10 @@ struct SessionProbe {
         return client
     }
 
-    private func resume(id: String, topic: String, after: Double, checkSubscription: Bool,
-                        observer: LimitsClient) throws(LimitsInterrupted) -> Resume {
+    private func resume(
+        id: String, topic: String, after: Double, checkSubscription: Bool,
+        observer: LimitsClient
+    ) throws(LimitsInterrupted) -> Resume {
         var result = Resume(after: after)
         let started = MonotonicClock.now()
         let s: LimitsClient
@@ -114,7 +119,8 @@ struct SessionProbe {
         if checkSubscription {
             let from = s.messages.count
             _ = try observer.publish(topic, Array("live".utf8), qos: 1)
-            result.subscriptionRestored = try s.message(on: topic, after: from, within: result.sessionPresent == true ? nil : 0.5) != nil
+            result.subscriptionRestored =
+                try s.message(on: topic, after: from, within: result.sessionPresent == true ? nil : 0.5) != nil
         }
         return result
     }
@@ -131,28 +137,48 @@ struct SessionProbe {
         guard let first = resumes.first else { return findings }
         let keep = SpecRules.sessionKept(version)
         let when = "\(Numbers.short(first.after)) s after the DISCONNECT"
-        findings.append(.check(keep, met: first.sessionPresent == true, strict: strict, expected: "session present 1 \(when)",
-                               observed: first.sessionPresent.map { "session present \($0 ? 1 : 0)" } ?? "no CONNACK",
-                               text: first.sessionPresent == true ? "the session was kept" : "the session was not kept \(when)"))
-        findings.append(.check(keep, met: first.queuedDelivered == true, strict: strict, expected: "the QoS 1 message queued meanwhile delivered",
-                               observed: first.queuedDelivered == true ? "delivered" : "not delivered",
-                               text: first.queuedDelivered == true ? "the message queued while away was delivered" : "the message queued while away was lost"))
-        findings.append(.check(SpecRules.subscriptionCarriedOver(version, sessionGoesOn: true), met: first.subscriptionRestored == true, strict: strict,
-                               expected: "the subscription restored without SUBSCRIBE", observed: first.subscriptionRestored == true ? "restored" : "not restored",
-                               text: first.subscriptionRestored == true ? "the subscription came back with the session" : "the subscription did not come back"))
+        findings.append(
+            .check(
+                keep, met: first.sessionPresent == true, strict: strict, expected: "session present 1 \(when)",
+                observed: first.sessionPresent.map { "session present \($0 ? 1 : 0)" } ?? "no CONNACK",
+                text: first.sessionPresent == true ? "the session was kept" : "the session was not kept \(when)"))
+        findings.append(
+            .check(
+                keep, met: first.queuedDelivered == true, strict: strict,
+                expected: "the QoS 1 message queued meanwhile delivered",
+                observed: first.queuedDelivered == true ? "delivered" : "not delivered",
+                text: first.queuedDelivered == true
+                    ? "the message queued while away was delivered" : "the message queued while away was lost"))
+        findings.append(
+            .check(
+                SpecRules.subscriptionCarriedOver(version, sessionGoesOn: true),
+                met: first.subscriptionRestored == true, strict: strict,
+                expected: "the subscription restored without SUBSCRIBE",
+                observed: first.subscriptionRestored == true ? "restored" : "not restored",
+                text: first.subscriptionRestored == true
+                    ? "the subscription came back with the session" : "the subscription did not come back"))
         guard version == .v5 else { return findings }
         let e = Double(expiry)
         for r in resumes.dropFirst() where r.after < e {
-            findings.append(.check(keep, met: r.sessionPresent == true, strict: strict,
-                                   expected: "session present 1 at \(Numbers.short(r.after)) s (before the expiry of \(expiry) s)",
-                                   observed: r.sessionPresent.map { "session present \($0 ? 1 : 0)" } ?? "no CONNACK",
-                                   text: r.sessionPresent == true ? "still there at \(Numbers.short(r.after)) s" : "gone at \(Numbers.short(r.after)) s, before its expiry of \(expiry) s"))
+            findings.append(
+                .check(
+                    keep, met: r.sessionPresent == true, strict: strict,
+                    expected: "session present 1 at \(Numbers.short(r.after)) s (before the expiry of \(expiry) s)",
+                    observed: r.sessionPresent.map { "session present \($0 ? 1 : 0)" } ?? "no CONNACK",
+                    text: r.sessionPresent == true
+                        ? "still there at \(Numbers.short(r.after)) s"
+                        : "gone at \(Numbers.short(r.after)) s, before its expiry of \(expiry) s"))
         }
         let late = resumes.filter { $0.after > e + grace && $0.sessionPresent == true }
-        findings.append(.check(SpecRules.sessionExpires, met: late.isEmpty, strict: strict,
-                               expected: "no session after \(expiry) s (+ \(Numbers.short(grace)) s grace)",
-                               observed: late.isEmpty ? "ended in time" : "still present at \(late.map { Numbers.short($0.after) + " s" }.joined(separator: ", "))",
-                               text: late.isEmpty ? "the session ended with its expiry" : "the session outlived its expiry of \(expiry) s"))
+        findings.append(
+            .check(
+                SpecRules.sessionExpires, met: late.isEmpty, strict: strict,
+                expected: "no session after \(expiry) s (+ \(Numbers.short(grace)) s grace)",
+                observed: late.isEmpty
+                    ? "ended in time"
+                    : "still present at \(late.map { Numbers.short($0.after) + " s" }.joined(separator: ", "))",
+                text: late.isEmpty
+                    ? "the session ended with its expiry" : "the session outlived its expiry of \(expiry) s"))
         return findings
     }
 
@@ -167,13 +193,21 @@ struct SessionProbe {
 extension SpecRules {
     static func sessionKept(_ version: ProtocolVersion) -> SpecRule {
         version == .v5
-            ? SpecRule(basis: .must, clause: "MQTT 5 [MQTT-3.1.2-23]",
-                       quote: "The Client and Server MUST store the Session State after the Network Connection is closed if the Session Expiry Interval is greater than 0. (The Server's Session State includes the client's subscriptions and the QoS 1 and QoS 2 messages pending for it, §4.1.)")
-            : SpecRule(basis: .must, clause: "MQTT 3.1.1 [MQTT-3.1.2-4]",
-                       quote: "If CleanSession is set to 0 ... The Client and Server MUST store the Session after the Client and Server are disconnected. (The Server's Session state includes the client's subscriptions and the QoS 1 and QoS 2 messages pending for it, §3.1.2.4.)")
+            ? SpecRule(
+                basis: .must, clause: "MQTT 5 [MQTT-3.1.2-23]",
+                quote:
+                    "The Client and Server MUST store the Session State after the Network Connection is closed if the Session Expiry Interval is greater than 0. (The Server's Session State includes the client's subscriptions and the QoS 1 and QoS 2 messages pending for it, §4.1.)"
+            )
+            : SpecRule(
+                basis: .must, clause: "MQTT 3.1.1 [MQTT-3.1.2-4]",
+                quote:
+                    "If CleanSession is set to 0 ... The Client and Server MUST store the Session after the Client and Server are disconnected. (The Server's Session state includes the client's subscriptions and the QoS 1 and QoS 2 messages pending for it, §3.1.2.4.)"
+            )
     }
 
     static let sessionExpires = SpecRule(
         basis: .nonNormative, clause: "MQTT 5 §3.1.2.11.2",
-        quote: "The Session Expiry Interval gives how long the Session State is kept after the Network Connection is closed; non-normative: \"The clock in the Client or Server may not be running for part of the time interval ... This might cause the deletion of the state to be delayed.\"")
+        quote:
+            "The Session Expiry Interval gives how long the Session State is kept after the Network Connection is closed; non-normative: \"The clock in the Client or Server may not be running for part of the time interval ... This might cause the deletion of the state to be delayed.\""
+    )
 }

@@ -141,12 +141,18 @@ struct TakeoverMachine {
         case (.connectingA, .aConnected(let ack)):
             guard plan.aSessionSurvives else { return startMeasuring(at: ack.receivedAt) }
             state = .subscribingA
-            return [.subscribeA(qos: min(1, ack.properties.maximumQoS ?? 2)), .schedule(.subscribeTimeout, after: subscribeTimeout)]
+            return [
+                .subscribeA(qos: min(1, ack.properties.maximumQoS ?? 2)),
+                .schedule(.subscribeTimeout, after: subscribeTimeout),
+            ]
 
         case (.subscribingA, .aSubscribed(let granted)):
             if granted.contains(where: { $0 >= 0x80 }) {
-                state = .failed(CommandFailure(.subscriptionRefused,
-                    "the broker refused A's subscription to '\(plan.carryTopic)' (use --topic-prefix for the carry-over check)"))
+                state = .failed(
+                    CommandFailure(
+                        .subscriptionRefused,
+                        "the broker refused A's subscription to '\(plan.carryTopic)' (use --topic-prefix for the carry-over check)"
+                    ))
                 return []
             }
             guard plan.aInflight else { return startMeasuring(at: MonotonicClock.now()) }
@@ -157,7 +163,9 @@ struct TakeoverMachine {
             return startMeasuring(at: MonotonicClock.now())
 
         case (.primingA, .timerFired(.subscribeTimeout, _)):
-            state = .failed(CommandFailure(.timeout, "A never received the message it was to hold unacknowledged on '\(plan.carryTopic)'"))
+            state = .failed(
+                CommandFailure(
+                    .timeout, "A never received the message it was to hold unacknowledged on '\(plan.carryTopic)'"))
             return []
 
         case (.subscribingA, .timerFired(.subscribeTimeout, _)):
@@ -165,9 +173,11 @@ struct TakeoverMachine {
             return []
 
         case (.idle, .aClosed(_, _, let failure, _)), (.waitingForObserver, .aClosed(_, _, let failure, _)),
-             (.connectingA, .aClosed(_, _, let failure, _)), (.subscribingA, .aClosed(_, _, let failure, _)),
-             (.primingA, .aClosed(_, _, let failure, _)):
-            state = .failed(CommandFailure(failure.status, "connection A (\(plan.clientID)), before the take-over: \(failure.message)"))
+            (.connectingA, .aClosed(_, _, let failure, _)), (.subscribingA, .aClosed(_, _, let failure, _)),
+            (.primingA, .aClosed(_, _, let failure, _)):
+            state = .failed(
+                CommandFailure(
+                    failure.status, "connection A (\(plan.clientID)), before the take-over: \(failure.message)"))
             return []
 
         case (.measuring(var m), _):
@@ -269,8 +279,9 @@ struct TakeoverMachine {
         guard case .measuring(var m) = state else { return [] }
         let closeKnown = m.aClosedAt != nil || m.closeWaitEnded
         guard closeKnown, m.bConnAck != nil, plan.will == nil || m.willDone, m.carryDone else { return [] }
-        m.findings = TakeoverJudge.judge(observation(m), expectation: expectation, version: plan.protocolVersion,
-                                         grace: plan.grace, strict: plan.strict)
+        m.findings = TakeoverJudge.judge(
+            observation(m), expectation: expectation, version: plan.protocolVersion,
+            grace: plan.grace, strict: plan.strict)
         state = .cleaningUp(m)
         let actions: [Action] = [.cancelTimers, .disconnectA]
         return m.bClosed ? actions + sweep(m) : actions + [.disconnectB]
@@ -287,12 +298,13 @@ struct TakeoverMachine {
     // MARK: What was measured
 
     func observation(_ m: Measurement) -> TakeoverObservation {
-        TakeoverObservation(closedAfter: closedAfter(m), closeWait: plan.closeWait, aEnd: m.aEnd, willPublished: willPublished(m),
-                            willAfterClose: willAfterClose(m), willWatched: m.willWindow, sessionPresent: m.bConnAck?.sessionPresent,
-                            subscriptionCarriedOver: subscriptionCarriedOver(m), carryWait: TakeoverPlan.carryWait + plan.grace,
-                            bWillPublished: plan.bWill == nil ? nil : m.bWillArrivedAt != nil,
-                            inflightRedelivered: plan.aInflight ? m.inflightArrivedAt != nil : nil,
-                            nodes: plan.bEndpoint.map { "B on \($0.host):\($0.port), another node than A's" })
+        TakeoverObservation(
+            closedAfter: closedAfter(m), closeWait: plan.closeWait, aEnd: m.aEnd, willPublished: willPublished(m),
+            willAfterClose: willAfterClose(m), willWatched: m.willWindow, sessionPresent: m.bConnAck?.sessionPresent,
+            subscriptionCarriedOver: subscriptionCarriedOver(m), carryWait: TakeoverPlan.carryWait + plan.grace,
+            bWillPublished: plan.bWill == nil ? nil : m.bWillArrivedAt != nil,
+            inflightRedelivered: plan.aInflight ? m.inflightArrivedAt != nil : nil,
+            nodes: plan.bEndpoint.map { "B on \($0.host):\($0.port), another node than A's" })
     }
 
     func closedAfter(_ m: Measurement) -> Double? {
@@ -324,13 +336,16 @@ struct TakeoverMachine {
         case .primingA: return "A receiving a message it will not acknowledge"
         case .measuring(let m):
             if m.aClosedAt == nil && !m.closeWaitEnded {
-                return "waiting for A to be closed, \(Numbers.fixed(MonotonicClock.seconds(m.startedAt, now), 1)) of \(Numbers.short(plan.closeWait)) s"
+                return
+                    "waiting for A to be closed, \(Numbers.fixed(MonotonicClock.seconds(m.startedAt, now), 1)) of \(Numbers.short(plan.closeWait)) s"
             }
             if plan.will != nil && !m.willDone, let from = m.willWindowStartedAt {
-                return "watching for A's will, \(Numbers.fixed(MonotonicClock.seconds(from, now), 1)) of \(Numbers.short(m.willWindow)) s"
+                return
+                    "watching for A's will, \(Numbers.fixed(MonotonicClock.seconds(from, now), 1)) of \(Numbers.short(m.willWindow)) s"
             }
             if !m.carryDone, let from = m.carryStartedAt {
-                return "waiting for the carried-over message, \(Numbers.fixed(MonotonicClock.seconds(from, now), 1)) of \(Numbers.short(TakeoverPlan.carryWait + plan.grace)) s"
+                return
+                    "waiting for the carried-over message, \(Numbers.fixed(MonotonicClock.seconds(from, now), 1)) of \(Numbers.short(TakeoverPlan.carryWait + plan.grace)) s"
             }
             return "connecting B"
         case .cleaningUp: return "removing the session"

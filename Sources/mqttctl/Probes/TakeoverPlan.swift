@@ -63,7 +63,8 @@ struct TakeoverPlan {
     }
 
     var expectation: TakeoverExpectation {
-        TakeoverExpectation.expect(version: protocolVersion, aCleanStart: cleanStart, aSessionExpiry: sessionExpiry ?? 0,
-                                   bCleanStart: bCleanStart, hasWill: will != nil, willDelay: will?.delayInterval ?? 0)
+        TakeoverExpectation.expect(
+            version: protocolVersion, aCleanStart: cleanStart, aSessionExpiry: sessionExpiry ?? 0,
+            bCleanStart: bCleanStart, hasWill: will != nil, willDelay: will?.delayInterval ?? 0)
     }
 }

@@ -73,15 +73,21 @@ final class TakeoverProbe: ProbeTask {
                 // A step of the loop, never a connect nested in another connection's callback.
                 later { [unowned self] () throws(CommandFailure) in try connectA() }
             case .subscribeA(let qos):
-                do throws(MQTTError) { try a?.subscribe([plan.carryTopic], qos: qos) } catch { throw CommandFailure(error) }
+                do throws(MQTTError) { try a?.subscribe([plan.carryTopic], qos: qos) } catch {
+                    throw CommandFailure(error)
+                }
             case .watchA: a?.watchForEnd()
             case .connectB: later { [unowned self] () throws(CommandFailure) in try connectB() }
-            case .publishCarry: observer?.publish(plan.carryTopic, "mqttctl take-over probe: carried-over subscription", qos: 1)
-            case .publishInflight: observer?.publish(plan.carryTopic, String(decoding: TakeoverMachine.inflightPayload, as: UTF8.self), qos: 1)
+            case .publishCarry:
+                observer?.publish(plan.carryTopic, "mqttctl take-over probe: carried-over subscription", qos: 1)
+            case .publishInflight:
+                observer?.publish(
+                    plan.carryTopic, String(decoding: TakeoverMachine.inflightPayload, as: UTF8.self), qos: 1)
             case .schedule(let timer, let seconds):
-                timers.append(context.loop.schedule(after: seconds) { [unowned self] in
-                    send(.timerFired(timer, at: MonotonicClock.now()))
-                })
+                timers.append(
+                    context.loop.schedule(after: seconds) { [unowned self] in
+                        send(.timerFired(timer, at: MonotonicClock.now()))
+                    })
             case .cancelTimers: cancelTimers()
             case .disconnectA: a?.disconnectIfOpen()
             case .disconnectB: b?.disconnectIfOpen()
@@ -94,9 +100,10 @@ final class TakeoverProbe: ProbeTask {
     }
 
     private func later(_ step: @escaping () throws(CommandFailure) -> Void) {
-        timers.append(context.loop.schedule(after: 0) { [unowned self] in
-            do throws(CommandFailure) { try step() } catch { ownFailure = error }
-        })
+        timers.append(
+            context.loop.schedule(after: 0) { [unowned self] in
+                do throws(CommandFailure) { try step() } catch { ownFailure = error }
+            })
     }
 
     private func cancelTimers() {
@@ -108,7 +115,8 @@ final class TakeoverProbe: ProbeTask {
 
     private func startObserver() throws(CommandFailure) {
         let topics = (plan.will.map { [$0.topic] } ?? []) + (plan.bWill.map { [$0.topic] } ?? [])
-        let observer = try Observer(context: context, id: plan.observerID, topics: topics, endpoint: plan.observerEndpoint)
+        let observer = try Observer(
+            context: context, id: plan.observerID, topics: topics, endpoint: plan.observerEndpoint)
         self.observer = observer
         observer.onReady = { [unowned self] in send(.observerReady) }
         observer.onArrival = { [unowned self, unowned observer] topic in
@@ -133,8 +141,10 @@ final class TakeoverProbe: ProbeTask {
         // While A holds a message unacknowledged, its PUBLISH shows here (A is being watched).
         client.onWatchedPacket = { [unowned self] type in if type == 3 { send(.aReceivedPublish) } }
         client.onClose = { [unowned self, unowned client] reason in
-            send(.aClosed(at: client.closedAt ?? MonotonicClock.now(), end: ConnectionEnd(reason),
-                          failure: ClientSession.failure(for: client), bLastWrite: b?.lastWriteAt))
+            send(
+                .aClosed(
+                    at: client.closedAt ?? MonotonicClock.now(), end: ConnectionEnd(reason),
+                    failure: ClientSession.failure(for: client), bLastWrite: b?.lastWriteAt))
         }
         try context.connect(client)
     }
@@ -153,7 +163,9 @@ final class TakeoverProbe: ProbeTask {
         }
         b = client
         // B has written nothing but CONNECT when CONNACK comes.
-        client.onConnect = { [unowned self, unowned client] ack in send(.bConnected(ack, connectWrittenAt: client.lastWriteAt)) }
+        client.onConnect = { [unowned self, unowned client] ack in
+            send(.bConnected(ack, connectWrittenAt: client.lastWriteAt))
+        }
         client.onMessage = { [unowned self] message in
             guard message.topicString == plan.carryTopic else { return }
             let inflight = message.payload.elementsEqual(TakeoverMachine.inflightPayload)
@@ -175,7 +187,11 @@ final class TakeoverProbe: ProbeTask {
             sweeper = client
             client.onConnect = { [unowned client] _ in client.disconnect() }
             client.onClose = { [unowned self] reason in
-                if case .requested = reason { send(.sweepEnded(cleanly: true)) } else { send(.sweepEnded(cleanly: false)) }
+                if case .requested = reason {
+                    send(.sweepEnded(cleanly: true))
+                } else {
+                    send(.sweepEnded(cleanly: false))
+                }
             }
             try context.connect(client)
         } catch {
@@ -187,6 +203,9 @@ final class TakeoverProbe: ProbeTask {
 
     func status(now: UInt64) -> [ProgressItem] {
         guard let detail = machine.status(now: now) else { return [] }
-        return [ProgressItem(what: "take-over \(plan.sessionName)", version: plan.protocolVersion.description, detail: detail)]
+        return [
+            ProgressItem(
+                what: "take-over \(plan.sessionName)", version: plan.protocolVersion.description, detail: detail)
+        ]
     }
 }

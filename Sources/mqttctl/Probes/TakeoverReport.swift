@@ -40,7 +40,10 @@ extension ProbeReport {
             ("inflight_redelivered", JSON.optional(probe.inflightRedelivered)),
             ("verdict", .string(probe.passed ? "pass" : "fail")),
             ("findings", .array(probe.findings.reported.map(\.json))),
-            ("failures", .array(probe.findings.filter { $0.level == .fail }.map { .string("\($0.text) (\($0.rule.clause))") })),
+            (
+                "failures",
+                .array(probe.findings.filter { $0.level == .fail }.map { .string("\($0.text) (\($0.rule.clause))") })
+            ),
             ("notes", .array(probe.notes.map(JSON.string))),
             ("pass", .bool(probe.passed)),
         ]
@@ -60,16 +63,23 @@ extension ProbeReport {
             var text = "will \(published ? "published" : "not published")"
             if let after = probe.willAfterClose {
                 // A broker may publish the will just before it closes A: we see it first.
-                text += after < 0 ? " \(Numbers.fixed(-after, 3)) ms before A's close was seen" : " \(Numbers.fixed(after, 3)) ms after the close"
+                text +=
+                    after < 0
+                    ? " \(Numbers.fixed(-after, 3)) ms before A's close was seen"
+                    : " \(Numbers.fixed(after, 3)) ms after the close"
             }
             if let expected = will.published {
-                text += published == expected ? " (as expected)" : " (expected: \(expected ? "published" : "not published"))"
+                text +=
+                    published == expected
+                    ? " (as expected)" : " (expected: \(expected ? "published" : "not published"))"
             }
             parts.append(text)
         }
         if let ack = probe.bConnAck {
             let expected = probe.expectation.sessionPresent
-            parts.append("session present \(ack.sessionPresent ? 1 : 0)\(ack.sessionPresent == expected ? "" : " (expected \(expected ? 1 : 0))")")
+            parts.append(
+                "session present \(ack.sessionPresent ? 1 : 0)\(ack.sessionPresent == expected ? "" : " (expected \(expected ? 1 : 0))")"
+            )
         }
         if let carried = probe.subscriptionCarriedOver {
             parts.append(carried ? "subscription carried over to B" : "subscription NOT carried over to B")
@@ -81,7 +91,8 @@ extension ProbeReport {
     }
 
     static func row(_ probe: TakeoverProbe) -> Row {
-        Row(label: "take-over, \(probe.plan.sessionName)", verdict: probe.passed ? "pass" : "fail", lines: facts(probe),
+        Row(
+            label: "take-over, \(probe.plan.sessionName)", verdict: probe.passed ? "pass" : "fail", lines: facts(probe),
             passed: probe.passed, warnings: probe.findings.warnings)
     }
 
@@ -90,12 +101,16 @@ extension ProbeReport {
         var session = plan.cleanStart ? "clean session" : "persistent session"
         if plan.protocolVersion == .v5 {
             let expiry = plan.sessionExpiry.map { $0 == UInt32.max ? "∞" : "\($0) s" } ?? "0"
-            session = "A clean start \(plan.cleanStart ? 1 : 0), session expiry \(expiry); B clean start \(plan.bCleanStart ? 1 : 0)"
+            session =
+                "A clean start \(plan.cleanStart ? 1 : 0), session expiry \(expiry); B clean start \(plan.bCleanStart ? 1 : 0)"
         } else if plan.bCleanStart != plan.cleanStart {
             session += "; B clean session 1"
         }
-        var out = "PROBE takeover \(probe.context.endpoint) (MQTT \(plan.protocolVersion), client id \(plan.clientID), \(session)"
-        if let will = plan.will { out += "; will on '\(will.topic)'\(will.delayInterval > 0 ? ", delay \(will.delayInterval) s" : "")" }
+        var out =
+            "PROBE takeover \(probe.context.endpoint) (MQTT \(plan.protocolVersion), client id \(plan.clientID), \(session)"
+        if let will = plan.will {
+            out += "; will on '\(will.topic)'\(will.delayInterval > 0 ? ", delay \(will.delayInterval) s" : "")"
+        }
         out += ")\n"
         if let will = probe.expectation.will {
             let expected = will.published.map { $0 ? "published" : "not published" } ?? "unsettled"

@@ -96,13 +96,16 @@ final class WillProbe: ProbeTask {
         cases = Ending.endings(plan.version).enumerated().map { index, ending in
             let delay = ending == .delayOverExpiry ? max(plan.willDelay, plan.sessionExpiry) + 3 : plan.willDelay
             let expiry = ending == .delayOverExpiry ? max(1, min(plan.sessionExpiry, 2)) : plan.sessionExpiry
-            return Case(ending: ending, clientID: "\(plan.baseID)-w\(index + 1)", topic: "\(plan.topicRoot)/w\(index + 1)",
-                        delay: plan.version == .v5 ? delay : 0, expiry: plan.version == .v5 ? expiry : 0)
+            return Case(
+                ending: ending, clientID: "\(plan.baseID)-w\(index + 1)", topic: "\(plan.topicRoot)/w\(index + 1)",
+                delay: plan.version == .v5 ? delay : 0, expiry: plan.version == .v5 ? expiry : 0)
         }
     }
 
     var failure: CommandFailure? { ownFailure ?? observer?.failure }
-    var clients: [MQTTClient] { cases.flatMap { [$0.client, $0.taker].compactMap { $0 } } + [observer?.client].compactMap { $0 } }
+    var clients: [MQTTClient] {
+        cases.flatMap { [$0.client, $0.taker].compactMap { $0 } } + [observer?.client].compactMap { $0 }
+    }
     var passed: Bool { isFinished && cases.allSatisfy { $0.findings.passed } }
     var elapsed: Double { MonotonicClock.seconds(startedAt, MonotonicClock.now()) }
 
@@ -136,7 +139,9 @@ final class WillProbe: ProbeTask {
             properties.append(MQTTProperties.contentType, .string(Self.contentType))
             properties.append(MQTTProperties.userProperty, .pair(Self.userProperty.0, Self.userProperty.1))
         }
-        return Will(topic: c.topic, payload: Array("mqttctl probe will: \(c.ending.rawValue)".utf8), qos: plan.qos, properties: properties)
+        return Will(
+            topic: c.topic, payload: Array("mqttctl probe will: \(c.ending.rawValue)".utf8), qos: plan.qos,
+            properties: properties)
     }
 
     private func connect(_ c: Case) throws(CommandFailure) {
@@ -173,8 +178,9 @@ final class WillProbe: ProbeTask {
         }
         client.onClose = { [unowned self, unowned client] reason in
             if c.connectedAt == nil {
-                ownFailure = CommandFailure(ClientSession.failure(for: client).status,
-                                            "the \(c.ending.rawValue) connection: \(ClientSession.failure(for: client).message)")
+                ownFailure = CommandFailure(
+                    ClientSession.failure(for: client).status,
+                    "the \(c.ending.rawValue) connection: \(ClientSession.failure(for: client).message)")
                 return
             }
             if c.endedAt == nil, c.ending == .keepAlive || c.ending == .takeover {
@@ -237,8 +243,11 @@ final class WillProbe: ProbeTask {
     func status(now: UInt64) -> [ProgressItem] {
         let waiting = cases.filter { !$0.done }.map(\.ending.rawValue)
         guard !waiting.isEmpty else { return [] }
-        return [ProgressItem(what: "will", version: plan.version.description,
-                             detail: "waiting for \(waiting.joined(separator: ", ")), \(Numbers.fixed(elapsed, 1)) s")]
+        return [
+            ProgressItem(
+                what: "will", version: plan.version.description,
+                detail: "waiting for \(waiting.joined(separator: ", ")), \(Numbers.fixed(elapsed, 1)) s")
+        ]
     }
 }
 
@@ -246,38 +255,61 @@ final class WillProbe: ProbeTask {
 enum WillJudge {
     static func judge(_ c: WillProbe.Case, version: ProtocolVersion, grace: Double, strict: Bool) -> [Finding] {
         guard c.endedAt != nil else {
-            return [.note(SpecRules.willPublished(version), expected: "the connection ended", observed: "it did not end within the wait",
-                          text: "the connection did not end (the broker never dropped it), so its will could not be judged")]
+            return [
+                .note(
+                    SpecRules.willPublished(version), expected: "the connection ended",
+                    observed: "it did not end within the wait",
+                    text: "the connection did not end (the broker never dropped it), so its will could not be judged")
+            ]
         }
         let after = c.willAfterEnd
-        let seen = after.map { "published \(Numbers.fixed($0, 3)) s after the end" } ?? "not published within \(Numbers.short(c.window)) s"
+        let seen =
+            after.map { "published \(Numbers.fixed($0, 3)) s after the end" }
+            ?? "not published within \(Numbers.short(c.window)) s"
         guard let due = c.due(version) else {
-            return [.check(SpecRules.willDeletedByDisconnect(version), met: after == nil, strict: strict,
-                           expected: "no will after DISCONNECT 0x00", observed: seen,
-                           text: after == nil ? "no will after a normal DISCONNECT" : "the will was PUBLISHED after a normal DISCONNECT")]
+            return [
+                .check(
+                    SpecRules.willDeletedByDisconnect(version), met: after == nil, strict: strict,
+                    expected: "no will after DISCONNECT 0x00", observed: seen,
+                    text: after == nil
+                        ? "no will after a normal DISCONNECT" : "the will was PUBLISHED after a normal DISCONNECT")
+            ]
         }
-        var findings = [Finding.check(SpecRules.willPublished(version), met: after != nil, strict: strict,
-                                      expected: "published", observed: seen,
-                                      text: after != nil ? "the will was published" : "the will was not published after \(c.ending.rawValue)")]
+        var findings = [
+            Finding.check(
+                SpecRules.willPublished(version), met: after != nil, strict: strict,
+                expected: "published", observed: seen,
+                text: after != nil ? "the will was published" : "the will was not published after \(c.ending.rawValue)")
+        ]
         guard let after, version == .v5 else { return findings }
         if due > 0 {
             // A whole-second broker clock may round a delay down by up to a second.
             let early = after < due - 1
-            findings.append(.check(SpecRules.willNotBeforeDelay, met: !early, strict: strict,
-                                   expected: "not before \(Numbers.short(due)) s", observed: seen,
-                                   text: early ? "the will came \(Numbers.fixed(due - after, 3)) s before it was due" : "the will waited until it was due"))
+            findings.append(
+                .check(
+                    SpecRules.willNotBeforeDelay, met: !early, strict: strict,
+                    expected: "not before \(Numbers.short(due)) s", observed: seen,
+                    text: early
+                        ? "the will came \(Numbers.fixed(due - after, 3)) s before it was due"
+                        : "the will waited until it was due"))
         }
         let prompt = after <= due + grace
-        findings.append(.check(SpecRules.willPromptly, met: prompt, strict: strict,
-                               expected: "within \(Numbers.short(grace)) s of \(Numbers.short(due)) s after the end", observed: seen,
-                               text: prompt ? "the will came promptly" : "the will came \(Numbers.fixed(after - due, 3)) s after it was due"))
+        findings.append(
+            .check(
+                SpecRules.willPromptly, met: prompt, strict: strict,
+                expected: "within \(Numbers.short(grace)) s of \(Numbers.short(due)) s after the end", observed: seen,
+                text: prompt
+                    ? "the will came promptly" : "the will came \(Numbers.fixed(after - due, 3)) s after it was due"))
         if let properties = c.willProperties {
             let users = properties.all(MQTTProperties.userProperty)
             let kept = users.contains(.pair(WillProbe.userProperty.0, WillProbe.userProperty.1))
-            findings.append(.check(SpecRules.willUserProperties, met: kept, strict: strict,
-                                   expected: "user property \(WillProbe.userProperty.0)=\(WillProbe.userProperty.1) as sent",
-                                   observed: kept ? "as sent" : "missing",
-                                   text: kept ? "the will's user property arrived as sent" : "the will's user property did not arrive"))
+            findings.append(
+                .check(
+                    SpecRules.willUserProperties, met: kept, strict: strict,
+                    expected: "user property \(WillProbe.userProperty.0)=\(WillProbe.userProperty.1) as sent",
+                    observed: kept ? "as sent" : "missing",
+                    text: kept ? "the will's user property arrived as sent" : "the will's user property did not arrive")
+            )
         }
         return findings
     }
@@ -286,5 +318,7 @@ enum WillJudge {
 extension SpecRules {
     static let willUserProperties = SpecRule(
         basis: .must, clause: "MQTT 5 [MQTT-3.1.3-10]",
-        quote: "The Server MUST maintain the order of User Properties when publishing the Will Message. (So they reach the subscriber, in the order the client sent them.)")
+        quote:
+            "The Server MUST maintain the order of User Properties when publishing the Will Message. (So they reach the subscriber, in the order the client sent them.)"
+    )
 }

@@ -8,7 +8,8 @@ import Glibc
 struct Conn: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conn",
-        abstract: "Connect once and report what the broker said: the CONNACK, every MQTT 5 property, how long each step took.",
+        abstract:
+            "Connect once and report what the broker said: the CONNACK, every MQTT 5 property, how long each step took.",
         discussion: """
             Connects with the usual connection, TLS, will, credential and -D connect options and \
             reports the broker's CONNACK: its reason (code and text), session present, and for \
@@ -67,14 +68,18 @@ struct Conn: ParsableCommand {
     @Flag(name: .customLong("stay"), help: "Stay connected and report how the connection ends.")
     var stay = false
 
-    @Option(name: [.customShort("W"), .customLong("timeout")],
-            parsing: .unconditional, help: ArgumentHelp("With --stay: disconnect cleanly after this many seconds.", valueName: "seconds"))
+    @Option(
+        name: [.customShort("W"), .customLong("timeout")],
+        parsing: .unconditional,
+        help: ArgumentHelp("With --stay: disconnect cleanly after this many seconds.", valueName: "seconds"))
     var timeout: Double?
 
     @Flag(name: .customLong("json"), help: "Print one JSON document.")
     var json = false
 
-    @Option(name: .customLong("junit"), parsing: .unconditional, help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
+    @Option(
+        name: .customLong("junit"), parsing: .unconditional,
+        help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
     var junit: String?
 
     func validate() throws {
@@ -89,9 +94,11 @@ struct Conn: ParsableCommand {
     func run() throws {
         let parsed = try properties.parsed()
         try parsed.requireOnly([.connect, .will], in: "conn")
-        let version = try connection.resolvedProtocol(needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
-        var (options, _) = try connection.resolveConnection(keepAlive: keepAliveOption.keepAlive, protocolVersion: version,
-                                                             will: will, properties: parsed)
+        let version = try connection.resolvedProtocol(
+            needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
+        var (options, _) = try connection.resolveConnection(
+            keepAlive: keepAliveOption.keepAlive, protocolVersion: version,
+            will: will, properties: parsed)
         options.tcpNoDelay = true
         options.quickAck = true
         let startedAt = WallClock.now()
@@ -114,11 +121,18 @@ struct Conn: ParsableCommand {
             sessionExpiry: options.sessionExpiry ?? 0, tls: options.tls != nil, transport: options.transportName,
             webSocketPath: options.webSocketPath, ack: ack,
             // Over WebSocket the connect is the upgrade's (websocket_upgrade).
-            tcpConnect: options.transport.isWebSocket ? nil : client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
-            tlsHandshake: client.tlsHandshakeFinishedAt.flatMap { tls in client.tcpConnectedAt.map { MonotonicClock.milliseconds($0, tls) } },
-            connAck: (client.tlsHandshakeFinishedAt ?? client.tcpConnectedAt).map { MonotonicClock.milliseconds($0, ack.receivedAt) },
+            tcpConnect: options.transport.isWebSocket
+                ? nil : client.tcpConnectedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) },
+            tlsHandshake: client.tlsHandshakeFinishedAt.flatMap { tls in
+                client.tcpConnectedAt.map { MonotonicClock.milliseconds($0, tls) }
+            },
+            connAck: (client.tlsHandshakeFinishedAt ?? client.tcpConnectedAt).map {
+                MonotonicClock.milliseconds($0, ack.receivedAt)
+            },
             total: MonotonicClock.milliseconds(client.connectStartedAt, ack.receivedAt))
-        facts.webSocketUpgrade = client.webSocketUpgradedAt.map { MonotonicClock.milliseconds(client.connectStartedAt, $0) }
+        facts.webSocketUpgrade = client.webSocketUpgradedAt.map {
+            MonotonicClock.milliseconds(client.connectStartedAt, $0)
+        }
 
         var ending: CommandFailure?
         if refusal == nil && stay {
@@ -192,22 +206,37 @@ struct StaySession {
         let stop = loop.run(deadline: deadline) { client.state == .closed || missed }
         let seconds = MonotonicClock.seconds(started, MonotonicClock.now())
         if client.state == .closed, let end = ConnectionEnd(client.closeReason) {
-            return Result(seconds: seconds, pings: pings, pingResponses: responses, end: .broker(end),
-                          failure: CommandFailure(.connectionLost, "the broker ended the connection after \(Numbers.fixed(seconds, 3)) s: \(end.text)"))
+            return Result(
+                seconds: seconds, pings: pings, pingResponses: responses, end: .broker(end),
+                failure: CommandFailure(
+                    .connectionLost, "the broker ended the connection after \(Numbers.fixed(seconds, 3)) s: \(end.text)"
+                ))
         }
         ClientSession.disconnect(client, on: loop)
         if missed {
-            return Result(seconds: seconds, pings: pings, pingResponses: responses, end: .noPingResponse(after: Double(keepAlive)),
-                          failure: CommandFailure(.noReply, "no PINGRESP within \(keepAlive) s of a PINGREQ (unresponsive broker or half-open connection)"))
+            return Result(
+                seconds: seconds, pings: pings, pingResponses: responses,
+                end: .noPingResponse(after: Double(keepAlive)),
+                failure: CommandFailure(
+                    .noReply,
+                    "no PINGRESP within \(keepAlive) s of a PINGREQ (unresponsive broker or half-open connection)"))
         }
         switch stop {
         case .signal(let sig) where sig != SIGINT:
-            return Result(seconds: seconds, pings: pings, pingResponses: responses, end: .stopped("terminated (SIGTERM); disconnected cleanly"),
-                          failure: CommandFailure(ExitStatus(signal: sig), ""))
+            return Result(
+                seconds: seconds, pings: pings, pingResponses: responses,
+                end: .stopped("terminated (SIGTERM); disconnected cleanly"),
+                failure: CommandFailure(ExitStatus(signal: sig), ""))
         case .signal:
-            return Result(seconds: seconds, pings: pings, pingResponses: responses, end: .stopped("interrupted (SIGINT); the connection was still open, disconnected cleanly"), failure: nil)
+            return Result(
+                seconds: seconds, pings: pings, pingResponses: responses,
+                end: .stopped("interrupted (SIGINT); the connection was still open, disconnected cleanly"), failure: nil
+            )
         default:
-            return Result(seconds: seconds, pings: pings, pingResponses: responses, end: .stopped("still open after -W \(Numbers.short(timeout ?? 0)) s; disconnected cleanly"), failure: nil)
+            return Result(
+                seconds: seconds, pings: pings, pingResponses: responses,
+                end: .stopped("still open after -W \(Numbers.short(timeout ?? 0)) s; disconnected cleanly"),
+                failure: nil)
         }
     }
 }

@@ -69,36 +69,55 @@ struct Ping: ParsableCommand {
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
-    @Option(name: [.short, .customLong("keepalive")],
-            parsing: .unconditional, help: ArgumentHelp("Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).", valueName: "seconds"),
-            transform: KeepAlive.value)
+    @Option(
+        name: [.short, .customLong("keepalive")],
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Keep-alive sent in CONNECT: 0 or 5 to 65535, at least the interval (default: 60 or 2 × interval).",
+            valueName: "seconds"),
+        transform: KeepAlive.value)
     var keepAlive: Int?
 
-    @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Stop after this many PINGREQs (default: until interrupted).")
+    @Option(
+        name: [.customShort("C"), .customLong("count")], parsing: .unconditional,
+        help: "Stop after this many PINGREQs (default: until interrupted).")
     var count: Int?
 
-    @Option(name: .customLong("interval"), parsing: .unconditional, help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
+    @Option(
+        name: .customLong("interval"), parsing: .unconditional,
+        help: ArgumentHelp("Seconds between PINGREQs; fractions allowed (default: 1).", valueName: "seconds"))
     var interval: Double = 1
 
-    @Option(name: [.customShort("W"), .customLong("timeout")],
-            parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
+    @Option(
+        name: [.customShort("W"), .customLong("timeout")],
+        parsing: .unconditional,
+        help: ArgumentHelp("Seconds to wait for each PINGRESP (default: 5).", valueName: "seconds"))
     var timeout: Double = 5
 
     @Flag(name: .customLong("json"), help: "Print one JSON document with the results instead of lines.")
     var json = false
 
-    @Flag(name: .customLong("publish"),
-          help: "Between the PINGREQs, also publish to a topic of our own and time its way back through the broker's routing.")
+    @Flag(
+        name: .customLong("publish"),
+        help:
+            "Between the PINGREQs, also publish to a topic of our own and time its way back through the broker's routing."
+    )
     var publish = false
 
-    @Option(name: [.short, .customLong("qos")], parsing: .unconditional, help: "With --publish: the QoS of the publishes and the subscription: 0, 1 or 2 (default: 0).")
+    @Option(
+        name: [.short, .customLong("qos")], parsing: .unconditional,
+        help: "With --publish: the QoS of the publishes and the subscription: 0, 1 or 2 (default: 0).")
     var qos: Int = 0
 
-    @Option(name: [.short, .customLong("topic")],
-            parsing: .unconditional, help: ArgumentHelp("With --publish: the topic (default: mqttctl/ping/<client id>).", valueName: "topic"))
+    @Option(
+        name: [.short, .customLong("topic")],
+        parsing: .unconditional,
+        help: ArgumentHelp("With --publish: the topic (default: mqttctl/ping/<client id>).", valueName: "topic"))
     var topic: String?
 
-    @Option(name: .customLong("junit"), parsing: .unconditional, help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
+    @Option(
+        name: .customLong("junit"), parsing: .unconditional,
+        help: ArgumentHelp("Also write a JUnit XML report to FILE.", valueName: "file"))
     var junit: String?
 
     func validate() throws {
@@ -120,7 +139,9 @@ struct Ping: ParsableCommand {
         }
         if let keepAlive {
             if keepAlive != 0 && Double(keepAlive) < interval {
-                throw ValidationError("-k \(keepAlive) is shorter than --interval \(formatSeconds(interval)): the broker would drop the connection between PINGREQs")
+                throw ValidationError(
+                    "-k \(keepAlive) is shorter than --interval \(formatSeconds(interval)): the broker would drop the connection between PINGREQs"
+                )
             }
         }
     }
@@ -162,20 +183,28 @@ struct Ping: ParsableCommand {
             routing = series
         }
         if let serverKeepAlive = client.connAck?.properties.serverKeepAlive, serverKeepAlive > 0,
-           Double(serverKeepAlive) < interval {
-            Diagnostics.warning("the broker imposed a keep-alive of \(serverKeepAlive) s (Server Keep Alive), shorter than the interval: it may close the connection between PINGREQs")
+            Double(serverKeepAlive) < interval
+        {
+            Diagnostics.warning(
+                "the broker imposed a keep-alive of \(serverKeepAlive) s (Server Keep Alive), shorter than the interval: it may close the connection between PINGREQs"
+            )
         }
         if !json {
             output.append("PING \(endpoint) (MQTT \(version), client id \(clientID))\n")
             session.onReply = { reply in
                 let lateText = reply.late ? " (late: after the \(formatSeconds(timeout)) s timeout)" : ""
-                output.append("PINGRESP from \(endpoint): seq=\(reply.seq) time=\(Numbers.fixed(reply.rtt, 3)) ms\(lateText)\n")
+                output.append(
+                    "PINGRESP from \(endpoint): seq=\(reply.seq) time=\(Numbers.fixed(reply.rtt, 3)) ms\(lateText)\n")
             }
             session.onTimeout = { seq, written in
                 if written {
-                    output.append("seq=\(seq) no reply within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)\n")
+                    output.append(
+                        "seq=\(seq) no reply within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)\n"
+                    )
                 } else {
-                    output.append("seq=\(seq) PINGREQ could not be written within \(formatSeconds(timeout)) s (the connection is not taking data)\n")
+                    output.append(
+                        "seq=\(seq) PINGREQ could not be written within \(formatSeconds(timeout)) s (the connection is not taking data)\n"
+                    )
                 }
             }
             session.onUnexpectedReply = {
@@ -183,7 +212,9 @@ struct Ping: ParsableCommand {
             }
             routing?.onReply = { reply in
                 let lateText = reply.late ? " (late: after the \(formatSeconds(timeout)) s timeout)" : ""
-                output.append("PUBLISH back from \(endpoint): seq=\(reply.seq) time=\(Numbers.fixed(reply.rtt, 3)) ms\(lateText)\n")
+                output.append(
+                    "PUBLISH back from \(endpoint): seq=\(reply.seq) time=\(Numbers.fixed(reply.rtt, 3)) ms\(lateText)\n"
+                )
             }
             routing?.onTimeout = { seq in
                 output.append("seq=\(seq) PUBLISH did not come back within \(formatSeconds(timeout)) s\n")
@@ -213,8 +244,11 @@ struct Ping: ParsableCommand {
 
         let elapsed = session.firstSentAt.map { MonotonicClock.milliseconds($0, endedAt) } ?? 0
         if json {
-            output.append(PingReport.jsonDocument(session, publish: routing, endpoint: options, clientID: clientID, version: version,
-                                            keepAlive: effectiveKeepAlive, elapsed: elapsed).serialized())
+            output.append(
+                PingReport.jsonDocument(
+                    session, publish: routing, endpoint: options, clientID: clientID, version: version,
+                    keepAlive: effectiveKeepAlive, elapsed: elapsed
+                ).serialized())
             output.append("\n")
         } else {
             output.append(PingReport.summary(session, endpoint: endpoint, elapsed: elapsed))
@@ -222,28 +256,38 @@ struct Ping: ParsableCommand {
         }
         output.flush()
         if let junit {
-            try PingReport.junit(session, publish: routing, endpoint: endpoint, timeout: timeout, elapsed: elapsed,
-                                 startedAt: startedAt).write(to: junit)
+            try PingReport.junit(
+                session, publish: routing, endpoint: endpoint, timeout: timeout, elapsed: elapsed,
+                startedAt: startedAt
+            ).write(to: junit)
         }
 
         if output.closed { throw CommandFailure(.outputClosed, "") }  // `| head`: quietly, as SIGPIPE
         if let failed = output.failure {
-            throw CommandFailure(.failure, "cannot write to stdout: \(StandardStreams.describe(errno: failed, fd: 1)) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
+            throw CommandFailure(
+                .failure,
+                "cannot write to stdout: \(StandardStreams.describe(errno: failed, fd: 1)) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))"
+            )
         }
         if let lost {
-            throw CommandFailure(lost.status, "\(lost.message) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
+            throw CommandFailure(
+                lost.status, "\(lost.message) (after \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s"))")
         }
         if let signal, signal != SIGINT {
             throw CommandFailure(ExitStatus(signal: signal), "")
         }
         let missing = session.sent - session.received
         if missing > 0 {
-            throw CommandFailure(.noReply,
-                "\(missing) of \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s") got no PINGRESP within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)")
+            throw CommandFailure(
+                .noReply,
+                "\(missing) of \(session.sent) PINGREQ\(session.sent == 1 ? "" : "s") got no PINGRESP within \(formatSeconds(timeout)) s (unresponsive broker or half-open connection)"
+            )
         }
         if let routing, routing.received < routing.sent {
-            throw CommandFailure(.noReply,
-                "\(routing.sent - routing.received) of \(routing.sent) publishes to '\(routing.topic)' did not come back within \(formatSeconds(timeout)) s")
+            throw CommandFailure(
+                .noReply,
+                "\(routing.sent - routing.received) of \(routing.sent) publishes to '\(routing.topic)' did not come back within \(formatSeconds(timeout)) s"
+            )
         }
     }
 }

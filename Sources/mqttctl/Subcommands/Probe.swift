@@ -50,7 +50,9 @@ struct Probe: ParsableCommand {
               mqttctl probe keepalive -k 5 -k 10 --will-topic probe/gone
               mqttctl probe takeover -V 5 -c --will-topic probe/gone
             """,
-        subcommands: [ProbeAll.self, ProbeKeepAlive.self, ProbeTakeover.self, ProbeWill.self, ProbeSession.self, ProbeLimits.self],
+        subcommands: [
+            ProbeAll.self, ProbeKeepAlive.self, ProbeTakeover.self, ProbeWill.self, ProbeSession.self, ProbeLimits.self,
+        ],
         defaultSubcommand: ProbeAll.self
     )
 }
@@ -74,7 +76,8 @@ struct ProbeAll: ParsableCommand {
 
     func validate() throws {
         if connection.disableCleanSession || connection.sessionExpiry != nil {
-            throw ValidationError("'probe' runs clean and persistent sessions itself; -c and -x apply to 'probe takeover'")
+            throw ValidationError(
+                "'probe' runs clean and persistent sessions itself; -c and -x apply to 'probe takeover'")
         }
     }
 
@@ -87,7 +90,9 @@ struct ProbeAll: ParsableCommand {
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
-            try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
+            try ProbeSetup(
+                connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop,
+                progress: progress)
         }
 
         // Every version is tried at once: a broker may ignore one and answer the
@@ -101,7 +106,10 @@ struct ProbeAll: ParsableCommand {
             case .success(let ack): usable.append((setup, ack))
             case .failure(let error):
                 if explicit != nil { throw error }
-                skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+                skipped.append(
+                    ProbeReport.Skipped(
+                        version: setup.version,
+                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
             }
         }
         if usable.isEmpty, case .failure(let error)? = checks.first { throw error }
@@ -153,26 +161,39 @@ struct ProbeAll: ParsableCommand {
         }
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
         let passed = keepAliveProbes.allSatisfy(\.passed) && takeoverProbes.allSatisfy(\.passed)
-        let failed = keepAliveProbes.filter { !$0.passed && !$0.inconclusive }.map { "keep-alive MQTT \($0.plan.protocolVersion)" }
-            + takeoverProbes.filter { !$0.passed }.map { "take-over MQTT \($0.plan.protocolVersion) \($0.plan.sessionName)" }
+        let failed =
+            keepAliveProbes.filter { !$0.passed && !$0.inconclusive }.map {
+                "keep-alive MQTT \($0.plan.protocolVersion)"
+            }
+            + takeoverProbes.filter { !$0.passed }.map {
+                "take-over MQTT \($0.plan.protocolVersion) \($0.plan.sessionName)"
+            }
         let inconclusive = !passed && failed.isEmpty
         let endpoint = setups.first?.context.endpoint ?? ""
         let output = OutputBuffer()
         if probe.json {
-            output.append(ProbeReport.json(keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped,
-                                           elapsed: elapsed, pass: passed, inconclusive: inconclusive).serialized() + "\n")
+            output.append(
+                ProbeReport.json(
+                    keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped,
+                    elapsed: elapsed, pass: passed, inconclusive: inconclusive
+                ).serialized() + "\n")
         } else {
-            output.append(ProbeReport.text(endpoint: endpoint, versions: versions, keepAlive: keepAliveProbes,
-                                           takeover: takeoverProbes, skipped: skipped, elapsed: elapsed))
+            output.append(
+                ProbeReport.text(
+                    endpoint: endpoint, versions: versions, keepAlive: keepAliveProbes,
+                    takeover: takeoverProbes, skipped: skipped, elapsed: elapsed))
         }
         try output.finish()
         if let path = probe.junit {
-            try ProbeReport.junit(keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped, name: "mqttctl probe",
-                                  elapsed: elapsed, startedAt: startedAt).write(to: path)
+            try ProbeReport.junit(
+                keepAlive: keepAliveProbes, takeover: takeoverProbes, skipped: skipped, name: "mqttctl probe",
+                elapsed: elapsed, startedAt: startedAt
+            ).write(to: path)
         }
         let undecided = keepAliveProbes.filter(\.inconclusive).map { "keep-alive MQTT \($0.plan.protocolVersion)" }
-        try ProbeOutcome.finish(command: "probe", passed: passed, inconclusive: inconclusive,
-                                failed: inconclusive ? undecided : failed)
+        try ProbeOutcome.finish(
+            command: "probe", passed: passed, inconclusive: inconclusive,
+            failed: inconclusive ? undecided : failed)
     }
 }
 

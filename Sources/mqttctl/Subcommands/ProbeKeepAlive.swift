@@ -124,11 +124,17 @@ struct ProbeKeepAlive: ParsableCommand {
         let single = values.count == 1 && samples == 1
         let subjects = KeepAlivePlan.subjects(
             keepAlives: values, samples: samples, spread: sweep.spread,
-            id: { k, i in single && setup.userGaveID ? setup.baseID : "\(setup.baseID)-k\(k)" + (samples > 1 ? "-s\(i + 1)" : "") },
-            willTopic: { k, i in template.map { single ? $0.topic : "\($0.topic)/k\(k)" + (samples > 1 ? "/s\(i + 1)" : "") } })
+            id: { k, i in
+                single && setup.userGaveID ? setup.baseID : "\(setup.baseID)-k\(k)" + (samples > 1 ? "-s\(i + 1)" : "")
+            },
+            willTopic: { k, i in
+                template.map { single ? $0.topic : "\($0.topic)/k\(k)" + (samples > 1 ? "/s\(i + 1)" : "") }
+            })
         var plan = KeepAlivePlan(
             protocolVersion: version, subjects: subjects, will: template,
-            control: template.map { KeepAlivePlan.Control(clientID: "\(setup.baseID)-ctl", willTopic: "\($0.topic)/control") },
+            control: template.map {
+                KeepAlivePlan.Control(clientID: "\(setup.baseID)-ctl", willTopic: "\($0.topic)/control")
+            },
             observerID: "\(setup.baseID)-obs", backoff: sweep.backoff, grace: probe.grace, maxWait: probe.maxWait)
         plan.strict = probe.strict
         let task = KeepAliveProbe(plan: plan, context: setup.context)
@@ -137,17 +143,24 @@ struct ProbeKeepAlive: ParsableCommand {
         try ProbeRunner.run([task], context: setup.context)
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
 
-        try setup.print(probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
+        try setup.print(
+            probe.json ? ProbeReport.json(task, elapsed: elapsed).serialized() + "\n" : ProbeReport.text(task))
         if let path = probe.junit {
-            try ProbeReport.junit(keepAlive: [task], takeover: [], skipped: [], name: "mqttctl probe keepalive",
-                                  elapsed: elapsed, startedAt: startedAt).write(to: path)
+            try ProbeReport.junit(
+                keepAlive: [task], takeover: [], skipped: [], name: "mqttctl probe keepalive",
+                elapsed: elapsed, startedAt: startedAt
+            ).write(to: path)
         }
-        let failed = task.subjects.filter { !$0.passed }.map { subject in
-            let sample = sweep.samples > 1 ? " #\(subject.plan.sample + 1)" : ""
-            return "K=\(subject.plan.keepAlive) s\(sample): \(subject.verdict?.rawValue ?? "-")\(subject.willPublished == false ? ", no will" : "")"
-        }
-            + (task.control?.passed(version: version, strict: plan.strict) == false ? ["negative control: will published after a clean DISCONNECT"] : [])
-        try ProbeOutcome.finish(command: "probe keepalive", passed: task.passed, inconclusive: task.inconclusive, failed: failed)
+        let failed =
+            task.subjects.filter { !$0.passed }.map { subject in
+                let sample = sweep.samples > 1 ? " #\(subject.plan.sample + 1)" : ""
+                return
+                    "K=\(subject.plan.keepAlive) s\(sample): \(subject.verdict?.rawValue ?? "-")\(subject.willPublished == false ? ", no will" : "")"
+            }
+            + (task.control?.passed(version: version, strict: plan.strict) == false
+                ? ["negative control: will published after a clean DISCONNECT"] : [])
+        try ProbeOutcome.finish(
+            command: "probe keepalive", passed: task.passed, inconclusive: task.inconclusive, failed: failed)
     }
 }
 

@@ -4,7 +4,8 @@ import Mosquitto
 struct ProbeLimits: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "limits",
-        abstract: "Measure what the broker supports and enforces: QoS, retained, wildcards, shared subscriptions, sizes, MQTT 5 options.",
+        abstract:
+            "Measure what the broker supports and enforces: QoS, retained, wildcards, shared subscriptions, sizes, MQTT 5 options.",
         discussion: """
             For MQTT 3.1.1 and, when the broker accepts it, MQTT 5 (-V picks one), one check \
             after the other on connections of its own:
@@ -60,21 +61,33 @@ struct ProbeLimits: ParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
-    @Option(name: .customLong("require"),
-            parsing: .unconditional, help: ArgumentHelp("Features and rules that must be present (comma-separated ids, or 'all'): exit 10 when one is not.", valueName: "ids"))
+    @Option(
+        name: .customLong("require"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Features and rules that must be present (comma-separated ids, or 'all'): exit 10 when one is not.",
+            valueName: "ids"))
     var require: String?
 
-    @Option(name: .customLong("max-payload"), parsing: .unconditional, help: ArgumentHelp("Largest payload to try, in bytes (default: 1 MiB).", valueName: "bytes"))
+    @Option(
+        name: .customLong("max-payload"), parsing: .unconditional,
+        help: ArgumentHelp("Largest payload to try, in bytes (default: 1 MiB).", valueName: "bytes"))
     var maxPayload: Int = 1 << 20
 
     static var knownIDs: [String] {
-        LimitsProbe.features + ["retain-flag", "client-id-23", "topic-alias-enforced", "maximum-qos-enforced", "packet-size-enforced",
-                                "topic-length", "payload-size", "client-id-length", "client-id-characters"]
+        LimitsProbe.features + [
+            "retain-flag", "client-id-23", "topic-alias-enforced", "maximum-qos-enforced", "packet-size-enforced",
+            "topic-length", "payload-size", "client-id-length", "client-id-characters",
+        ]
     }
 
     var required: [String] {
         guard let require else { return [] }
-        if require == "all" { return Self.knownIDs.filter { !["topic-length", "payload-size", "client-id-length", "client-id-characters"].contains($0) } }
+        if require == "all" {
+            return Self.knownIDs.filter {
+                !["topic-length", "payload-size", "client-id-length", "client-id-characters"].contains($0)
+            }
+        }
         return require.split(separator: ",").map { String($0) }
     }
 
@@ -98,7 +111,9 @@ struct ProbeLimits: ParsableCommand {
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
-            try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
+            try ProbeSetup(
+                connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop,
+                progress: progress)
         }
         let checks = try ProbeSetup.checkConnects(setups)
         var skipped: [ProbeReport.Skipped] = []
@@ -108,7 +123,10 @@ struct ProbeLimits: ParsableCommand {
             case .success: usable.append(setup)
             case .failure(let error):
                 if explicit != nil { throw error }
-                skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+                skipped.append(
+                    ProbeReport.Skipped(
+                        version: setup.version,
+                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
             }
         }
         if usable.isEmpty, case .failure(let error)? = checks.first { throw error }
@@ -117,8 +135,9 @@ struct ProbeLimits: ParsableCommand {
         var results: [LimitsReport.VersionResult] = []
         for setup in usable {
             progress.show("probe limits: MQTT \(setup.version)…")
-            let limits = LimitsProbe(setup: setup, prefix: "\(probe.topicPrefix)/\(runID)/limits/\(setup.version == .v5 ? "5" : "3")",
-                                     maxPayload: maxPayload, strict: probe.strict, stepTimeout: probe.maxWait ?? 2)
+            let limits = LimitsProbe(
+                setup: setup, prefix: "\(probe.topicPrefix)/\(runID)/limits/\(setup.version == .v5 ? "5" : "3")",
+                maxPayload: maxPayload, strict: probe.strict, stepTimeout: probe.maxWait ?? 2)
             do {
                 let (ack, found) = try limits.run()
                 results.append(.init(setup: setup, connAck: ack, checks: found))
@@ -128,9 +147,10 @@ struct ProbeLimits: ParsableCommand {
             }
         }
         progress.clear()
-        var report = LimitsReport(endpoint: setups.first?.context.endpoint ?? "", host: setups.first?.options.host ?? "",
-                                  port: setups.first?.options.port ?? 0, results: results, skipped: skipped, required: required,
-                                  elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))
+        var report = LimitsReport(
+            endpoint: setups.first?.context.endpoint ?? "", host: setups.first?.options.host ?? "",
+            port: setups.first?.options.port ?? 0, results: results, skipped: skipped, required: required,
+            elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))
         report.transport = setups.first?.options.transportName ?? "tcp"
         report.webSocketPath = setups.first?.options.webSocketPath
         let output = OutputBuffer()
@@ -138,8 +158,10 @@ struct ProbeLimits: ParsableCommand {
         try output.finish()
         if let path = probe.junit { try report.junit(startedAt: startedAt).write(to: path) }
         if !report.missing.isEmpty {
-            throw CommandFailure(.verdictFailed, "probe limits: required but not there: "
-                + report.missing.map { "\($0.id) (MQTT \($0.version))" }.joined(separator: ", "))
+            throw CommandFailure(
+                .verdictFailed,
+                "probe limits: required but not there: "
+                    + report.missing.map { "\($0.id) (MQTT \($0.version))" }.joined(separator: ", "))
         }
     }
 }

@@ -4,7 +4,8 @@ import Mosquitto
 struct ProbeSession: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "session",
-        abstract: "Leave and resume persistent sessions: kept before their expiry, with queued messages and subscriptions; gone after it.",
+        abstract:
+            "Leave and resume persistent sessions: kept before their expiry, with queued messages and subscriptions; gone after it.",
         discussion: """
             For MQTT 3.1.1 and, when the broker accepts it, MQTT 5 (-V picks one): sessions \
             subscribe at QoS 1, leave with a normal DISCONNECT, get a QoS 1 message each while \
@@ -51,7 +52,8 @@ struct ProbeSession: ParsableCommand {
         let setups = try versions.map { version throws(CommandFailure) in
             var c = connection
             if version != .v5 { c.sessionExpiry = nil }
-            return try ProbeSetup(connection: c, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
+            return try ProbeSetup(
+                connection: c, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
         }
         let runID = RunID.make()
         var skipped: [ProbeReport.Skipped] = []
@@ -62,18 +64,23 @@ struct ProbeSession: ParsableCommand {
                 if case .failure(let error) = check {
                     if explicit != nil { throw error }
                     firstError = firstError ?? error
-                    skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+                    skipped.append(
+                        ProbeReport.Skipped(
+                            version: setup.version,
+                            reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
                 }
                 continue
             }
             let expiry = min(setup.options.sessionExpiry ?? 3, 3600)
-            let session = SessionProbe(setup: setup, prefix: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")/session",
-                                       expiry: max(expiry, 2), grace: probe.grace, strict: probe.strict, stepTimeout: probe.maxWait ?? 2)
+            let session = SessionProbe(
+                setup: setup, prefix: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")/session",
+                expiry: max(expiry, 2), grace: probe.grace, strict: probe.strict, stepTimeout: probe.maxWait ?? 2)
             progress.show("probe session: MQTT \(setup.version), about \(Int(session.offsets.max() ?? 0) + 2) s…")
             do {
                 let (resumes, findings, failure) = try session.run()
                 if let failure { throw CommandFailure(.failure, "probe session (MQTT \(setup.version)): \(failure)") }
-                results.append(.init(version: setup.version, expiry: session.expiry, resumes: resumes, findings: findings))
+                results.append(
+                    .init(version: setup.version, expiry: session.expiry, resumes: resumes, findings: findings))
             } catch let interrupted as LimitsInterrupted {
                 progress.clear()
                 throw CommandFailure(ExitStatus(signal: interrupted.signal), "")
@@ -81,8 +88,9 @@ struct ProbeSession: ParsableCommand {
         }
         progress.clear()
         if results.isEmpty, let firstError { throw firstError }
-        let report = SessionReport(endpoint: setups.first?.context.endpoint ?? "", results: results, skipped: skipped,
-                                   elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))
+        let report = SessionReport(
+            endpoint: setups.first?.context.endpoint ?? "", results: results, skipped: skipped,
+            elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))
         let output = OutputBuffer()
         output.append(probe.json ? report.json.serialized() + "\n" : report.text)
         try output.finish()
@@ -113,7 +121,9 @@ struct SessionReport {
     static func describe(_ r: SessionProbe.Resume) -> String {
         var parts = ["session present \(r.sessionPresent.map { $0 ? "1" : "0" } ?? "-")"]
         parts.append(r.queuedDelivered == true ? "queued message delivered" : "queued message not delivered")
-        if let restored = r.subscriptionRestored { parts.append(restored ? "subscription restored" : "subscription NOT restored") }
+        if let restored = r.subscriptionRestored {
+            parts.append(restored ? "subscription restored" : "subscription NOT restored")
+        }
         if let ms = r.reconnectMilliseconds { parts.append("CONNACK in \(Numbers.fixed(ms, 3)) ms") }
         return "resumed after \(Numbers.short(r.after)) s: " + parts.joined(separator: ", ")
     }
@@ -126,11 +136,16 @@ struct SessionReport {
             var lines = result.resumes.map(Self.describe)
             if result.version == .v5 {
                 let (kept, gone) = SessionProbe.endedBetween(result.resumes)
-                if let kept, let gone { lines.append("the session ended between \(Numbers.short(kept)) and \(Numbers.short(gone)) s after the DISCONNECT") }
+                if let kept, let gone {
+                    lines.append(
+                        "the session ended between \(Numbers.short(kept)) and \(Numbers.short(gone)) s after the DISCONNECT"
+                    )
+                }
             }
             lines += result.findings.reported.compactMap(\.reportLine)
-            let row = ProbeReport.Row(label: "session", verdict: result.findings.passed ? "pass" : "fail", lines: lines,
-                                      passed: result.findings.passed, warnings: result.findings.warnings)
+            let row = ProbeReport.Row(
+                label: "session", verdict: result.findings.passed ? "pass" : "fail", lines: lines,
+                passed: result.findings.passed, warnings: result.findings.warnings)
             out += ProbeReport.render([row], indent: "  ")
             rows.append(row)
         }
@@ -141,26 +156,46 @@ struct SessionReport {
     var json: JSON {
         .object([
             ("probe", .string("session")),
-            ("results", .array(results.map { result in
-                let (kept, gone) = SessionProbe.endedBetween(result.resumes)
-                return .object([
-                    ("protocol", .string(result.version.description)),
-                    ("session_expiry_s", result.version == .v5 ? .int(Int(result.expiry)) : .null),
-                    ("resumes", .array(result.resumes.map { r in
-                        .object([
-                            ("after_s", JSON.rounded(r.after)),
-                            ("session_present", JSON.optional(r.sessionPresent)),
-                            ("queued_delivered", JSON.optional(r.queuedDelivered)),
-                            ("subscription_restored", JSON.optional(r.subscriptionRestored)),
-                            ("reconnect_ms", r.reconnectMilliseconds.map { JSON.rounded($0) } ?? .null),
+            (
+                "results",
+                .array(
+                    results.map { result in
+                        let (kept, gone) = SessionProbe.endedBetween(result.resumes)
+                        return .object([
+                            ("protocol", .string(result.version.description)),
+                            ("session_expiry_s", result.version == .v5 ? .int(Int(result.expiry)) : .null),
+                            (
+                                "resumes",
+                                .array(
+                                    result.resumes.map { r in
+                                        .object([
+                                            ("after_s", JSON.rounded(r.after)),
+                                            ("session_present", JSON.optional(r.sessionPresent)),
+                                            ("queued_delivered", JSON.optional(r.queuedDelivered)),
+                                            ("subscription_restored", JSON.optional(r.subscriptionRestored)),
+                                            ("reconnect_ms", r.reconnectMilliseconds.map { JSON.rounded($0) } ?? .null),
+                                        ])
+                                    })
+                            ),
+                            (
+                                "ended_between_s",
+                                result.version == .v5
+                                    ? .array([
+                                        kept.map { JSON.rounded($0) } ?? .null, gone.map { JSON.rounded($0) } ?? .null,
+                                    ]) : .null
+                            ),
+                            ("findings", .array(result.findings.reported.map(\.json))),
+                            ("pass", .bool(result.findings.passed)),
                         ])
-                    })),
-                    ("ended_between_s", result.version == .v5 ? .array([kept.map { JSON.rounded($0) } ?? .null, gone.map { JSON.rounded($0) } ?? .null]) : .null),
-                    ("findings", .array(result.findings.reported.map(\.json))),
-                    ("pass", .bool(result.findings.passed)),
-                ])
-            })),
-            ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
+                    })
+            ),
+            (
+                "skipped",
+                .array(
+                    skipped.map {
+                        .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))])
+                    })
+            ),
             ("elapsed_s", JSON.rounded(elapsed)),
             ("pass", .bool(!results.isEmpty && results.allSatisfy { $0.findings.passed })),
         ])
@@ -168,11 +203,16 @@ struct SessionReport {
 
     func junit(startedAt: WallClock) -> JUnitReport {
         let suites = results.map { result in
-            JUnitReport.Suite(name: "mqttctl probe session MQTT \(result.version)", cases: [
-                .fromFindings(name: "session", className: ProbeReport.className("probe.session", result.version), time: elapsed,
-                              facts: result.resumes.map(Self.describe), findings: result.findings),
-            ])
+            JUnitReport.Suite(
+                name: "mqttctl probe session MQTT \(result.version)",
+                cases: [
+                    .fromFindings(
+                        name: "session", className: ProbeReport.className("probe.session", result.version),
+                        time: elapsed,
+                        facts: result.resumes.map(Self.describe), findings: result.findings)
+                ])
         }
-        return JUnitReport(name: "mqttctl probe session", suites: suites, time: elapsed, timestamp: startedAt.isoSecondsUTC)
+        return JUnitReport(
+            name: "mqttctl probe session", suites: suites, time: elapsed, timestamp: startedAt.isoSecondsUTC)
     }
 }

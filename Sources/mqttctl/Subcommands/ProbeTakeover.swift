@@ -107,33 +107,48 @@ struct ProbeTakeover: ParsableCommand {
     @OptionGroup(title: "Probe") var probe: ProbeOptions
     @OptionGroup(title: "Will (of connection A)") var will: WillOptions
 
-    @Flag(name: .customLong("new-clean"), help: "B connects with clean start even though A kept its session (-c or -x): the session ends.")
+    @Flag(
+        name: .customLong("new-clean"),
+        help: "B connects with clean start even though A kept its session (-c or -x): the session ends.")
     var newClean = false
 
-    @Option(name: .customLong("b-host"), parsing: .unconditional,
-            help: ArgumentHelp("Connect B to this host (another node of a cluster; default: A's).", valueName: "host"))
+    @Option(
+        name: .customLong("b-host"), parsing: .unconditional,
+        help: ArgumentHelp("Connect B to this host (another node of a cluster; default: A's).", valueName: "host"))
     var bHost: String?
 
-    @Option(name: .customLong("b-port"), parsing: .unconditional, help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"),
-            transform: Port.value)
+    @Option(
+        name: .customLong("b-port"), parsing: .unconditional,
+        help: ArgumentHelp("Connect B to this port (default: A's).", valueName: "port"),
+        transform: Port.value)
     var bPort: Int?
 
-    @Option(name: .customLong("observer-host"), parsing: .unconditional,
-            help: ArgumentHelp("Connect the will observer to this host (default: B's).", valueName: "host"))
+    @Option(
+        name: .customLong("observer-host"), parsing: .unconditional,
+        help: ArgumentHelp("Connect the will observer to this host (default: B's).", valueName: "host"))
     var observerHost: String?
 
-    @Option(name: .customLong("observer-port"), parsing: .unconditional,
-            help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"),
-            transform: Port.value)
+    @Option(
+        name: .customLong("observer-port"), parsing: .unconditional,
+        help: ArgumentHelp("Connect the will observer to this port (default: B's).", valueName: "port"),
+        transform: Port.value)
     var observerPort: Int?
 
-    @Flag(name: .customLong("matrix"),
-          help: "Run every take-over variant at once (clean, persistent, clean to persistent, persistent to clean, B with a will, A silent with a message in flight; MQTT 5 also B with another session expiry and a delayed will), as a table per protocol version (both unless -V).")
+    @Flag(
+        name: .customLong("matrix"),
+        help:
+            "Run every take-over variant at once (clean, persistent, clean to persistent, persistent to clean, B with a will, A silent with a message in flight; MQTT 5 also B with another session expiry and a delayed will), as a table per protocol version (both unless -V)."
+    )
     var matrix = false
 
     func validate() throws {
-        if matrix && (newClean || connection.disableCleanSession || connection.sessionExpiry != nil || will.topic != nil || connection.id != nil) {
-            throw ValidationError("--matrix sets the sessions, wills and client ids of its variants itself: no -c, -x, -i, --new-clean or --will-*")
+        if matrix
+            && (newClean || connection.disableCleanSession || connection.sessionExpiry != nil || will.topic != nil
+                || connection.id != nil)
+        {
+            throw ValidationError(
+                "--matrix sets the sessions, wills and client ids of its variants itself: no -c, -x, -i, --new-clean or --will-*"
+            )
         }
         if newClean && !connection.disableCleanSession && connection.sessionExpiry == nil {
             throw ValidationError("--new-clean needs a session that A keeps (-c, or -x with MQTT 5)")
@@ -162,7 +177,8 @@ struct ProbeTakeover: ParsableCommand {
             plan.observerEndpoint = (observerHost ?? b.host, observerPort ?? b.port)
         }
         if Topic.problemWithName(plan.carryTopic) != nil {
-            throw CommandFailure.usage("the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
+            throw CommandFailure.usage(
+                "the client id '\(setup.baseID)' cannot be part of a topic; use -i with another id")
         }
         let task = TakeoverProbe(plan: plan, context: setup.context)
         let startedAt = WallClock.now()
@@ -170,12 +186,15 @@ struct ProbeTakeover: ParsableCommand {
 
         try setup.print(probe.json ? ProbeReport.json(task).serialized() + "\n" : ProbeReport.text(task))
         if let path = probe.junit {
-            try ProbeReport.junit(keepAlive: [], takeover: [task], skipped: [], name: "mqttctl probe takeover",
-                                  elapsed: task.elapsed, startedAt: startedAt).write(to: path)
+            try ProbeReport.junit(
+                keepAlive: [], takeover: [task], skipped: [], name: "mqttctl probe takeover",
+                elapsed: task.elapsed, startedAt: startedAt
+            ).write(to: path)
         }
         let failed = task.findings.filter { $0.level == .fail }.map { "\($0.text) (\($0.rule.clause))" }
-        try ProbeOutcome.finish(command: "probe takeover", passed: task.passed, inconclusive: false,
-                                failed: failed.isEmpty ? ["the probe did not finish"] : failed)
+        try ProbeOutcome.finish(
+            command: "probe takeover", passed: task.passed, inconclusive: false,
+            failed: failed.isEmpty ? ["the probe did not finish"] : failed)
     }
 }
 
@@ -189,7 +208,9 @@ extension ProbeTakeover {
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
-            try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: "tm", loop: loop, progress: progress)
+            try ProbeSetup(
+                connection: connection, version: version, json: probe.json, idSuffix: "tm", loop: loop,
+                progress: progress)
         }
         var skipped: [ProbeReport.Skipped] = []
         var tasks: [TakeoverProbe] = []
@@ -200,11 +221,15 @@ extension ProbeTakeover {
             case .failure(let error):
                 if explicit != nil { throw error }
                 firstError = firstError ?? error
-                skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+                skipped.append(
+                    ProbeReport.Skipped(
+                        version: setup.version,
+                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
             case .success(let ack):
-                let plans = TakeoverVariants.plans(setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
-                                                   topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
-                                                   willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
+                let plans = TakeoverVariants.plans(
+                    setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
+                    topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
+                    willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
                 tasks += plans.map { TakeoverProbe(plan: $0, context: setup.context) }
             }
         }
@@ -214,20 +239,31 @@ extension ProbeTakeover {
         let passed = !tasks.isEmpty && tasks.allSatisfy(\.passed)
         let output = OutputBuffer()
         if probe.json {
-            output.append(JSON.object([
-                ("probe", .string("takeover-matrix")),
-                ("takeover", .array(tasks.map { ProbeReport.json($0) })),
-                ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
-                ("elapsed_s", JSON.rounded(elapsed)),
-                ("pass", .bool(passed)),
-            ]).serialized() + "\n")
+            output.append(
+                JSON.object([
+                    ("probe", .string("takeover-matrix")),
+                    ("takeover", .array(tasks.map { ProbeReport.json($0) })),
+                    (
+                        "skipped",
+                        .array(
+                            skipped.map {
+                                .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))])
+                            })
+                    ),
+                    ("elapsed_s", JSON.rounded(elapsed)),
+                    ("pass", .bool(passed)),
+                ]).serialized() + "\n")
         } else {
-            output.append(ProbeReport.matrixText(endpoint: setups.first?.context.endpoint ?? "", probes: tasks, skipped: skipped, elapsed: elapsed))
+            output.append(
+                ProbeReport.matrixText(
+                    endpoint: setups.first?.context.endpoint ?? "", probes: tasks, skipped: skipped, elapsed: elapsed))
         }
         try output.finish()
         if let path = probe.junit {
-            try ProbeReport.junit(keepAlive: [], takeover: tasks, skipped: skipped, name: "mqttctl probe takeover --matrix",
-                                  elapsed: elapsed, startedAt: startedAt).write(to: path)
+            try ProbeReport.junit(
+                keepAlive: [], takeover: tasks, skipped: skipped, name: "mqttctl probe takeover --matrix",
+                elapsed: elapsed, startedAt: startedAt
+            ).write(to: path)
         }
         let failed = tasks.filter { !$0.passed }.map { "MQTT \($0.plan.protocolVersion) \($0.plan.sessionName)" }
         try ProbeOutcome.finish(command: "probe takeover --matrix", passed: passed, inconclusive: false, failed: failed)
@@ -235,5 +271,5 @@ extension ProbeTakeover {
 }
 
 extension ProbeTakeover: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection,.keepAlive]
+    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
 }

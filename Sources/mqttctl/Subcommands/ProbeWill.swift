@@ -4,7 +4,8 @@ import Mosquitto
 struct ProbeWill: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "will",
-        abstract: "Time the will for every way a connection ends: socket closed, keep-alive, take-over, DISCONNECT 0x04, 0x00.",
+        abstract:
+            "Time the will for every way a connection ends: socket closed, keep-alive, take-over, DISCONNECT 0x04, 0x00.",
         discussion: """
             For MQTT 3.1.1 and, when the broker accepts it, MQTT 5 (-V picks one), all at once: \
             one connection with a will per way a connection ends, and an observer subscribed \
@@ -44,11 +45,14 @@ struct ProbeWill: ParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
-    @Option(name: .customLong("will-delay"), parsing: .unconditional,
-            help: ArgumentHelp("MQTT 5 will delay interval of the wills (default: 2).", valueName: "seconds"))
+    @Option(
+        name: .customLong("will-delay"), parsing: .unconditional,
+        help: ArgumentHelp("MQTT 5 will delay interval of the wills (default: 2).", valueName: "seconds"))
     var willDelay: UInt32 = 2
 
-    @Option(name: .customLong("will-qos"), parsing: .unconditional, help: "QoS of the wills: 0, 1 or 2 (default: 1, at most the broker's Maximum QoS).")
+    @Option(
+        name: .customLong("will-qos"), parsing: .unconditional,
+        help: "QoS of the wills: 0, 1 or 2 (default: 1, at most the broker's Maximum QoS).")
     var willQoS: Int = 1
 
     func validate() throws {
@@ -69,7 +73,8 @@ struct ProbeWill: ParsableCommand {
         let setups = try versions.map { version throws(CommandFailure) in
             var c = connection
             if version != .v5 { c.sessionExpiry = nil }
-            return try ProbeSetup(connection: c, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
+            return try ProbeSetup(
+                connection: c, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
         }
         let runID = RunID.make()
         var skipped: [ProbeReport.Skipped] = []
@@ -80,11 +85,15 @@ struct ProbeWill: ParsableCommand {
             case .failure(let error):
                 if explicit != nil { throw error }
                 firstError = firstError ?? error
-                skipped.append(ProbeReport.Skipped(version: setup.version, reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+                skipped.append(
+                    ProbeReport.Skipped(
+                        version: setup.version,
+                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
             case .success(let ack):
                 let v = setup.version == .v5 ? "5" : "3"
                 let plan = WillProbe.Plan(
-                    version: setup.version, baseID: "\(setup.baseID)-\(v)", topicRoot: "\(probe.topicPrefix)/\(runID)/\(v)/will",
+                    version: setup.version, baseID: "\(setup.baseID)-\(v)",
+                    topicRoot: "\(probe.topicPrefix)/\(runID)/\(v)/will",
                     willDelay: willDelay, sessionExpiry: setup.options.sessionExpiry ?? (willDelay + 10),
                     qos: min(willQoS, ack.properties.maximumQoS ?? 2), grace: probe.grace, strict: probe.strict,
                     waitCap: probe.maxWait ?? TakeoverPlan.defaultWaitCap)
@@ -94,13 +103,17 @@ struct ProbeWill: ParsableCommand {
         if tasks.isEmpty, let firstError { throw firstError }
         if let context = setups.first?.context { try ProbeRunner.run(tasks, context: context) }
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
-        let report = WillReport(endpoint: setups.first?.context.endpoint ?? "", probes: tasks, skipped: skipped, elapsed: elapsed)
+        let report = WillReport(
+            endpoint: setups.first?.context.endpoint ?? "", probes: tasks, skipped: skipped, elapsed: elapsed)
         let output = OutputBuffer()
         output.append(probe.json ? report.json.serialized() + "\n" : report.text)
         try output.finish()
         if let path = probe.junit { try report.junit(startedAt: startedAt).write(to: path) }
-        let failed = tasks.flatMap { task in task.cases.filter { !$0.findings.passed }.map { "MQTT \(task.plan.version) \($0.ending.rawValue)" } }
-        try ProbeOutcome.finish(command: "probe will", passed: tasks.allSatisfy(\.passed), inconclusive: false, failed: failed)
+        let failed = tasks.flatMap { task in
+            task.cases.filter { !$0.findings.passed }.map { "MQTT \(task.plan.version) \($0.ending.rawValue)" }
+        }
+        try ProbeOutcome.finish(
+            command: "probe will", passed: tasks.allSatisfy(\.passed), inconclusive: false, failed: failed)
     }
 }
 
@@ -116,18 +129,23 @@ struct WillReport {
     let elapsed: Double
 
     var text: String {
-        var out = "PROBE will \(endpoint): \(probes.map(\.cases.count).reduce(0, +)) endings at once in \(Numbers.fixed(elapsed, 1)) s\n"
+        var out =
+            "PROBE will \(endpoint): \(probes.map(\.cases.count).reduce(0, +)) endings at once in \(Numbers.fixed(elapsed, 1)) s\n"
         var rows: [ProbeReport.Row] = []
         for probe in probes {
             out += "MQTT \(probe.plan.version)\n"
             let versionRows = probe.cases.map { c in
-                let due = c.due(probe.plan.version).map { "due \(Numbers.short($0)) s after the end" } ?? "must not come"
-                let seen = c.willAfterEnd.map { "published \(Numbers.fixed($0, 3)) s after the end" }
-                    ?? (c.endedAt == nil ? "the connection did not end" : "not published within \(Numbers.short(c.window)) s")
+                let due =
+                    c.due(probe.plan.version).map { "due \(Numbers.short($0)) s after the end" } ?? "must not come"
+                let seen =
+                    c.willAfterEnd.map { "published \(Numbers.fixed($0, 3)) s after the end" }
+                    ?? (c.endedAt == nil
+                        ? "the connection did not end" : "not published within \(Numbers.short(c.window)) s")
                 let delay = probe.plan.version == .v5 ? " (will delay \(c.delay) s, session expiry \(c.expiry) s)" : ""
-                return ProbeReport.Row(label: c.ending.rawValue, verdict: c.findings.passed ? "pass" : "fail",
-                                       lines: ["\(seen); \(due)\(delay)"] + c.findings.reported.compactMap(\.reportLine),
-                                       passed: c.findings.passed, warnings: c.findings.warnings)
+                return ProbeReport.Row(
+                    label: c.ending.rawValue, verdict: c.findings.passed ? "pass" : "fail",
+                    lines: ["\(seen); \(due)\(delay)"] + c.findings.reported.compactMap(\.reportLine),
+                    passed: c.findings.passed, warnings: c.findings.warnings)
             }
             out += ProbeReport.render(versionRows, indent: "  ")
             rows += versionRows
@@ -139,27 +157,44 @@ struct WillReport {
     var json: JSON {
         .object([
             ("probe", .string("will")),
-            ("results", .array(probes.map { probe in
-                .object([
-                    ("protocol", .string(probe.plan.version.description)),
-                    ("cases", .array(probe.cases.map { c in
+            (
+                "results",
+                .array(
+                    probes.map { probe in
                         .object([
-                            ("ending", .string(c.ending.rawValue)),
-                            ("client_id", .string(c.clientID)),
-                            ("will_topic", .string(c.topic)),
-                            ("will_delay_s", probe.plan.version == .v5 ? .int(Int(c.delay)) : .null),
-                            ("session_expiry_s", probe.plan.version == .v5 ? .int(Int(c.expiry)) : .null),
-                            ("due_s", c.due(probe.plan.version).map { JSON.rounded($0) } ?? .null),
-                            ("will_published", .bool(c.willAt != nil)),
-                            ("will_after_end_s", c.willAfterEnd.map { JSON.rounded($0) } ?? .null),
-                            ("findings", .array(c.findings.reported.map(\.json))),
-                            ("pass", .bool(c.findings.passed)),
+                            ("protocol", .string(probe.plan.version.description)),
+                            (
+                                "cases",
+                                .array(
+                                    probe.cases.map { c in
+                                        .object([
+                                            ("ending", .string(c.ending.rawValue)),
+                                            ("client_id", .string(c.clientID)),
+                                            ("will_topic", .string(c.topic)),
+                                            ("will_delay_s", probe.plan.version == .v5 ? .int(Int(c.delay)) : .null),
+                                            (
+                                                "session_expiry_s",
+                                                probe.plan.version == .v5 ? .int(Int(c.expiry)) : .null
+                                            ),
+                                            ("due_s", c.due(probe.plan.version).map { JSON.rounded($0) } ?? .null),
+                                            ("will_published", .bool(c.willAt != nil)),
+                                            ("will_after_end_s", c.willAfterEnd.map { JSON.rounded($0) } ?? .null),
+                                            ("findings", .array(c.findings.reported.map(\.json))),
+                                            ("pass", .bool(c.findings.passed)),
+                                        ])
+                                    })
+                            ),
+                            ("pass", .bool(probe.passed)),
                         ])
-                    })),
-                    ("pass", .bool(probe.passed)),
-                ])
-            })),
-            ("skipped", .array(skipped.map { .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))]) })),
+                    })
+            ),
+            (
+                "skipped",
+                .array(
+                    skipped.map {
+                        .object([("protocol", .string($0.version.description)), ("reason", .string($0.reason))])
+                    })
+            ),
             ("elapsed_s", JSON.rounded(elapsed)),
             ("pass", .bool(!probes.isEmpty && probes.allSatisfy(\.passed))),
         ])
@@ -167,12 +202,20 @@ struct WillReport {
 
     func junit(startedAt: WallClock) -> JUnitReport {
         let suites = probes.map { probe in
-            JUnitReport.Suite(name: "mqttctl probe will MQTT \(probe.plan.version)", cases: probe.cases.map { c in
-                .fromFindings(name: c.ending.rawValue, className: ProbeReport.className("probe.will", probe.plan.version),
-                              time: c.window, facts: [c.willAfterEnd.map { "published \(Numbers.fixed($0, 3)) s after the end" } ?? "not published"],
-                              findings: c.findings)
-            })
+            JUnitReport.Suite(
+                name: "mqttctl probe will MQTT \(probe.plan.version)",
+                cases: probe.cases.map { c in
+                    .fromFindings(
+                        name: c.ending.rawValue, className: ProbeReport.className("probe.will", probe.plan.version),
+                        time: c.window,
+                        facts: [
+                            c.willAfterEnd.map { "published \(Numbers.fixed($0, 3)) s after the end" }
+                                ?? "not published"
+                        ],
+                        findings: c.findings)
+                })
         }
-        return JUnitReport(name: "mqttctl probe will", suites: suites, time: elapsed, timestamp: startedAt.isoSecondsUTC)
+        return JUnitReport(
+            name: "mqttctl probe will", suites: suites, time: elapsed, timestamp: startedAt.isoSecondsUTC)
     }
 }

@@ -41,13 +41,17 @@ struct Publish: ParsableCommand {
     @Option(name: [.short, .customLong("message")], parsing: .unconditional, help: "Message payload.")
     var message: String?
 
-    @Option(name: [.short, .customLong("file")], parsing: .unconditional, help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
+    @Option(
+        name: [.short, .customLong("file")], parsing: .unconditional,
+        help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
     var file: String?
 
     @Flag(name: [.short, .customLong("stdin-file")], help: "Send all of stdin as one message.")
     var stdinFile = false
 
-    @Flag(name: [.customShort("l"), .customLong("stdin-line")], help: "Send each line of stdin as a message (the newline is not sent).")
+    @Flag(
+        name: [.customShort("l"), .customLong("stdin-line")],
+        help: "Send each line of stdin as a message (the newline is not sent).")
     var stdinLine = false
 
     @Flag(name: [.short, .customLong("null-message")], help: "Send an empty message.")
@@ -59,24 +63,35 @@ struct Publish: ParsableCommand {
     @Flag(name: [.short, .long], help: "Ask the broker to retain the message.")
     var retain = false
 
-    @Option(name: .customLong("repeat"), parsing: .unconditional, help: ArgumentHelp("Publish the message this many times.", valueName: "count"))
+    @Option(
+        name: .customLong("repeat"), parsing: .unconditional,
+        help: ArgumentHelp("Publish the message this many times.", valueName: "count"))
     var repeatCount: Int = 1
 
-    @Option(name: .customLong("repeat-delay"), parsing: .unconditional, help: ArgumentHelp("Seconds between repeated messages (fractions allowed).", valueName: "seconds"))
+    @Option(
+        name: .customLong("repeat-delay"), parsing: .unconditional,
+        help: ArgumentHelp("Seconds between repeated messages (fractions allowed).", valueName: "seconds"))
     var repeatDelay: Double = 0
 
-    @Option(name: [.customShort("M"), .customLong("max-inflight")],
-            parsing: .unconditional, help: ArgumentHelp("Messages kept in flight (sent, not yet acknowledged) at once.", valueName: "count"))
+    @Option(
+        name: [.customShort("M"), .customLong("max-inflight")],
+        parsing: .unconditional,
+        help: ArgumentHelp("Messages kept in flight (sent, not yet acknowledged) at once.", valueName: "count"))
     var maxInflight: Int = 20
 
-    @Option(name: .customLong("ack-timeout"),
-            parsing: .unconditional, help: ArgumentHelp("Give up when no acknowledgement arrives for this many seconds while messages are outstanding.", valueName: "seconds"))
+    @Option(
+        name: .customLong("ack-timeout"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Give up when no acknowledgement arrives for this many seconds while messages are outstanding.",
+            valueName: "seconds"))
     var ackTimeout: Double = 30
 
     func validate() throws {
         let sources = [message != nil, file != nil, stdinFile, stdinLine, nullMessage].filter { $0 }.count
         if sources == 0 {
-            throw ValidationError("no message given: use one of -m MESSAGE, -f FILE, -s (stdin), -l (stdin lines) or -n (empty)")
+            throw ValidationError(
+                "no message given: use one of -m MESSAGE, -f FILE, -s (stdin), -l (stdin lines) or -n (empty)")
         }
         if sources > 1 {
             throw ValidationError("only one of -m, -f, -s, -l and -n can be used")
@@ -103,7 +118,8 @@ struct Publish: ParsableCommand {
     func run() throws {
         let parsed = try properties.parsed()
         try parsed.requireOnly([.connect, .publish, .disconnect, .will], in: "pub")
-        let version = try connection.resolvedProtocol(needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
+        let version = try connection.resolvedProtocol(
+            needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
         var (options, urlTopic) = try connection.resolveConnection(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
@@ -149,8 +165,9 @@ struct Publish: ParsableCommand {
 
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)
-        let job = PublishJob(client: client, loop: loop, topic: topic, qos: qos, retain: retain, properties: prepared,
-                             propertyValues: parsed.publish, source: source, window: maxInflight, ackTimeout: ackTimeout)
+        let job = PublishJob(
+            client: client, loop: loop, topic: topic, qos: qos, retain: retain, properties: prepared,
+            propertyValues: parsed.publish, source: source, window: maxInflight, ackTimeout: ackTimeout)
         try ClientSession.connect(client, on: loop)
         try job.run(disconnectProperties: parsed.disconnect)
     }
@@ -161,5 +178,5 @@ func formatSeconds(_ seconds: Double) -> String {
 }
 
 extension Publish: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection,.keepAlive]
+    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
 }

@@ -45,17 +45,21 @@ struct Request: ParsableCommand {
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
 
-    @Option(name: [.short, .long], parsing: .unconditional, help: "Topic to publish the request to (or the topic of -L).")
+    @Option(
+        name: [.short, .long], parsing: .unconditional, help: "Topic to publish the request to (or the topic of -L).")
     var topic: String?
 
-    @Option(name: [.customShort("e"), .customLong("response-topic")], parsing: .unconditional,
-            help: "Response topic: subscribed to first, and sent as the request's Response Topic.")
+    @Option(
+        name: [.customShort("e"), .customLong("response-topic")], parsing: .unconditional,
+        help: "Response topic: subscribed to first, and sent as the request's Response Topic.")
     var responseTopic: String?
 
     @Option(name: [.short, .customLong("message")], parsing: .unconditional, help: "Request payload.")
     var message: String?
 
-    @Option(name: [.short, .customLong("file")], parsing: .unconditional, help: ArgumentHelp("Send the content of a file as the request.", valueName: "path"))
+    @Option(
+        name: [.short, .customLong("file")], parsing: .unconditional,
+        help: ArgumentHelp("Send the content of a file as the request.", valueName: "path"))
     var file: String?
 
     @Flag(name: [.short, .customLong("stdin-file")], help: "Send all of stdin as the request.")
@@ -64,20 +68,27 @@ struct Request: ParsableCommand {
     @Flag(name: [.short, .customLong("null-message")], help: "Send an empty request.")
     var nullMessage = false
 
-    @Option(name: [.short, .long], parsing: .unconditional, help: "QoS of the request and of the subscription: 0, 1 or 2.")
+    @Option(
+        name: [.short, .long], parsing: .unconditional, help: "QoS of the request and of the subscription: 0, 1 or 2.")
     var qos: Int = 0
 
     @Flag(name: [.short, .long], help: "Ask the broker to retain the request.")
     var retain = false
 
-    @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Wait for this many responses (default 1).")
+    @Option(
+        name: [.customShort("C"), .customLong("count")], parsing: .unconditional,
+        help: "Wait for this many responses (default 1).")
     var count: Int = 1
 
-    @Option(name: [.customShort("W"), .customLong("timeout")],
-            parsing: .unconditional, help: ArgumentHelp("Give up after this many seconds (status 27, as mosquitto_rr -W).", valueName: "seconds"))
+    @Option(
+        name: [.customShort("W"), .customLong("timeout")],
+        parsing: .unconditional,
+        help: ArgumentHelp("Give up after this many seconds (status 27, as mosquitto_rr -W).", valueName: "seconds"))
     var timeout: Double?
 
-    @Flag(name: [.customShort("R"), .customLong("ignore-retained")], help: "Take no retained message as a response (MQTT 5: the broker sends none).")
+    @Flag(
+        name: [.customShort("R"), .customLong("ignore-retained")],
+        help: "Take no retained message as a response (MQTT 5: the broker sends none).")
     var ignoreRetained = false
 
     @Flag(name: .customLong("retain-as-published"), help: "MQTT 5: keep the retain flag of responses as published.")
@@ -89,7 +100,9 @@ struct Request: ParsableCommand {
     @Flag(name: [.customShort("N"), .customLong("no-eol")], help: "Do not print a newline after each response.")
     var noEndOfLine = false
 
-    @Option(name: [.customShort("F"), .customLong("format")], parsing: .unconditional, help: "Output format, as sub -F (overrides -v).")
+    @Option(
+        name: [.customShort("F"), .customLong("format")], parsing: .unconditional,
+        help: "Output format, as sub -F (overrides -v).")
     var format: String?
 
     @Flag(name: .customLong("pretty"), help: "With -F %j or %J: indented JSON, as mosquitto_rr --pretty.")
@@ -98,14 +111,19 @@ struct Request: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print each response as sub --json does, plus \"rtt_ms\".")
     var json = false
 
-    @Option(name: [.customShort("M"), .customLong("max-inflight")],
-            parsing: .unconditional, help: ArgumentHelp("QoS 1/2 messages kept in flight at once.", valueName: "count"))
+    @Option(
+        name: [.customShort("M"), .customLong("max-inflight")],
+        parsing: .unconditional, help: ArgumentHelp("QoS 1/2 messages kept in flight at once.", valueName: "count"))
     var maxInflight: Int = 20
 
-    @Flag(name: .customLong("no-correlation"), help: "Send no Correlation Data and take any message on the response topic (as mosquitto_rr).")
+    @Flag(
+        name: .customLong("no-correlation"),
+        help: "Send no Correlation Data and take any message on the response topic (as mosquitto_rr).")
     var noCorrelation = false
 
-    @Flag(name: .customLong("rtt"), help: "Print each response's round-trip time (request published to response received) on stderr.")
+    @Flag(
+        name: .customLong("rtt"),
+        help: "Print each response's round-trip time (request published to response received) on stderr.")
     var rtt = false
 
     func validate() throws {
@@ -144,7 +162,8 @@ struct Request: ParsableCommand {
     func run() throws {
         var parsed = try properties.parsed()
         try parsed.requireOnly([.connect, .publish, .subscribe, .disconnect, .will], in: "rr")
-        let version = try connection.resolvedProtocol(default: .v5, needsV5: !parsed.isEmpty || will.needsV5 || retainAsPublished)
+        let version = try connection.resolvedProtocol(
+            default: .v5, needsV5: !parsed.isEmpty || will.needsV5 || retainAsPublished)
         let responseTopic = responseTopic ?? ""
         var (options, urlTopic) = try connection.resolveConnection(
             keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
@@ -201,8 +220,9 @@ struct Request: ParsableCommand {
         if retainAsPublished { subscriptionOptions.insert(.retainAsPublished) }
         if ignoreRetained && version == .v5 { subscriptionOptions.insert(.sendRetainedNever) }
 
-        let exchange = Exchange(topic: topic, responseTopic: responseTopic, count: count, timeout: timeout,
-                                correlation: correlation, showRTT: rtt)
+        let exchange = Exchange(
+            topic: topic, responseTopic: responseTopic, count: count, timeout: timeout,
+            correlation: correlation, showRTT: rtt)
         let renderer: MessageRenderer
         if json {
             let jsonRenderer = JSONRenderer()
@@ -223,9 +243,11 @@ struct Request: ParsableCommand {
         let client = try ClientSession.makeClient(options, debug: connection.debug)
         var subscribeParsed = parsed
         subscribeParsed.byCommand[.publish] = nil
-        let job = SubscribeJob(client: client, loop: loop, filters: [responseTopic], qos: qos,
-                               subscriptionOptions: subscriptionOptions, properties: subscribeParsed,
-                               renderer: renderer, settings: SubscribeSettings(count: count, timeout: timeout, ignoreRetained: ignoreRetained))
+        let job = SubscribeJob(
+            client: client, loop: loop, filters: [responseTopic], qos: qos,
+            subscriptionOptions: subscriptionOptions, properties: subscribeParsed,
+            renderer: renderer,
+            settings: SubscribeSettings(count: count, timeout: timeout, ignoreRetained: ignoreRetained))
         exchange.attach(to: job, client: client, payload: payload, qos: qos, retain: retain, properties: prepared)
         do {
             try job.run()
@@ -249,7 +271,11 @@ struct Request: ParsableCommand {
         case .answeredAsMQTT311?, .connAckRefused(code: 0x84, _, _)?: break  // 0x84: Unsupported Protocol Version
         default: return failure
         }
-        return CommandFailure(failure.status, failure.message + "; rr needs MQTT 5 for request/response (Response Topic, Correlation Data): with -V 311 it publishes the plain request and takes the first message on the response topic")
+        return CommandFailure(
+            failure.status,
+            failure.message
+                + "; rr needs MQTT 5 for request/response (Response Topic, Correlation Data): with -V 311 it publishes the plain request and takes the first message on the response topic"
+        )
     }
 }
 
@@ -281,13 +307,18 @@ final class Exchange {
         self.showRTT = showRTT
     }
 
-    func attach(to job: SubscribeJob, client: MQTTClient, payload: Payload, qos: Int, retain: Bool, properties: PreparedProperties?) {
+    func attach(
+        to job: SubscribeJob, client: MQTTClient, payload: Payload, qos: Int, retain: Bool,
+        properties: PreparedProperties?
+    ) {
         job.onSubscribed = { [unowned self, unowned job] in
             guard requestMid == nil else { return }
             sentAt = MonotonicClock.now()
             let published: Result<Int32, MQTTError> = payload.withUnsafeBytes { bytes in
                 do throws(MQTTError) {
-                    return .success(try client.publish(topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties))
+                    return .success(
+                        try client.publish(
+                            topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties))
                 } catch {
                     return .failure(error)
                 }
@@ -296,13 +327,16 @@ final class Exchange {
             case .success(let mid):
                 requestMid = mid
             case .failure(let error):
-                job.fail(CommandFailure(error.kind == .connectionLost ? .connectionLost : .notAcknowledged,
-                                        "cannot publish the request to '\(topic)': \(ErrorText.line(for: error))"))
+                job.fail(
+                    CommandFailure(
+                        error.kind == .connectionLost ? .connectionLost : .notAcknowledged,
+                        "cannot publish the request to '\(topic)': \(ErrorText.line(for: error))"))
             }
         }
         job.accepts = { [unowned self] message in
             guard requestMid != nil, let correlation else { return requestMid != nil }
-            if case .binary(let data)? = message.properties().first(MQTTProperties.correlationData), data == correlation {
+            if case .binary(let data)? = message.properties().first(MQTTProperties.correlationData), data == correlation
+            {
                 return true
             }
             ignored += 1
@@ -312,27 +346,34 @@ final class Exchange {
             responses += 1
             lastRTT = MonotonicClock.seconds(sentAt, MonotonicClock.now())
             if showRTT {
-                Diagnostics.note("response \(responses) on '\(responseTopic)': \(formatMilliseconds(lastRTT)) ms after the request")
+                Diagnostics.note(
+                    "response \(responses) on '\(responseTopic)': \(formatMilliseconds(lastRTT)) ms after the request")
             }
         }
         job.publishCompleted = { [unowned self, unowned job] mid, reason in
             guard mid == requestMid else { return false }
             if reason >= 0x80 {
-                job.fail(CommandFailure(.notAcknowledged, "the broker rejected the request to '\(topic)': \(ReasonCode.describe(Int(reason)))"))
+                job.fail(
+                    CommandFailure(
+                        .notAcknowledged,
+                        "the broker rejected the request to '\(topic)': \(ReasonCode.describe(Int(reason)))"))
             }
             return true
         }
         job.timeoutMessage = { [unowned self] printed in
             let waited = formatSeconds(timeout ?? 0)
             if requestMid == nil { return "timed out after \(waited) s (-W) before the request was sent" }
-            return "no\(printed == 0 ? "" : " more") response on '\(responseTopic)' within \(waited) s (-W): \(printed) of \(count) received"
+            return
+                "no\(printed == 0 ? "" : " more") response on '\(responseTopic)' within \(waited) s (-W): \(printed) of \(count) received"
         }
     }
 
     /// A warning for the messages on the response topic that were not responses.
     func reportIgnored() {
         guard ignored > 0 else { return }
-        Diagnostics.warning("\(ignored) message\(ignored == 1 ? "" : "s") on '\(responseTopic)' did not carry this request's correlation data and \(ignored == 1 ? "was" : "were") ignored (a responder must copy it; --no-correlation takes any message)")
+        Diagnostics.warning(
+            "\(ignored) message\(ignored == 1 ? "" : "s") on '\(responseTopic)' did not carry this request's correlation data and \(ignored == 1 ? "was" : "were") ignored (a responder must copy it; --no-correlation takes any message)"
+        )
     }
 }
 

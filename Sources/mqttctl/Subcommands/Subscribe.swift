@@ -57,36 +57,53 @@ struct Subscribe: ParsableCommand {
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
 
-    @Option(name: [.short, .customLong("topic")], parsing: .unconditionalSingleValue, help: "Topic filter to subscribe to (repeatable).")
+    @Option(
+        name: [.short, .customLong("topic")], parsing: .unconditionalSingleValue,
+        help: "Topic filter to subscribe to (repeatable).")
     var topics: [String] = []
 
-    @Option(name: [.customShort("T"), .customLong("filter-out")], parsing: .unconditionalSingleValue, help: "Do not print messages whose topic matches this filter (repeatable).")
+    @Option(
+        name: [.customShort("T"), .customLong("filter-out")], parsing: .unconditionalSingleValue,
+        help: "Do not print messages whose topic matches this filter (repeatable).")
     var filterOut: [String] = []
 
     @Option(name: [.short, .long], parsing: .unconditional, help: "Maximum QoS of the subscription: 0, 1 or 2.")
     var qos: Int = 0
 
-    @Option(name: [.customShort("C"), .customLong("count")], parsing: .unconditional, help: "Exit after printing this many messages.")
+    @Option(
+        name: [.customShort("C"), .customLong("count")], parsing: .unconditional,
+        help: "Exit after printing this many messages.")
     var count: Int?
 
-    @Option(name: [.customShort("W"), .customLong("timeout")],
-            parsing: .unconditional, help: ArgumentHelp("Exit after this many seconds (status 27, as mosquitto_sub -W).", valueName: "seconds"))
+    @Option(
+        name: [.customShort("W"), .customLong("timeout")],
+        parsing: .unconditional,
+        help: ArgumentHelp("Exit after this many seconds (status 27, as mosquitto_sub -W).", valueName: "seconds"))
     var timeout: Double?
 
-    @Flag(name: [.customShort("R"), .customLong("ignore-retained")],
-          help: "Do not print stale (retained) messages. MQTT 5: also asks the broker not to send them.")
+    @Flag(
+        name: [.customShort("R"), .customLong("ignore-retained")],
+        help: "Do not print stale (retained) messages. MQTT 5: also asks the broker not to send them.")
     var ignoreRetained = false
 
-    @Flag(name: .customLong("retained-only"), help: "Print only retained messages; exit at the first message that is not retained.")
+    @Flag(
+        name: .customLong("retained-only"),
+        help: "Print only retained messages; exit at the first message that is not retained.")
     var retainedOnly = false
 
-    @Flag(name: [.customShort("E"), .customLong("exit-after-subscribe")], help: "Exit once the subscription is acknowledged.")
+    @Flag(
+        name: [.customShort("E"), .customLong("exit-after-subscribe")],
+        help: "Exit once the subscription is acknowledged.")
     var exitAfterSubscribe = false
 
-    @Option(name: [.customShort("U"), .customLong("unsubscribe")], parsing: .unconditionalSingleValue, help: "Topic filter to unsubscribe from after subscribing (repeatable).")
+    @Option(
+        name: [.customShort("U"), .customLong("unsubscribe")], parsing: .unconditionalSingleValue,
+        help: "Topic filter to unsubscribe from after subscribing (repeatable).")
     var unsubscribe: [String] = []
 
-    @Flag(name: .customLong("remove-retained"), help: "Clear each retained message received (publish an empty retained message to its topic).")
+    @Flag(
+        name: .customLong("remove-retained"),
+        help: "Clear each retained message received (publish an empty retained message to its topic).")
     var removeRetained = false
 
     @Flag(name: [.short, .long], help: "Print the topic before the payload.")
@@ -95,22 +112,31 @@ struct Subscribe: ParsableCommand {
     @Flag(name: [.customShort("N"), .customLong("no-eol")], help: "Do not print a newline after each payload.")
     var noEndOfLine = false
 
-    @Option(name: [.customShort("F"), .customLong("format")], parsing: .unconditional, help: "Output format (see below); overrides -v.")
+    @Option(
+        name: [.customShort("F"), .customLong("format")], parsing: .unconditional,
+        help: "Output format (see below); overrides -v.")
     var format: String?
 
     @Flag(name: .customLong("json"), help: "Print one JSON object per message and line.")
     var json = false
 
-    @Flag(name: .customLong("pretty"), help: "With -F %j or %J: print the JSON indented over several lines, as mosquitto_sub --pretty.")
+    @Flag(
+        name: .customLong("pretty"),
+        help: "With -F %j or %J: print the JSON indented over several lines, as mosquitto_sub --pretty.")
     var pretty = false
 
-    @Option(name: .customLong("random-filter"), parsing: .unconditional,
-            help: ArgumentHelp("Print only this percentage of the messages, chosen at random (0.1 to 100); the others still count for -C.", valueName: "chance"),
-            transform: Chance.parse)
+    @Option(
+        name: .customLong("random-filter"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Print only this percentage of the messages, chosen at random (0.1 to 100); the others still count for -C.",
+            valueName: "chance"),
+        transform: Chance.parse)
     var randomFilter: Chance?
 
-    @Option(name: [.customShort("M"), .customLong("max-inflight")],
-            parsing: .unconditional, help: ArgumentHelp("QoS 1/2 messages sent (--remove-retained) kept in flight at once.", valueName: "count"))
+    @Option(
+        name: [.customShort("M"), .customLong("max-inflight")],
+        parsing: .unconditional,
+        help: ArgumentHelp("QoS 1/2 messages sent (--remove-retained) kept in flight at once.", valueName: "count"))
     var maxInflight: Int = 20
 
     @Flag(name: .customLong("no-local"), help: "MQTT 5: do not receive our own publications.")
@@ -119,11 +145,15 @@ struct Subscribe: ParsableCommand {
     @Flag(name: .customLong("retain-as-published"), help: "MQTT 5: keep the retain flag as the publisher set it.")
     var retainAsPublished = false
 
-    @Option(name: .customLong("retain-handling"),
-            parsing: .unconditional, help: "MQTT 5: 0 send retained messages on subscribe, 1 only for a new subscription, 2 never.")
+    @Option(
+        name: .customLong("retain-handling"),
+        parsing: .unconditional,
+        help: "MQTT 5: 0 send retained messages on subscribe, 1 only for a new subscription, 2 never.")
     var retainHandling: Int?
 
-    @Flag(name: .customLong("reconnect"), help: "When the connection is lost, reconnect (backing off from 1 s to 30 s) instead of exiting.")
+    @Flag(
+        name: .customLong("reconnect"),
+        help: "When the connection is lost, reconnect (backing off from 1 s to 30 s) instead of exiting.")
     var reconnect = false
 
     func validate() throws {
@@ -176,7 +206,9 @@ struct Subscribe: ParsableCommand {
         }
         var filters = topics
         if let urlTopic {
-            if let problem = Topic.problemWithFilter(urlTopic) { throw CommandFailure.usage("invalid topic filter in -L: \(problem)") }
+            if let problem = Topic.problemWithFilter(urlTopic) {
+                throw CommandFailure.usage("invalid topic filter in -L: \(problem)")
+            }
             filters.append(urlTopic)
         }
         if filters.isEmpty {
@@ -205,9 +237,10 @@ struct Subscribe: ParsableCommand {
 
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)
-        let job = SubscribeJob(client: client, loop: loop, filters: filters, qos: qos,
-                               subscriptionOptions: subscriptionOptions, properties: parsed,
-                               renderer: renderer, settings: settings)
+        let job = SubscribeJob(
+            client: client, loop: loop, filters: filters, qos: qos,
+            subscriptionOptions: subscriptionOptions, properties: parsed,
+            renderer: renderer, settings: settings)
         try job.run()
     }
 }
@@ -215,13 +248,14 @@ struct Subscribe: ParsableCommand {
 extension Subscribe {
     /// What the job is told to do, taken from the options once.
     var settings: SubscribeSettings {
-        SubscribeSettings(count: count, timeout: timeout, filterOut: filterOut, ignoreRetained: ignoreRetained,
-                          retainedOnly: retainedOnly, removeRetained: removeRetained,
-                          exitAfterSubscribe: exitAfterSubscribe, unsubscribe: unsubscribe, reconnect: reconnect,
-                          randomFilter: randomFilter)
+        SubscribeSettings(
+            count: count, timeout: timeout, filterOut: filterOut, ignoreRetained: ignoreRetained,
+            retainedOnly: retainedOnly, removeRetained: removeRetained,
+            exitAfterSubscribe: exitAfterSubscribe, unsubscribe: unsubscribe, reconnect: reconnect,
+            randomFilter: randomFilter)
     }
 }
 
 extension Subscribe: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection,.keepAlive]
+    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
 }

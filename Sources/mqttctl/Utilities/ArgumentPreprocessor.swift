@@ -12,7 +12,9 @@ enum ArgumentPreprocessor {
         for (index, bytes) in rawArguments.enumerated() {
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 let shown = String(decoding: bytes, as: UTF8.self)
-                throw .usage("argument \(index + 1) ('\(shown)') is not valid UTF-8; topics must be UTF-8, and binary payloads can come from -f FILE or -s")
+                throw .usage(
+                    "argument \(index + 1) ('\(shown)') is not valid UTF-8; topics must be UTF-8, and binary payloads can come from -f FILE or -s"
+                )
             }
             arguments.append(text)
         }
@@ -26,13 +28,17 @@ enum ArgumentPreprocessor {
     /// must skip these values too (`-m -D` is a message, not a property). A test
     /// checks this list against the parser's own.
     static let valueOptions: Set<String> = [
-        "--ack-timeout", "--b-host", "--b-port", "--backoff", "--cafile", "--capath", "--cert", "--ciphers", "--connect-timeout", "--count",
+        "--ack-timeout", "--b-host", "--b-port", "--backoff", "--cafile", "--capath", "--cert", "--ciphers",
+        "--connect-timeout", "--count",
         "--file", "--filter-out", "--format", "--grace", "--host", "--id", "--id-prefix", "--interval", "--keepalive",
-        "--junit", "--key", "--max-inflight", "--max-payload", "--max-wait", "--message", "--observer-host", "--observer-port", "--password", "--password-file", "--port", "--property",
-        "--protocol", "--psk", "--psk-identity", "--qos", "--repeat", "--repeat-delay", "--require", "--retain-handling",
+        "--junit", "--key", "--max-inflight", "--max-payload", "--max-wait", "--message", "--observer-host",
+        "--observer-port", "--password", "--password-file", "--port", "--property",
+        "--protocol", "--psk", "--psk-identity", "--qos", "--repeat", "--repeat-delay", "--require",
+        "--retain-handling",
         "--samples", "--spread",
         "--session-expiry", "--timeout", "--tls-alpn", "--tls-version", "--topic", "--topic-prefix", "--unsubscribe",
-        "--url", "--username", "--will-delay", "--will-payload", "--will-qos", "--will-topic", "--ws-header", "--ws-path",
+        "--url", "--username", "--will-delay", "--will-payload", "--will-qos", "--will-topic", "--ws-header",
+        "--ws-path",
         "-C", "-D", "-F", "-I", "-L", "-M", "-P", "-T", "-U", "-V", "-W", "-f", "-h", "-i", "-k", "-m", "-p", "-q",
         "-t", "-u", "-x",
         // mosquitto's other connection options (ClientOptions) and spellings.

@@ -45,15 +45,19 @@ enum ClientSession {
             return CommandFailure(error)
         case .serverDisconnect(let disconnect)?:
             let reason = disconnect.reasonString.map { " \"\($0)\"" } ?? ""
-            return CommandFailure(.connectionLost, "the broker closed the connection: \(ReasonCode.describe(disconnect.reasonCode))\(reason)")
+            return CommandFailure(
+                .connectionLost,
+                "the broker closed the connection: \(ReasonCode.describe(disconnect.reasonCode))\(reason)")
         case .requested?, nil:
             return CommandFailure(.connectionLost, "the connection to \(client.options.endpoint) was closed")
         }
     }
 
     /// Sends DISCONNECT and waits (briefly) until it has been written.
-    static func disconnect(_ client: MQTTClient, on loop: EventLoop, reasonCode: Int = 0,
-                           properties: MQTTProperties = MQTTProperties(), timeout: Double = 2) {
+    static func disconnect(
+        _ client: MQTTClient, on loop: EventLoop, reasonCode: Int = 0,
+        properties: MQTTProperties = MQTTProperties(), timeout: Double = 2
+    ) {
         guard client.state == .connected || client.state == .connecting else { return }
         client.disconnect(reasonCode: reasonCode, properties: properties)
         // A second signal during this short wait must not prevent the exit.

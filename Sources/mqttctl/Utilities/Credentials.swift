@@ -46,10 +46,14 @@ enum Credentials {
     static func checkPrivate(path: String, mode: mode_t, what: String) throws(CommandFailure) {
         let permissions = mode & 0o777
         if permissions & S_IROTH != 0 {
-            throw .usage("the \(what) '\(path)' is readable by other users (mode \(octal(permissions))); make it private with: chmod 600 '\(path)'")
+            throw .usage(
+                "the \(what) '\(path)' is readable by other users (mode \(octal(permissions))); make it private with: chmod 600 '\(path)'"
+            )
         }
         if permissions & S_IRGRP != 0 {
-            Diagnostics.warning("the \(what) '\(path)' is readable by its group (mode \(octal(permissions))); consider: chmod 600 '\(path)'")
+            Diagnostics.warning(
+                "the \(what) '\(path)' is readable by its group (mode \(octal(permissions))); consider: chmod 600 '\(path)'"
+            )
         }
     }
 

@@ -152,7 +152,8 @@ enum Defaults {
         var names: [String] = []
         var command: ParsableCommand.Type = MQTTCtl.self
         while let name = arguments.dropFirst(names.count).first,
-              let subcommand = command.configuration.subcommands.first(where: { $0._commandName == name }) {
+            let subcommand = command.configuration.subcommands.first(where: { $0._commandName == name })
+        {
             names.append(name)
             command = subcommand
         }
@@ -183,8 +184,10 @@ enum Defaults {
 
     /// The defaults that apply, file's first (so that the environment's, later,
     /// win): command line > environment > file, a whole group of options at a time.
-    static func layered(scan: CommandLineScan, environment: [Entry], file: [Entry],
-                        owners: Set<Owner>) throws(CommandFailure) -> [Entry] {
+    static func layered(
+        scan: CommandLineScan, environment: [Entry], file: [Entry],
+        owners: Set<Owner>
+    ) throws(CommandFailure) -> [Entry] {
         let userDrop = superseded(by: scan.options, url: scan.url)
         let keptEnv = environment.filter { !userDrop.contains($0.option) }
         try checkEnvironment(keptEnv)
@@ -241,7 +244,8 @@ enum Defaults {
                     scan.options.insert(spec.long)
                 }
             }
-            if (name == "-P" || name == "--password" || name == "--pw") && inlineValue == nil && i + 1 < arguments.count {
+            if (name == "-P" || name == "--password" || name == "--pw") && inlineValue == nil && i + 1 < arguments.count
+            {
                 scan.rewritten.append("--password=\(arguments[i + 1])")
                 i += 2
                 continue
@@ -274,7 +278,8 @@ enum Defaults {
             case "--password", "--password-file": drop.formUnion(passwords)
             case "--id", "--id-prefix": drop.formUnion(["--id", "--id-prefix"])
             case "--psk", "--psk-identity": drop.formUnion(psk.union(certificates))
-            case "--cert", "--key": drop.formUnion(psk.union(["--cert", "--key", "--keyform", "--tls-engine", "--tls-engine-kpass-sha1"]))
+            case "--cert", "--key":
+                drop.formUnion(psk.union(["--cert", "--key", "--keyform", "--tls-engine", "--tls-engine-kpass-sha1"]))
             case "--cafile", "--capath", "--tls-use-os-certs", "--insecure": drop.formUnion(psk)
             // A unix socket replaces host and port, and the reverse.
             case "--unix": drop.formUnion(["--host", "--port", "--proxy", "--bind-address"])
@@ -316,7 +321,9 @@ enum Defaults {
 
     static func checkEnvironment(_ entries: [Entry]) throws(CommandFailure) {
         for entry in entries {
-            if let value = entry.value, let spec = spec(named: entry.option), let problem = problem(with: value, kind: spec.kind) {
+            if let value = entry.value, let spec = spec(named: entry.option),
+                let problem = problem(with: value, kind: spec.kind)
+            {
                 throw .usage("\(entry.origin): \(problem)")
             }
         }
@@ -341,7 +348,8 @@ enum Defaults {
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT || e == ENOTDIR { return nil }
-            throw .usage("cannot read the config file '\(path)': \(String(cString: strerror(e))) (use --no-config to ignore it)")
+            throw .usage(
+                "cannot read the config file '\(path)': \(String(cString: strerror(e))) (use --no-config to ignore it)")
         }
         defer { close(fd) }
         var st = stat()
@@ -394,7 +402,8 @@ enum Defaults {
                 if name == "--no-config" {
                     throw fail("'--no-config' belongs on the command line")
                 }
-                throw fail("'\(name)' is not accepted in the config file, which takes only connection options: \(allowedList)")
+                throw fail(
+                    "'\(name)' is not accepted in the config file, which takes only connection options: \(allowedList)")
             }
             if !spec.kind.takesValue {
                 if value != nil { throw fail("'\(name)' takes no value") }

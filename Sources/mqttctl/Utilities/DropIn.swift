@@ -35,7 +35,8 @@ enum DropIn: String, CaseIterable {
     /// Options all three clients take (client/client_shared.c, 2.0.11).
     private static let common: Set<String> = [
         "-A", "--cafile", "--capath", "--cert", "--ciphers", "-c", "--disable-clean-session", "-d", "--debug",
-        "-D", "--property", "--help", "-h", "--host", "--insecure", "-i", "--id", "-I", "--id-prefix", "-k", "--keepalive",
+        "-D", "--property", "--help", "-h", "--host", "--insecure", "-i", "--id", "-I", "--id-prefix", "-k",
+        "--keepalive",
         "--key", "--keyform", "-L", "--url", "-M", "--nodelay", "-p", "--port", "-P", "--pw", "--proxy", "--psk",
         "--psk-identity", "-q", "--qos", "--quiet", "-S", "-t", "--topic", "--tls-alpn", "--tls-engine",
         "--tls-engine-kpass-sha1", "--tls-use-os-certs", "--tls-version", "-u", "--username", "--unix", "-V",
@@ -46,16 +47,22 @@ enum DropIn: String, CaseIterable {
     var options: Set<String> {
         switch self {
         case .pub:
-            return Self.common.union(["-f", "--file", "-l", "--stdin-line", "-m", "--message", "-n", "--null-message",
-                                      "-r", "--retain", "-s", "--stdin-file", "--repeat", "--repeat-delay"])
+            return Self.common.union([
+                "-f", "--file", "-l", "--stdin-line", "-m", "--message", "-n", "--null-message",
+                "-r", "--retain", "-s", "--stdin-file", "--repeat", "--repeat-delay",
+            ])
         case .sub:
-            return Self.common.union(["-C", "-E", "-F", "-N", "--pretty", "-R", "--random-filter", "--remove-retained",
-                                      "--retain-as-published", "--retained-only", "-T", "--filter-out", "-U",
-                                      "--unsubscribe", "-v", "--verbose", "-W"])
+            return Self.common.union([
+                "-C", "-E", "-F", "-N", "--pretty", "-R", "--random-filter", "--remove-retained",
+                "--retain-as-published", "--retained-only", "-T", "--filter-out", "-U",
+                "--unsubscribe", "-v", "--verbose", "-W",
+            ])
         case .rr:
-            return Self.common.union(["-e", "-f", "--file", "-F", "-m", "--message", "-n", "--null-message", "-N",
-                                      "--pretty", "-R", "--retain-as-published", "-s", "--stdin-file", "-v",
-                                      "--verbose", "-W"])
+            return Self.common.union([
+                "-e", "-f", "--file", "-F", "-m", "--message", "-n", "--null-message", "-N",
+                "--pretty", "-R", "--retain-as-published", "-s", "--stdin-file", "-v",
+                "--verbose", "-W",
+            ])
         }
     }
 
@@ -89,10 +96,14 @@ enum DropIn: String, CaseIterable {
         while i < arguments.count {
             let argument = arguments[i]
             if argument == "--" { return }
-            let name = argument.hasPrefix("--") ? (argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument) : argument
+            let name =
+                argument.hasPrefix("--")
+                ? (argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument) : argument
             if name.hasPrefix("-") && name.count > 1 && !options.contains(name) {
                 let own = "mqttctl \(subcommand)"
-                throw .usage("\(origin.map { "\($0): " } ?? "")\(rawValue) has no option '\(name)' (mqttctl's own options need '\(own)')")
+                throw .usage(
+                    "\(origin.map { "\($0): " } ?? "")\(rawValue) has no option '\(name)' (mqttctl's own options need '\(own)')"
+                )
             }
             i += !argument.contains("=") && ArgumentPreprocessor.valueOptions.contains(name) ? 2 : 1
         }

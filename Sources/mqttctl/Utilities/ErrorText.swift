@@ -34,28 +34,35 @@ enum ErrorText {
         case .connectFailed(let errno)? where errno == ECONNREFUSED:
             return error.message + " (is a broker listening there? check -h and -p)"
         case .srvLookupUnsupported?:
-            return "-S (find the broker by a DNS SRV lookup) is not available: this libmosquitto was built without SRV support (Debian's is); give the broker with -h and -p"
+            return
+                "-S (find the broker by a DNS SRV lookup) is not available: this libmosquitto was built without SRV support (Debian's is); give the broker with -h and -p"
         case .socks(.proxyUnreachable)?:
             return error.message + " (check --proxy)"
         case .socks(.brokerUnreachable(let proxy))?:
-            return "the SOCKS proxy \(proxy) cannot reach \(endpoint) (refused or unreachable from the proxy; check -h and -p)"
+            return
+                "the SOCKS proxy \(proxy) cannot reach \(endpoint) (refused or unreachable from the proxy; check -h and -p)"
         case .tls(.engine(let name, let problem))?:
             return "TLS error: the OpenSSL engine '\(name)' cannot be used: \(problem) (--tls-engine, --keyform engine)"
         case .tls(let failure)?:
             return "TLS error with \(endpoint): \(tls(failure))"
         case .closedBeforeConnAck(let bytes, let reset)? where bytes.isEmpty && reset:
-            return "\(endpoint) reset the connection without CONNACK (a TLS listener does that to a plain client: if it is one, use mqtts:// or --cafile)"
+            return
+                "\(endpoint) reset the connection without CONNACK (a TLS listener does that to a plain client: if it is one, use mqtts:// or --cafile)"
         case .closedBeforeConnAck(let bytes, _)? where PreConnAck.isTLSRecord(bytes):
             return error.message + " (use mqtts:// or --cafile)"
         case .connAckRefused(let code, let version, let credentialsSent)?:
             var line = error.message
             if version != .v5 && code == 1 {
-                line = "broker refused the connection: unacceptable protocol version (try -V 311 or -V 31) (CONNACK return code 1)"
+                line =
+                    "broker refused the connection: unacceptable protocol version (try -V 311 or -V 31) (CONNACK return code 1)"
             } else if version != .v5 && code == 2 {
-                line = "broker refused the connection: identifier rejected (check the client id; MQTT 3.1.1 needs one with -c) (CONNACK return code 2)"
+                line =
+                    "broker refused the connection: identifier rejected (check the client id; MQTT 3.1.1 needs one with -c) (CONNACK return code 2)"
             }
             if error.kind == .notAuthorized {
-                line += credentialsSent ? "; check the username and password"
+                line +=
+                    credentialsSent
+                    ? "; check the username and password"
                     : "; the broker wants credentials: -u USER with -P, --password-file or MQTTCTL_PASSWORD"
             }
             return line
@@ -72,7 +79,9 @@ enum ErrorText {
         }
     }
 
-    private static func timeout(_ phase: MQTTError.TimeoutPhase, seconds: Double, endpoint: String, message: String) -> String {
+    private static func timeout(
+        _ phase: MQTTError.TimeoutPhase, seconds: Double, endpoint: String, message: String
+    ) -> String {
         let within = "within \(formatSeconds(seconds)) s (--connect-timeout)"
         switch phase {
         case .connect, .webSocketUpgrade:
@@ -81,7 +90,8 @@ enum ErrorText {
             return "the TLS handshake with \(endpoint) did not complete \(within); is it a TLS port?"
         case .connAck(let after, let plain):
             let what = after ? "no answer from \(endpoint)" : "no CONNACK from \(endpoint)"
-            return "\(what) \(within); is it an MQTT broker\(plain ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"
+            return
+                "\(what) \(within); is it an MQTT broker\(plain ? " (or a TLS port? try mqtts:// or --cafile)" : "")?"
         }
     }
 
@@ -90,7 +100,8 @@ enum ErrorText {
         let plainPort = "for a plain MQTT port use mqtt:// and no TLS options"
         switch failure {
         case .hostnameMismatch, .certificateVerify(.hostnameMismatch, _, _):
-            return failure.summary + " (connect with a name the certificate lists, or use --insecure to skip this check)"
+            return failure.summary
+                + " (connect with a name the certificate lists, or use --insecure to skip this check)"
         case .setup:
             return failure.summary + "; check --cafile, --capath, --cert, --key, --ciphers and --tls-version"
         case .certificateVerify(.selfSigned, _, _):
@@ -110,12 +121,16 @@ enum ErrorText {
         case .noCommonVersion:
             return failure.summary + "; check --tls-version"
         case .handshakeFailure:
-            return failure.summary + ": the broker may want a client certificate (--cert, --key), TLS-PSK (--psk), or other --tls-version/--ciphers"
+            return failure.summary
+                + ": the broker may want a client certificate (--cert, --key), TLS-PSK (--psk), or other --tls-version/--ciphers"
         case .closedAfterHandshake(let sent):
             return "the broker closed the connection after the TLS handshake, before CONNACK: "
-                + (sent ? "it probably rejected the client certificate (--cert)" : "it probably requires a client certificate (use --cert and --key)")
+                + (sent
+                    ? "it probably rejected the client certificate (--cert)"
+                    : "it probably requires a client certificate (use --cert and --key)")
         case .pskNotUsed:
-            return "the broker did not use the pre-shared key (--psk) and presented a certificate instead; it is not a TLS-PSK listener (use --cafile for certificate-based TLS)"
+            return
+                "the broker did not use the pre-shared key (--psk) and presented a certificate instead; it is not a TLS-PSK listener (use --cafile for certificate-based TLS)"
         default:
             return failure.summary
         }
@@ -139,9 +154,11 @@ enum ErrorText {
     static func property(_ problem: PropertyProblem) -> String {
         switch problem {
         case .unknownCommand(let command):
-            return "invalid -D command '\(command)': use one of \(MQTTProperties.Command.allCases.map(\.rawValue).joined(separator: ", "))"
+            return
+                "invalid -D command '\(command)': use one of \(MQTTProperties.Command.allCases.map(\.rawValue).joined(separator: ", "))"
         case .unknownName(let name):
-            return "invalid -D property '\(name)': not an MQTT 5 property name (for example content-type, user-property, message-expiry-interval)"
+            return
+                "invalid -D property '\(name)': not an MQTT 5 property name (for example content-type, user-property, message-expiry-interval)"
         case .notAllowed(let command, let name):
             return "-D \(command) \(name): the property '\(name)' is not allowed in a \(command.uppercased()) packet"
         case .valueCount(let command, let name, let expected):

@@ -157,8 +157,8 @@ final class LineReader {
     }
 
     private let buffer = Payload()
-    private var start = 0        // first unconsumed byte
-    private var scanned = 0      // bytes from `start` known to hold no '\n'
+    private var start = 0  // first unconsumed byte
+    private var scanned = 0  // bytes from `start` known to hold no '\n'
     private(set) var endOfInput = false
     /// Why reading stopped early, if it did.
     private(set) var problem: Problem?

@@ -88,7 +88,9 @@ enum JSONEscaping {
     /// Appends `"..."`: `"` and `\` escaped, `\n` `\r` `\t`, other control
     /// characters `\u00xx`; every other byte as it is (the caller hands valid UTF-8).
     @inline(__always)
-    static func appendQuoted<Sink: ByteSink>(_ bytes: UnsafeRawBufferPointer, style: Style = .plain, to sink: inout Sink) {
+    static func appendQuoted<Sink: ByteSink>(
+        _ bytes: UnsafeRawBufferPointer, style: Style = .plain, to sink: inout Sink
+    ) {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         sink.append(quote)
         var runStart = 0

@@ -129,12 +129,19 @@ enum OptionsFile {
             }
             if name == "-D" || name == "--property" {
                 // mosquitto_pub -D command name value: the words of the value.
-                guard let value else { throw .usage("\(origin): '\(name)' needs a command, a property name and a value") }
+                guard let value else {
+                    throw .usage("\(origin): '\(name)' needs a command, a property name and a value")
+                }
                 let words = value.split(separator: " ", maxSplits: 1).map(String.init)
-                let width = words.count > 1 && MQTTProperties.takesTwoValues(String(words[1].prefix(while: { $0 != " " }))) ? 3 : 2
-                let parts = value.split(separator: " ", maxSplits: width, omittingEmptySubsequences: true).map(String.init)
+                let width =
+                    words.count > 1 && MQTTProperties.takesTwoValues(String(words[1].prefix(while: { $0 != " " })))
+                    ? 3 : 2
+                let parts = value.split(separator: " ", maxSplits: width, omittingEmptySubsequences: true).map(
+                    String.init)
                 guard parts.count == width + 1 else {
-                    throw .usage("\(origin): '\(name) \(value)' needs a command, a property name and \(width == 3 ? "a key and a value" : "a value")")
+                    throw .usage(
+                        "\(origin): '\(name) \(value)' needs a command, a property name and \(width == 3 ? "a key and a value" : "a value")"
+                    )
                 }
                 let joined: [String]
                 do {
@@ -151,7 +158,10 @@ enum OptionsFile {
                 var given = value
                 if dialect == .mqttctl { given = Defaults.expandingTilde(given) }
                 // One argument, so a value starting with '-' stays a value.
-                result.append(Line(path: path, number: index + 1, arguments: name.hasPrefix("--") ? ["\(name)=\(given)"] : [name, given]))
+                result.append(
+                    Line(
+                        path: path, number: index + 1,
+                        arguments: name.hasPrefix("--") ? ["\(name)=\(given)"] : [name, given]))
             } else {
                 if value != nil { throw .usage("\(origin): '\(name)' takes no value") }
                 result.append(Line(path: path, number: index + 1, arguments: [name]))
@@ -198,12 +208,15 @@ enum OptionsFile {
         if scan.url != nil { given.insert("--url") }
         let drop = Defaults.superseded(by: given, url: scan.url)
         let kept = lines.filter { line in
-            guard let option = line.arguments.first?.split(separator: "=", maxSplits: 1).first.map(String.init) else { return true }
-            let long: String? = switch option {
-            case "-i", "--id": "--id"
-            case "-L", "--url": "--url"
-            default: Defaults.spec(named: option)?.long
+            guard let option = line.arguments.first?.split(separator: "=", maxSplits: 1).first.map(String.init) else {
+                return true
             }
+            let long: String? =
+                switch option {
+                case "-i", "--id": "--id"
+                case "-L", "--url": "--url"
+                default: Defaults.spec(named: option)?.long
+                }
             guard let long else { return true }
             return !drop.contains(long)
         }

@@ -81,7 +81,8 @@ final class OutputBuffer {
         flush()
         if closed { throw CommandFailure(.outputClosed, "") }
         if let failure {
-            throw CommandFailure(.failure, "cannot write to stdout: \(StandardStreams.describe(errno: failure, fd: fd))")
+            throw CommandFailure(
+                .failure, "cannot write to stdout: \(StandardStreams.describe(errno: failure, fd: fd))")
         }
     }
 

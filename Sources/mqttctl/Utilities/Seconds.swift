@@ -14,7 +14,8 @@ enum Seconds {
     /// For `transform:` and the config file: the text as a number of seconds, or why not.
     static func parse(_ text: String, allowZero: Bool = false, maximum: Double) throws(ValueProblem) -> Double {
         guard let value = Double(text) else {
-            throw ValueProblem("use a number of seconds \(allowZero ? "from 0" : "above 0") to \(formatSeconds(maximum))")
+            throw ValueProblem(
+                "use a number of seconds \(allowZero ? "from 0" : "above 0") to \(formatSeconds(maximum))")
         }
         if let reason = problem(value, allowZero: allowZero, maximum: maximum) { throw ValueProblem(reason) }
         return value
@@ -26,7 +27,8 @@ enum Seconds {
             return "use a number of seconds \(allowZero ? "from 0" : "above 0") to \(formatSeconds(maximum))"
         }
         if value > maximum {
-            return "use at most \(formatSeconds(maximum)) seconds\(maximum == oneYear ? " (a year)" : maximum == oneDay ? " (a day)" : "")"
+            return
+                "use at most \(formatSeconds(maximum)) seconds\(maximum == oneYear ? " (a year)" : maximum == oneDay ? " (a day)" : "")"
         }
         return nil
     }

@@ -18,7 +18,10 @@ struct RunResult: CustomStringConvertible {
     var maxRSS = 0
 
     var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
-    var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(String.init) }
+    var stdoutLines: [String] {
+        stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(
+            String.init)
+    }
     var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 
     var description: String {
@@ -56,9 +59,11 @@ final class RunningCommand: @unchecked Sendable {
     private let directory: URL
 
     /// `executable`: another program than mqttctl (mosquitto's clients, a symlink to mqttctl).
-    init(_ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:],
-         stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil, executable: String? = nil,
-         unsetting: [String] = []) throws {
+    init(
+        _ arguments: [String], stdin: Data? = nil, keepStdinOpen: Bool = false, environment: [String: String] = [:],
+        stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil, executable: String? = nil,
+        unsetting: [String] = []
+    ) throws {
         ignoreSIGPIPE
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -108,8 +113,9 @@ final class RunningCommand: @unchecked Sendable {
         }
         let stdinFD = try target(stdinRedirect, fd: 0, flags: O_RDONLY, otherwise: input)
         let stdoutFD = try target(stdoutRedirect, fd: 1, flags: O_WRONLY, otherwise: out)
-        process = try ChildProcess(executable ?? mqttctlPath(), arguments, environment: env, stdin: stdinFD, stdout: stdoutFD, stderr: err,
-                                   closed: closed)
+        process = try ChildProcess(
+            executable ?? mqttctlPath(), arguments, environment: env, stdin: stdinFD, stdout: stdoutFD, stderr: err,
+            closed: closed)
         // Our copy of the read end would keep the pipe open after the command ends.
         try? stdinPipe?.fileHandleForReading.close()
     }
@@ -156,8 +162,9 @@ final class RunningCommand: @unchecked Sendable {
         }
         process.waitUntilExit()
         let out = (try? Data(contentsOf: stdoutFile)) ?? Data()
-        return RunResult(status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime,
-                         cpuSeconds: process.cpuSeconds ?? 0, maxRSS: process.maxRSS)
+        return RunResult(
+            status: process.terminationStatus, stdoutData: out, stderr: stderr, timedOut: timedOut, runtime: runtime,
+            cpuSeconds: process.cpuSeconds ?? 0, maxRSS: process.maxRSS)
     }
 
     /// Waits until `condition` holds for (stdout, stderr). False on timeout or exit.
@@ -169,21 +176,29 @@ final class RunningCommand: @unchecked Sendable {
 }
 
 /// Runs `mqttctl` to completion.
-func mqttctl(_ arguments: [String], stdin: Data? = nil, timeout: Double = 60, environment: [String: String] = [:],
-             stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil) throws -> RunResult {
-    try RunningCommand(arguments, stdin: stdin, environment: environment,
-                       stdinRedirect: stdinRedirect, stdoutRedirect: stdoutRedirect).wait(timeout: timeout)
+func mqttctl(
+    _ arguments: [String], stdin: Data? = nil, timeout: Double = 60, environment: [String: String] = [:],
+    stdinRedirect: Redirect? = nil, stdoutRedirect: Redirect? = nil
+) throws -> RunResult {
+    try RunningCommand(
+        arguments, stdin: stdin, environment: environment,
+        stdinRedirect: stdinRedirect, stdoutRedirect: stdoutRedirect
+    ).wait(timeout: timeout)
 }
 
 /// Runs `mqttctl` to completion through `peak_rss.py`, so that `maxRSS` is the
 /// command's own peak memory: the `ru_maxrss` the test process gets from wait4
 /// also counts the test process's memory (see the script).
-func mqttctlMeasuringMemory(_ arguments: [String], timeout: Double = 60, stdinRedirect: Redirect? = nil) throws -> RunResult {
+func mqttctlMeasuringMemory(
+    _ arguments: [String], timeout: Double = 60, stdinRedirect: Redirect? = nil
+) throws -> RunResult {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("peak_rss.py").path
     let report = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-peak-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: report) }
-    var result = try RunningCommand([script, report.path, mqttctlPath()] + arguments, stdinRedirect: stdinRedirect,
-                                    executable: "/usr/bin/python3").wait(timeout: timeout)
+    var result = try RunningCommand(
+        [script, report.path, mqttctlPath()] + arguments, stdinRedirect: stdinRedirect,
+        executable: "/usr/bin/python3"
+    ).wait(timeout: timeout)
     guard let text = try? String(contentsOf: report, encoding: .utf8), let peak = Int(text) else {
         throw BrokerError("peak_rss.py reported nothing: \(result)")
     }
@@ -196,13 +211,16 @@ func mqttctl(_ arguments: String..., stdin: String? = nil, timeout: Double = 60)
 }
 
 /// Runs another program (mosquitto_pub, strace, mqttctl through a symlink) as `mqttctl` runs mqttctl.
-func runProgram(_ path: String, _ arguments: [String], stdin: Data? = nil, timeout: Double = 60,
-                environment: [String: String] = [:]) throws -> RunResult {
+func runProgram(
+    _ path: String, _ arguments: [String], stdin: Data? = nil, timeout: Double = 60,
+    environment: [String: String] = [:]
+) throws -> RunResult {
     try RunningCommand(arguments, stdin: stdin, environment: environment, executable: path).wait(timeout: timeout)
 }
 
 /// Starts another program; see `runProgram`.
-func RunningProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningCommand {
+func RunningProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningCommand
+{
     try RunningCommand(arguments, environment: environment, executable: path)
 }
 

@@ -88,8 +88,9 @@ enum JUnitSchema {
         let out = file.deletingLastPathComponent().appendingPathComponent("xmllint.out")
         let fd = open(out.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer { close(fd) }
-        let process = try ChildProcess("/usr/bin/xmllint", ["--noout", "--schema", schema.path, file.path],
-                                       environment: ProcessInfo.processInfo.environment, stdin: nil, stdout: fd, stderr: fd)
+        let process = try ChildProcess(
+            "/usr/bin/xmllint", ["--noout", "--schema", schema.path, file.path],
+            environment: ProcessInfo.processInfo.environment, stdin: nil, stdout: fd, stderr: fd)
         process.waitUntilExit()
         let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
         return process.terminationStatus == 0 ? nil : text
@@ -97,7 +98,8 @@ enum JUnitSchema {
 
     /// A temporary file for a report.
     static func reportFile() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-junit-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mqttctl-junit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory.appendingPathComponent("report.xml")
     }

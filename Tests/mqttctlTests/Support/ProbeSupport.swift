@@ -56,7 +56,8 @@ func uniqueID(_ prefix: String) -> String {
 /// Runs `mqttctl` under a pseudo-terminal (util-linux script(1)), so that stderr
 /// is a terminal. Returns everything the terminal showed.
 func mqttctlOnTerminal(_ arguments: [String], timeout: Double = 60) async throws -> RunResult {
-    let command = ([mqttctlPath()] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+    let command = ([mqttctlPath()] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        .joined(separator: " ")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
     process.arguments = ["-qefc", command, "/dev/null"]

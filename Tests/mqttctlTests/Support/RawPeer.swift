@@ -49,7 +49,8 @@ final class RawPeer: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(listener, pointer, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, pointer, &length) == 0
+                bind(listener, pointer, length) == 0 && listen(listener, 16) == 0
+                    && getsockname(listener, pointer, &length) == 0
             }
         }
         guard ok else { throw BrokerError("RawPeer: cannot listen") }
@@ -161,7 +162,9 @@ final class RawPeer: @unchecked Sendable {
             // SUBACK for the SUBSCRIBE's message id, then the message.
             send([0x90, 0x03, packet[2], packet[3], 0x02])
             let topic = Array("t".utf8), payload = Array("held".utf8)
-            send([0x34, UInt8(2 + topic.count + 2 + payload.count), 0, UInt8(topic.count)] + topic + [0x00, 0x01] + payload)
+            send(
+                [0x34, UInt8(2 + topic.count + 2 + payload.count), 0, UInt8(topic.count)] + topic + [0x00, 0x01]
+                    + payload)
         case 5:
             guard let delay else { return }
             Thread {

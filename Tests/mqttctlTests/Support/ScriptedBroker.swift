@@ -225,7 +225,8 @@ private final class Loop {
         while connection.open, let (type, flags, body, total) = nextPacket(connection.buffer) {
             connection.buffer.removeFirst(total)
             connection.lastIn = now()
-            if connection.connected, connection.version == 5, let size = behaviour.maximumPacketSize, total > Int(size) {
+            if connection.connected, connection.version == 5, let size = behaviour.maximumPacketSize, total > Int(size)
+            {
                 send(connection, disconnectPacket(0x95))
                 end(connection, publishWill: true)
                 return
@@ -287,13 +288,17 @@ private final class Loop {
         connection.keepAlive = Int(r.uint16())
         connection.cleanStart = flags & 0x02 != 0
         if connection.version == 5 {
-            for (id, value) in r.properties() where id == 0x11 { connection.sessionExpiry = UInt32(truncatingIfNeeded: value) }
+            for (id, value) in r.properties() where id == 0x11 {
+                connection.sessionExpiry = UInt32(truncatingIfNeeded: value)
+            }
         }
         var clientID = r.string()
         if flags & 0x04 != 0 {
             if connection.version == 5 {
                 let start = r.offset
-                for (id, value) in r.properties() where id == 0x18 { connection.willDelay = UInt32(truncatingIfNeeded: value) }
+                for (id, value) in r.properties() where id == 0x18 {
+                    connection.willDelay = UInt32(truncatingIfNeeded: value)
+                }
                 connection.willUserProperties = userProperties(Array(body[start..<r.offset]))
             }
             let topic = r.string()
@@ -355,9 +360,13 @@ private final class Loop {
             }
             if let maximumQoS = behaviour.maximumQoS { properties += [0x24, maximumQoS] }
             if let size = behaviour.maximumPacketSize {
-                properties += [0x27, UInt8(size >> 24), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)]
+                properties += [
+                    0x27, UInt8(size >> 24), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF),
+                ]
             }
-            send(connection, [0x20, UInt8(3 + properties.count), sessionPresent ? 1 : 0, 0x00, UInt8(properties.count)] + properties)
+            send(
+                connection,
+                [0x20, UInt8(3 + properties.count), sessionPresent ? 1 : 0, 0x00, UInt8(properties.count)] + properties)
         } else {
             send(connection, [0x20, 0x02, sessionPresent ? 1 : 0, 0x00])
         }
@@ -378,7 +387,9 @@ private final class Loop {
             sessions[connection.clientID, default: []].append(filter)
             granted.append(min(options & 0x03, 1, behaviour.maximumQoS ?? 2))
         }
-        let header: [UInt8] = connection.version == 5 ? [UInt8(packetID >> 8), UInt8(packetID & 0xFF), 0] : [UInt8(packetID >> 8), UInt8(packetID & 0xFF)]
+        let header: [UInt8] =
+            connection.version == 5
+            ? [UInt8(packetID >> 8), UInt8(packetID & 0xFF), 0] : [UInt8(packetID >> 8), UInt8(packetID & 0xFF)]
         send(connection, [0x90, UInt8(header.count + granted.count)] + header + granted)
     }
 
@@ -403,7 +414,9 @@ private final class Loop {
     /// Delivers at QoS 0 to every connection whose session has a matching filter.
     func route(topic: String, payload: [UInt8], userProperties: [(String, String)] = []) {
         var properties: [UInt8] = []
-        for (key, value) in userProperties { properties += [0x26] + lengthPrefixed(Array(key.utf8)) + lengthPrefixed(Array(value.utf8)) }
+        for (key, value) in userProperties {
+            properties += [0x26] + lengthPrefixed(Array(key.utf8)) + lengthPrefixed(Array(value.utf8))
+        }
         for connection in connections where connection.open && connection.connected {
             let filters = sessions[connection.clientID] ?? []
             guard filters.contains(where: { matches(filter: $0, topic: topic) }) else { continue }
@@ -454,7 +467,8 @@ private final class Loop {
         }
         if publishWill, connection.connected, let will {
             // MQTT 5: after the will delay, or at once when the session ends with the connection.
-            let delay = connection.version == 5 && !sessionEnds && !keepSession && !behaviour.ignoreWillDelay
+            let delay =
+                connection.version == 5 && !sessionEnds && !keepSession && !behaviour.ignoreWillDelay
                 ? Double(min(connection.willDelay, connection.sessionExpiry)) : 0
             let wait = delay + behaviour.willLateBy
             if wait > 0 {
@@ -469,7 +483,9 @@ private final class Loop {
         guard connection.open else { return }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[offset...].withUnsafeBytes {
+                Glibc.send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { return }
             offset += n
         }

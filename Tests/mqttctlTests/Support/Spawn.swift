@@ -10,8 +10,10 @@ struct SpawnedProcess: Sendable {
     let pid: pid_t
 
     /// `closed`: standard descriptors (0, 1, 2) the program starts with closed.
-    init(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
-         stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, closed: Set<Int32> = []) throws {
+    init(
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil,
+        stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, closed: Set<Int32> = []
+    ) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -41,10 +43,13 @@ struct SpawnedProcess: Sendable {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map {
+            $0.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        }
         defer { envp?.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = envp.map { posix_spawn(&pid, path, &actions, &attributes, argv, $0) }
+        let rc =
+            envp.map { posix_spawn(&pid, path, &actions, &attributes, argv, $0) }
             ?? posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw BrokerError("posix_spawn \(path) failed: \(String(cString: strerror(rc)))") }
         self.pid = pid
@@ -72,10 +77,14 @@ final class ChildProcess: @unchecked Sendable {
     private let exit = Mutex<(status: Int32, at: UInt64, cpu: Double, maxRSS: Int)?>(nil)
     private let exited = DispatchSemaphore(value: 0)
 
-    init(_ path: String, _ arguments: [String], environment: [String: String],
-         stdin: Int32?, stdout: Int32?, stderr: Int32?, closed: Set<Int32> = []) throws {
-        pid = try SpawnedProcess(path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr,
-                                 closed: closed).pid
+    init(
+        _ path: String, _ arguments: [String], environment: [String: String],
+        stdin: Int32?, stdout: Int32?, stderr: Int32?, closed: Set<Int32> = []
+    ) throws {
+        pid = try SpawnedProcess(
+            path, arguments, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr,
+            closed: closed
+        ).pid
         let watcher = Thread { [self] in
             var status: Int32 = 0
             var usage = rusage()

@@ -41,7 +41,9 @@ final class TestBroker: Sendable {
     private let hasUnixSocket: Bool
 
     /// A shared broker with extra configuration lines.
-    static func named(_ name: String, config: String, listenerConfig: String = "", unixSocket: Bool = false) throws -> TestBroker {
+    static func named(
+        _ name: String, config: String, listenerConfig: String = "", unixSocket: Bool = false
+    ) throws -> TestBroker {
         let slot = slots.withLock { slots in
             if let slot = slots[name] { return slot }
             let slot = Slot()
@@ -50,16 +52,21 @@ final class TestBroker: Sendable {
         }
         return try slot.broker.withLock { broker in
             if let broker { return broker }
-            let started = try TestBroker(name: name, extraConfig: config, listenerConfig: listenerConfig, unixSocket: unixSocket)
+            let started = try TestBroker(
+                name: name, extraConfig: config, listenerConfig: listenerConfig, unixSocket: unixSocket)
             broker = started
             return started
         }
     }
 
     /// A broker of its own (for tests that stop or restart it).
-    init(name: String, extraConfig: String = "", listenerConfig: String = "", port fixedPort: Int? = nil, unixSocket: Bool = false) throws {
+    init(
+        name: String, extraConfig: String = "", listenerConfig: String = "", port fixedPort: Int? = nil,
+        unixSocket: Bool = false
+    ) throws {
         // Short: a unix socket's path has at most 107 bytes.
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-test-\(name)-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mqttctl-test-\(name)-\(UUID().uuidString.prefix(8))")
         hasUnixSocket = unixSocket
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         logFile = directory.appendingPathComponent("mosquitto.log")
@@ -91,9 +98,11 @@ final class TestBroker: Sendable {
             // ended or crashed), kill it. fd 3 carries the pipe into the background
             // job (whose own stdin sh sets to /dev/null). The shell ends when
             // mosquitto does, so a broker that fails to start is seen at once.
-            let script = "exec 3<&0; \(Self.mosquittoPath()) -c \"$1\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
-            let process = try SpawnedProcess("/bin/sh", ["-c", script, "sh", configFile.path],
-                                             stdin: lifeline.fileHandleForReading.fileDescriptor)
+            let script =
+                "exec 3<&0; \(Self.mosquittoPath()) -c \"$1\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
+            let process = try SpawnedProcess(
+                "/bin/sh", ["-c", script, "sh", configFile.path],
+                stdin: lifeline.fileHandleForReading.fileDescriptor)
             if Self.waitForListener(port: port, process: process, log: logFile) {
                 self.port = port
                 self.process = process
@@ -102,7 +111,9 @@ final class TestBroker: Sendable {
             }
             try? lifeline.fileHandleForWriting.close()
             process.waitUntilExit()
-            lastError = BrokerError("mosquitto did not start on port \(port); log: \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+            lastError = BrokerError(
+                "mosquitto did not start on port \(port); log: \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")"
+            )
         }
         throw lastError ?? BrokerError("mosquitto did not start")
     }

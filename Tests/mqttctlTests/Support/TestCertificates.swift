@@ -48,11 +48,18 @@ final class TestCertificates: Sendable {
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
         // The CA.
-        try openssl(["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-                     "-subj", "/CN=mqttctl test CA",
-                     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try write("server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-        try write("wronghost.ext", "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        try openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+                "-subj", "/CN=mqttctl test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ])
+        try write(
+            "server.ext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        try write(
+            "wronghost.ext",
+            "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
         try write("client.ext", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
 
         // The server: one key, a good certificate, one for another host, an expired one.
@@ -62,14 +69,20 @@ final class TestCertificates: Sendable {
         try signExpired("server.csr", "expired.crt", ext: "server.ext")
 
         // A self-signed server certificate.
-        try openssl(["req", "-x509"] + ec + ["-keyout", "selfsigned.key", "-out", "selfsigned.crt", "-days", "2",
-                     "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        try openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", "selfsigned.key", "-out", "selfsigned.crt", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ])
 
         // Clients: one from our CA, one self-signed (unknown to the broker).
         try openssl(["req"] + ec + ["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=mqttctl-client"])
         try sign("client.csr", "client.crt", ext: "client.ext")
-        try openssl(["req", "-x509"] + ec + ["-keyout", "rogue-client.key", "-out", "rogue-client.crt", "-days", "2",
-                     "-subj", "/CN=rogue-client"])
+        try openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", "rogue-client.key", "-out", "rogue-client.crt", "-days", "2",
+                "-subj", "/CN=rogue-client",
+            ])
 
         // mosquitto drops root privileges to its own user: it must be able to read these.
         for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
@@ -79,17 +92,22 @@ final class TestCertificates: Sendable {
     }
 
     private func sign(_ csr: String, _ out: String, ext: String) throws {
-        try openssl(["x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", out, "-days", "2", "-extfile", ext])
+        try openssl([
+            "x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", out, "-days", "2", "-extfile", ext,
+        ])
     }
 
     /// `openssl x509` cannot back-date in OpenSSL 3.0; `openssl ca` can (-startdate/-enddate).
     private func signExpired(_ csr: String, _ out: String, ext: String) throws {
         let ca = directory.appendingPathComponent("expired-ca")
-        try FileManager.default.createDirectory(at: ca.appendingPathComponent("newcerts"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: ca.appendingPathComponent("newcerts"), withIntermediateDirectories: true)
         try "".write(to: ca.appendingPathComponent("index.txt"), atomically: true, encoding: .utf8)
         try "1000\n".write(to: ca.appendingPathComponent("serial"), atomically: true, encoding: .utf8)
-        try write("expired-ca/ca.cnf", """
+        try write(
+            "expired-ca/ca.cnf",
+            """
             [ ca ]
             default_ca = testca
             [ testca ]
@@ -105,9 +123,11 @@ final class TestCertificates: Sendable {
             commonName = supplied
 
             """)
-        try openssl(["ca", "-batch", "-config", "expired-ca/ca.cnf", "-notext",
-                     "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
-                     "-in", csr, "-out", out, "-extfile", ext])
+        try openssl([
+            "ca", "-batch", "-config", "expired-ca/ca.cnf", "-notext",
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+            "-in", csr, "-out", out, "-extfile", ext,
+        ])
     }
 
     private func write(_ name: String, _ text: String) throws {
@@ -147,29 +167,34 @@ enum SecureBrokers {
     /// TLS with the good server certificate.
     static func tls() throws -> TestBroker {
         let c = try TestCertificates.get()
-        return try TestBroker.named("tls", config: "", listenerConfig: tlsConfig(cert: c.serverCert, key: c.serverKey, c))
+        return try TestBroker.named(
+            "tls", config: "", listenerConfig: tlsConfig(cert: c.serverCert, key: c.serverKey, c))
     }
 
     static func expired() throws -> TestBroker {
         let c = try TestCertificates.get()
-        return try TestBroker.named("tls-expired", config: "", listenerConfig: tlsConfig(cert: c.expiredCert, key: c.serverKey, c))
+        return try TestBroker.named(
+            "tls-expired", config: "", listenerConfig: tlsConfig(cert: c.expiredCert, key: c.serverKey, c))
     }
 
     static func selfSigned() throws -> TestBroker {
         let c = try TestCertificates.get()
-        return try TestBroker.named("tls-selfsigned", config: "", listenerConfig: tlsConfig(cert: c.selfSignedCert, key: c.selfSignedKey, c))
+        return try TestBroker.named(
+            "tls-selfsigned", config: "", listenerConfig: tlsConfig(cert: c.selfSignedCert, key: c.selfSignedKey, c))
     }
 
     static func wrongHost() throws -> TestBroker {
         let c = try TestCertificates.get()
-        return try TestBroker.named("tls-wronghost", config: "", listenerConfig: tlsConfig(cert: c.wrongHostCert, key: c.serverKey, c))
+        return try TestBroker.named(
+            "tls-wronghost", config: "", listenerConfig: tlsConfig(cert: c.wrongHostCert, key: c.serverKey, c))
     }
 
     /// TLS that requires a client certificate signed by the test CA.
     static func clientCertificate() throws -> TestBroker {
         let c = try TestCertificates.get()
-        return try TestBroker.named("tls-clientcert", config: "",
-                                    listenerConfig: tlsConfig(cert: c.serverCert, key: c.serverKey, c, extra: "require_certificate true"))
+        return try TestBroker.named(
+            "tls-clientcert", config: "",
+            listenerConfig: tlsConfig(cert: c.serverCert, key: c.serverKey, c, extra: "require_certificate true"))
     }
 
     static let pskIdentity = "mqttctl-test"
@@ -192,14 +217,17 @@ enum SecureBrokers {
 
     /// Plain MQTT with a password file and no anonymous access.
     static func passwords() throws -> TestBroker {
-        try TestBroker.named("passwords", config: "allow_anonymous false\n", listenerConfig: "password_file \(try passwordFile())")
+        try TestBroker.named(
+            "passwords", config: "allow_anonymous false\n", listenerConfig: "password_file \(try passwordFile())")
     }
 
     /// TLS plus a password file: what a real 8883 listener looks like.
     static func tlsPasswords() throws -> TestBroker {
         let c = try TestCertificates.get()
-        return try TestBroker.named("tls-passwords", config: "allow_anonymous false\n",
-                                    listenerConfig: tlsConfig(cert: c.serverCert, key: c.serverKey, c, extra: "password_file \(try passwordFile())"))
+        return try TestBroker.named(
+            "tls-passwords", config: "allow_anonymous false\n",
+            listenerConfig: tlsConfig(
+                cert: c.serverCert, key: c.serverKey, c, extra: "password_file \(try passwordFile())"))
     }
 
     private static let passwordFileLock = Mutex<String?>(nil)

@@ -34,8 +34,10 @@ final class TestEjabberd: Sendable {
         /// The listeners' `max_payload_size` in bytes (unlimited).
         var maxPayloadSize: Int?
 
-        init(tls: Bool = false, sessionExpiry: Int? = nil, maxQueue: Int? = nil, maxTopicDepth: Int? = nil,
-             queueType: String? = nil, maxPayloadSize: Int? = nil) {
+        init(
+            tls: Bool = false, sessionExpiry: Int? = nil, maxQueue: Int? = nil, maxTopicDepth: Int? = nil,
+            queueType: String? = nil, maxPayloadSize: Int? = nil
+        ) {
             self.tls = tls
             self.sessionExpiry = sessionExpiry
             self.maxQueue = maxQueue
@@ -102,7 +104,8 @@ final class TestEjabberd: Sendable {
         guard let application = Self.applicationDirectory() else {
             throw BrokerError("ejabberd is not installed (scripts/setup installs the Debian package ejabberd)")
         }
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-ejabberd-\(name)-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mqttctl-ejabberd-\(name)-\(UUID().uuidString)")
         let home = directory.appendingPathComponent("home")
         let spool = directory.appendingPathComponent("spool")
         let logs = directory.appendingPathComponent("logs")
@@ -112,8 +115,9 @@ final class TestEjabberd: Sendable {
         for dir in [home, spool, logs, libs] {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         }
-        try FileManager.default.createSymbolicLink(atPath: libs.appendingPathComponent(application.lastPathComponent).path,
-                                                   withDestinationPath: application.path)
+        try FileManager.default.createSymbolicLink(
+            atPath: libs.appendingPathComponent(application.lastPathComponent).path,
+            withDestinationPath: application.path)
         logFile = logs.appendingPathComponent("ejabberd.log")
         let certificate = options.tls ? try Self.certificateFile(in: directory) : nil
 
@@ -124,9 +128,11 @@ final class TestEjabberd: Sendable {
             let tlsPort = options.tls ? try TestBroker.freePort() : nil
             let webSocketTLSPort = options.tls ? try TestBroker.freePort() : nil
             let configFile = directory.appendingPathComponent("ejabberd.yml")
-            try Self.config(options: options, port: port, webSocketPort: webSocketPort, tlsPort: tlsPort,
-                            webSocketTLSPort: webSocketTLSPort, certificate: certificate)
-                .write(to: configFile, atomically: true, encoding: .utf8)
+            try Self.config(
+                options: options, port: port, webSocketPort: webSocketPort, tlsPort: tlsPort,
+                webSocketTLSPort: webSocketTLSPort, certificate: certificate
+            )
+            .write(to: configFile, atomically: true, encoding: .utf8)
             var environment = ProcessInfo.processInfo.environment
             environment["HOME"] = home.path
             environment["EJABBERD_CONFIG_PATH"] = configFile.path
@@ -140,14 +146,17 @@ final class TestEjabberd: Sendable {
             // is the VM itself. The shell ends when the VM does (a failed start,
             // such as a port taken meanwhile, ends the VM), so that is seen at once.
             // `-mnesia dir` takes an Erlang string, hence the quotes.
-            let script = "exec 3<&0; cd \"$1\"; shift; \"$@\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
+            let script =
+                "exec 3<&0; cd \"$1\"; shift; \"$@\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
             let erl = ["/usr/bin/erl", "-noinput", "-mnesia", "dir", "\"\(spool.path)\"", "-s", "ejabberd"]
-            let output = open(logs.appendingPathComponent("stdout.log").path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            let output = open(
+                logs.appendingPathComponent("stdout.log").path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             defer { close(output) }
-            let process = try SpawnedProcess("/bin/sh", ["-c", script, "sh", directory.path] + erl,
-                                             environment: environment,
-                                             stdin: lifeline.fileHandleForReading.fileDescriptor,
-                                             stdout: output, stderr: output)
+            let process = try SpawnedProcess(
+                "/bin/sh", ["-c", script, "sh", directory.path] + erl,
+                environment: environment,
+                stdin: lifeline.fileHandleForReading.fileDescriptor,
+                stdout: output, stderr: output)
             let ports = [port, webSocketPort] + [tlsPort, webSocketTLSPort].compactMap { $0 }
             if Self.waitForListeners(ports: ports, process: process, log: logFile) {
                 self.port = port
@@ -182,7 +191,9 @@ final class TestEjabberd: Sendable {
     var log: String { Self.read(logFile) }
 
     /// Whether the Debian package (or another install of the application) is there.
-    static var isInstalled: Bool { applicationDirectory() != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/erl") }
+    static var isInstalled: Bool {
+        applicationDirectory() != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/erl")
+    }
 
     /// The ejabberd OTP application, `ejabberd-<version>` with `ebin/ejabberd.app`:
     /// Debian puts it in /usr/lib/<triple>/, a source install in Erlang's lib directory.
@@ -193,16 +204,20 @@ final class TestEjabberd: Sendable {
         }
         for parent in parents {
             guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent) else { continue }
-            for entry in entries.sorted() where entry.hasPrefix("ejabberd-")
-                && FileManager.default.fileExists(atPath: "\(parent)/\(entry)/ebin/ejabberd.app") {
+            for entry in entries.sorted()
+            where entry.hasPrefix("ejabberd-")
+                && FileManager.default.fileExists(atPath: "\(parent)/\(entry)/ebin/ejabberd.app")
+            {
                 return URL(fileURLWithPath: "\(parent)/\(entry)").resolvingSymlinksInPath()
             }
         }
         return nil
     }
 
-    private static func config(options: Options, port: Int, webSocketPort: Int, tlsPort: Int?,
-                               webSocketTLSPort: Int?, certificate: String?) -> String {
+    private static func config(
+        options: Options, port: Int, webSocketPort: Int, tlsPort: Int?,
+        webSocketTLSPort: Int?, certificate: String?
+    ) -> String {
         let payload = options.maxPayloadSize.map { "\n    max_payload_size: \($0)" } ?? ""
         // backlog: ejabberd's default is 5, too few for tests that connect at once.
         func mqtt(_ port: Int, tls: Bool) -> String {

@@ -31,10 +31,15 @@ final class TestSocks: Sendable {
     init(username: String? = nil, password: String? = nil) throws {
         self.username = username
         self.password = password
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-socks-\(UUID().uuidString.prefix(8))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mqttctl-socks-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         logFile = directory.appendingPathComponent("microsocks.log")
-        guard let path = ["/usr/bin/microsocks", "/usr/local/bin/microsocks"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard
+            let path = ["/usr/bin/microsocks", "/usr/local/bin/microsocks"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else {
             throw BrokerError("microsocks is not installed (scripts/setup installs it: apt-get install microsocks)")
         }
         var lastError: Error?
@@ -44,10 +49,13 @@ final class TestSocks: Sendable {
             if let username, let password { arguments += ["-u", username, "-P", password] }
             let lifeline = makePipe()
             // As TestBroker's watchdog: microsocks dies when our end of the pipe closes.
-            let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-            let script = "exec 3<&0; \(path) \(quoted) >\"$1\" 2>&1 & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
-            let process = try SpawnedProcess("/bin/sh", ["-c", script, "sh", logFile.path],
-                                             stdin: lifeline.fileHandleForReading.fileDescriptor)
+            let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(
+                separator: " ")
+            let script =
+                "exec 3<&0; \(path) \(quoted) >\"$1\" 2>&1 & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
+            let process = try SpawnedProcess(
+                "/bin/sh", ["-c", script, "sh", logFile.path],
+                stdin: lifeline.fileHandleForReading.fileDescriptor)
             if waitUntil(timeout: 10, { !process.isRunning || TestBroker.canConnect(port: port) }), process.isRunning {
                 self.port = port
                 self.process = process
@@ -56,7 +64,9 @@ final class TestSocks: Sendable {
             }
             try? lifeline.fileHandleForWriting.close()
             process.waitUntilExit()
-            lastError = BrokerError("microsocks did not start on port \(port): \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+            lastError = BrokerError(
+                "microsocks did not start on port \(port): \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")"
+            )
         }
         throw lastError ?? BrokerError("microsocks did not start")
     }

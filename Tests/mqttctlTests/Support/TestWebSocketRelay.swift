@@ -46,7 +46,8 @@ final class TestWebSocketRelay: Sendable {
             throw BrokerError("python3-websockets is not installed (scripts/setup installs the Debian package)")
         }
         self.broker = broker
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqttctl-wsrelay-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mqttctl-wsrelay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         logFile = directory.appendingPathComponent("relay.log")
         var lastError: Error?
@@ -57,9 +58,13 @@ final class TestWebSocketRelay: Sendable {
             defer { close(output) }
             // As TestBroker's watchdog: when our end of the pipe closes, kill the relay.
             let script = "exec 3<&0; \"$@\" & pid=$!; (cat <&3 >/dev/null; kill -9 $pid 2>/dev/null) & wait $pid"
-            let process = try SpawnedProcess("/bin/sh", ["-c", script, "sh", Self.python, "-u", Self.script,
-                                                         "--port", "\(port)", "--broker-port", "\(broker.port)"],
-                                             stdin: lifeline.fileHandleForReading.fileDescriptor, stdout: output, stderr: output)
+            let process = try SpawnedProcess(
+                "/bin/sh",
+                [
+                    "-c", script, "sh", Self.python, "-u", Self.script,
+                    "--port", "\(port)", "--broker-port", "\(broker.port)",
+                ],
+                stdin: lifeline.fileHandleForReading.fileDescriptor, stdout: output, stderr: output)
             if Self.waitUntilListening(port: port, process: process, log: logFile) {
                 self.port = port
                 self.process = process
@@ -68,7 +73,9 @@ final class TestWebSocketRelay: Sendable {
             }
             try? lifeline.fileHandleForWriting.close()
             process.waitUntilExit()
-            lastError = BrokerError("ws_relay.py did not start on port \(port): \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+            lastError = BrokerError(
+                "ws_relay.py did not start on port \(port): \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")"
+            )
         }
         throw lastError ?? BrokerError("ws_relay.py did not start")
     }

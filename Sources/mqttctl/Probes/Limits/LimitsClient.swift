@@ -35,8 +35,10 @@ final class LimitsClient {
         self.loop = loop
         self.timeout = timeout
         client.onMessage = { [unowned self] m in
-            messages.append(Message(topic: m.topicString, payload: Array(m.payload), qos: m.qos, retain: m.retain,
-                                    properties: m.hasProperties ? m.properties() : MQTTProperties(), at: MonotonicClock.now()))
+            messages.append(
+                Message(
+                    topic: m.topicString, payload: Array(m.payload), qos: m.qos, retain: m.retain,
+                    properties: m.hasProperties ? m.properties() : MQTTProperties(), at: MonotonicClock.now()))
         }
         client.onPublishComplete = { [unowned self] mid, reason in acks[mid] = reason }
         client.onSubscribe = { [unowned self] mid, granted in subacks[mid] = granted }
@@ -47,17 +49,23 @@ final class LimitsClient {
     /// Runs the loop until `done` or `seconds` pass; false on timeout.
     @discardableResult
     func wait(_ seconds: Double? = nil, until done: () -> Bool) throws(LimitsInterrupted) -> Bool {
-        let stop = loop.run(deadline: MonotonicClock.after(seconds: seconds ?? timeout)) { done() || client.state == .closed }
+        let stop = loop.run(deadline: MonotonicClock.after(seconds: seconds ?? timeout)) {
+            done() || client.state == .closed
+        }
         if case .signal(let sig) = stop { throw LimitsInterrupted(signal: sig) }
         return done()
     }
 
     /// The granted QoS per filter (or failure codes), nil without a SUBACK in time.
-    func subscribe(_ filters: [String], qos: Int, options: SubscriptionOptions = [],
-                   properties: MQTTProperties = MQTTProperties()) throws(LimitsInterrupted) -> [Int32]? {
+    func subscribe(
+        _ filters: [String], qos: Int, options: SubscriptionOptions = [],
+        properties: MQTTProperties = MQTTProperties()
+    ) throws(LimitsInterrupted) -> [Int32]? {
         guard isOpen else { return nil }
         let mid: Int32
-        do { mid = try client.subscribe(filters, qos: qos, options: options, properties: properties) } catch { return nil }
+        do { mid = try client.subscribe(filters, qos: qos, options: options, properties: properties) } catch {
+            return nil
+        }
         try wait { subacks[mid] != nil }
         return subacks.removeValue(forKey: mid)
     }
@@ -70,8 +78,10 @@ final class LimitsClient {
         try wait { done }
     }
 
-    func publish(_ topic: String, _ payload: [UInt8], qos: Int, retain: Bool = false,
-                 properties: MQTTProperties = MQTTProperties()) throws(LimitsInterrupted) -> PublishOutcome {
+    func publish(
+        _ topic: String, _ payload: [UInt8], qos: Int, retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) throws(LimitsInterrupted) -> PublishOutcome {
         guard isOpen else { return .closed }
         let mid: Int32
         do {
@@ -86,7 +96,9 @@ final class LimitsClient {
     }
 
     /// The first message on `topic` that arrived after index `from`, waiting up to `seconds`.
-    func message(on topic: String, after from: Int = 0, within seconds: Double? = nil) throws(LimitsInterrupted) -> Message? {
+    func message(
+        on topic: String, after from: Int = 0, within seconds: Double? = nil
+    ) throws(LimitsInterrupted) -> Message? {
         try wait(seconds) { messages.dropFirst(from).contains { $0.topic == topic } }
         return messages.dropFirst(from).first { $0.topic == topic }
     }

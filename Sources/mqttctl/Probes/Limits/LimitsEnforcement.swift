@@ -30,17 +30,25 @@ extension LimitsProbe {
             var properties: [UInt8] = [0x23]
             let alias = aliasMaximum + 1
             properties += [UInt8(alias >> 8), UInt8(alias & 0xFF)]
-            checks.append(try enforce(id: "topic-alias-enforced", title: "a Topic Alias over the maximum (\(aliasMaximum)) is refused",
-                                      code: 0x94, packet: Self.publish(topic: topic("alias"), qos: 1, properties: properties, payload: [0x61])))
+            checks.append(
+                try enforce(
+                    id: "topic-alias-enforced", title: "a Topic Alias over the maximum (\(aliasMaximum)) is refused",
+                    code: 0x94,
+                    packet: Self.publish(topic: topic("alias"), qos: 1, properties: properties, payload: [0x61])))
         }
         if let maximum = ack.properties.maximumQoS, maximum < 2 {
-            checks.append(try enforce(id: "maximum-qos-enforced", title: "a PUBLISH above Maximum QoS (\(maximum)) is refused",
-                                      code: 0x9B, packet: Self.publish(topic: topic("qos"), qos: maximum + 1, properties: [], payload: [0x61])))
+            checks.append(
+                try enforce(
+                    id: "maximum-qos-enforced", title: "a PUBLISH above Maximum QoS (\(maximum)) is refused",
+                    code: 0x9B,
+                    packet: Self.publish(topic: topic("qos"), qos: maximum + 1, properties: [], payload: [0x61])))
         }
         if let size = ack.properties.maximumPacketSize, size < 1 << 24 {
             let payload = [UInt8](repeating: 0x61, count: size)
-            checks.append(try enforce(id: "packet-size-enforced", title: "a packet over Maximum Packet Size (\(size)) is refused",
-                                      code: 0x95, packet: Self.publish(topic: topic("size"), qos: 1, properties: [], payload: payload)))
+            checks.append(
+                try enforce(
+                    id: "packet-size-enforced", title: "a packet over Maximum Packet Size (\(size)) is refused",
+                    code: 0x95, packet: Self.publish(topic: topic("size"), qos: 1, properties: [], payload: payload)))
         }
         return checks
     }
@@ -48,7 +56,8 @@ extension LimitsProbe {
     private func topic(_ name: String) -> String { "\(prefix)/\(name)" }
 
     /// One connection writes `packet` and reads the answer.
-    private func enforce(id: String, title: String, code: Int, packet: [UInt8]) throws(LimitsInterrupted) -> LimitCheck {
+    private func enforce(id: String, title: String, code: Int, packet: [UInt8]) throws(LimitsInterrupted) -> LimitCheck
+    {
         var check = LimitCheck(id: id, kind: .rule, title: title, detail: "")
         let c: LimitsClient
         do {
@@ -75,13 +84,19 @@ extension LimitsProbe {
         default: answer = acknowledged ? .acknowledged : .nothing
         }
         let closed = answer == .closed || { if case .disconnect = answer { return true } else { return false } }()
-        check.findings.append(.check(SpecRules.protocolErrorCloses, met: closed, strict: strict,
-                                     expected: "the connection closed", observed: answer.text,
-                                     text: closed ? "the broker closed the connection" : "the broker \(answer.text)"))
+        check.findings.append(
+            .check(
+                SpecRules.protocolErrorCloses, met: closed, strict: strict,
+                expected: "the connection closed", observed: answer.text,
+                text: closed ? "the broker closed the connection" : "the broker \(answer.text)"))
         if closed {
-            check.findings.append(.check(SpecRules.protocolErrorReason, met: answer == .disconnect(code), strict: strict,
-                                         expected: "DISCONNECT \(ReasonCode.describe(code)) first", observed: answer.text,
-                                         text: answer == .disconnect(code) ? "with DISCONNECT \(ReasonCode.describe(code))" : "without DISCONNECT \(ReasonCode.describe(code))"))
+            check.findings.append(
+                .check(
+                    SpecRules.protocolErrorReason, met: answer == .disconnect(code), strict: strict,
+                    expected: "DISCONNECT \(ReasonCode.describe(code)) first", observed: answer.text,
+                    text: answer == .disconnect(code)
+                        ? "with DISCONNECT \(ReasonCode.describe(code))"
+                        : "without DISCONNECT \(ReasonCode.describe(code))"))
         }
         check.available = check.findings.passed
         check.detail = "the broker \(answer.text)"
@@ -113,9 +128,13 @@ extension LimitsProbe {
 extension SpecRules {
     static let protocolErrorCloses = SpecRule(
         basis: .must, clause: "MQTT 5 [MQTT-4.13.1-1]",
-        quote: "When a Server detects a Malformed Packet or Protocol Error, and a Reason Code is given in the specification, it MUST close the Network Connection. (A Topic Alias over the maximum, a QoS over Maximum QoS and a packet over Maximum Packet Size are Protocol Errors, §3.3.2.3.4, §3.2.2.3.4, §3.2.2.3.6.)")
+        quote:
+            "When a Server detects a Malformed Packet or Protocol Error, and a Reason Code is given in the specification, it MUST close the Network Connection. (A Topic Alias over the maximum, a QoS over Maximum QoS and a packet over Maximum Packet Size are Protocol Errors, §3.3.2.3.4, §3.2.2.3.4, §3.2.2.3.6.)"
+    )
 
     static let protocolErrorReason = SpecRule(
         basis: .should, clause: "MQTT 5 §4.13.1",
-        quote: "In the case of an error in any other packet it SHOULD send a DISCONNECT packet containing the Reason Code before closing the Network Connection.")
+        quote:
+            "In the case of an error in any other packet it SHOULD send a DISCONNECT packet containing the Reason Code before closing the Network Connection."
+    )
 }

@@ -33,15 +33,20 @@ struct LimitsProbe {
 
     var version: ProtocolVersion { setup.version }
 
-    static let features = ["qos0", "qos1", "qos2", "retain", "wildcards", "shared", "sys", "no-local", "retain-as-published",
-                           "retain-handling", "subscription-identifiers", "message-expiry", "receive-maximum"]
+    static let features = [
+        "qos0", "qos1", "qos2", "retain", "wildcards", "shared", "sys", "no-local", "retain-as-published",
+        "retain-handling", "subscription-identifiers", "message-expiry", "receive-maximum",
+    ]
 
     func run() throws(LimitsInterrupted) -> (connAck: ConnAck?, checks: [LimitCheck]) {
         let main: LimitsClient
         do {
             main = try client(id: "\(setup.baseID)-\(version == .v5 ? "5" : "3")-lim")
         } catch let failure as CommandFailure {
-            return (nil, [LimitCheck(id: "connect", kind: .rule, title: "connect", available: false, detail: failure.message)])
+            return (
+                nil,
+                [LimitCheck(id: "connect", kind: .rule, title: "connect", available: false, detail: failure.message)]
+            )
         } catch let interrupted as LimitsInterrupted {
             throw interrupted
         } catch {
@@ -118,7 +123,8 @@ struct LimitsProbe {
         let sent = try c.publish(t, Array("qos \(qos)".utf8), qos: qos)
         let message = try c.message(on: t, after: from)
         check.available = message?.qos == qos && granted == Int32(qos)
-        check.detail = "subscription granted \(granted >= 0x80 ? "refused (0x\(ReasonCode.hex2(Int(granted))))" : "QoS \(granted)"); "
+        check.detail =
+            "subscription granted \(granted >= 0x80 ? "refused (0x\(ReasonCode.hex2(Int(granted))))" : "QoS \(granted)"); "
             + (message.map { "delivered at QoS \($0.qos)" } ?? "not delivered (\(describe(sent)))")
         try c.unsubscribe([t])
         return check
@@ -132,7 +138,9 @@ struct LimitsProbe {
         _ = try c.subscribe([t], qos: 1)
         let message = try c.message(on: t, after: from)
         check.available = message?.retain == true
-        check.detail = message.map { "a new subscriber got it, retain flag \($0.retain ? 1 : 0)" } ?? "a new subscriber got nothing (\(describe(sent)))"
+        check.detail =
+            message.map { "a new subscriber got it, retain flag \($0.retain ? 1 : 0)" }
+            ?? "a new subscriber got nothing (\(describe(sent)))"
         try c.unsubscribe([t])
         _ = try c.publish(t, [], qos: 1, retain: true)  // removes it
         return check
@@ -149,7 +157,8 @@ struct LimitsProbe {
         let a = try c.message(on: topic("w/b/c"), after: from)
         let b = try c.message(on: topic("h/x/y"), after: from)
         check.available = a != nil && b != nil
-        check.detail = "+ \(a != nil ? "matched" : "did not match"), # \(b != nil ? "matched" : "did not match")"
+        check.detail =
+            "+ \(a != nil ? "matched" : "did not match"), # \(b != nil ? "matched" : "did not match")"
             + (granted.contains { $0 >= 0x80 } ? " (SUBACK refused a filter)" : "")
         try c.unsubscribe([plus, hash])
         return check
@@ -169,7 +178,10 @@ struct LimitsProbe {
         _ = try c.publish(t, Array("shared".utf8), qos: 0)
         let message = try c.message(on: t, after: from)
         check.available = granted < 0x80 && message != nil
-        check.detail = granted >= 0x80 ? "SUBACK refused it (0x\(ReasonCode.hex2(Int(granted))))" : (message != nil ? "delivered" : "not delivered")
+        check.detail =
+            granted >= 0x80
+            ? "SUBACK refused it (0x\(ReasonCode.hex2(Int(granted))))"
+            : (message != nil ? "delivered" : "not delivered")
         try c.unsubscribe([filter])
         return check
     }
@@ -193,9 +205,11 @@ struct LimitsProbe {
     func retainFlagOnLive(_ c: LimitsClient) throws(LimitsInterrupted) -> LimitCheck {
         let plain = topic("live/plain")
         let rap = topic("live/rap")
-        var check = LimitCheck(id: version == .v5 ? "retain-as-published" : "retain-flag", kind: .rule,
-                               title: version == .v5 ? "retain flag of live messages, retain-as-published" : "retain flag of live messages",
-                               detail: "")
+        var check = LimitCheck(
+            id: version == .v5 ? "retain-as-published" : "retain-flag", kind: .rule,
+            title: version == .v5
+                ? "retain flag of live messages, retain-as-published" : "retain flag of live messages",
+            detail: "")
         _ = try c.subscribe([plain], qos: 1)
         if version == .v5 { _ = try c.subscribe([rap], qos: 1, options: .retainAsPublished) }
         let from = c.messages.count
@@ -206,16 +220,26 @@ struct LimitsProbe {
             _ = try c.publish(rap, Array("live".utf8), qos: 1, retain: true)
             b = try c.message(on: rap, after: from)
         }
-        check.findings.append(.check(SpecRules.retainFlagOnLiveMessages(version), met: a?.retain == false, strict: strict,
-                                     expected: "retain 0 on a live message", observed: a.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered",
-                                     text: a?.retain == false ? "live messages are forwarded with retain 0" : "a live message was forwarded with retain \(a?.retain == true ? 1 : 0)"))
+        check.findings.append(
+            .check(
+                SpecRules.retainFlagOnLiveMessages(version), met: a?.retain == false, strict: strict,
+                expected: "retain 0 on a live message",
+                observed: a.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered",
+                text: a?.retain == false
+                    ? "live messages are forwarded with retain 0"
+                    : "a live message was forwarded with retain \(a?.retain == true ? 1 : 0)"))
         if version == .v5 {
-            check.findings.append(.check(SpecRules.retainAsPublished, met: b?.retain == true, strict: strict,
-                                         expected: "retain 1 with retain-as-published", observed: b.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered",
-                                         text: b?.retain == true ? "retain-as-published keeps the flag" : "retain-as-published did not keep the flag"))
+            check.findings.append(
+                .check(
+                    SpecRules.retainAsPublished, met: b?.retain == true, strict: strict,
+                    expected: "retain 1 with retain-as-published",
+                    observed: b.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered",
+                    text: b?.retain == true
+                        ? "retain-as-published keeps the flag" : "retain-as-published did not keep the flag"))
         }
         check.available = check.findings.passed
-        check.detail = "without retain-as-published: \(a.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered")"
+        check.detail =
+            "without retain-as-published: \(a.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered")"
             + (version == .v5 ? "; with it: \(b.map { "retain \($0.retain ? 1 : 0)" } ?? "not delivered")" : "")
         try c.unsubscribe(version == .v5 ? [plain, rap] : [plain])
         _ = try c.publish(plain, [], qos: 1, retain: true)
@@ -230,9 +254,11 @@ struct LimitsProbe {
         let from = c.messages.count
         _ = try c.publish(t, Array("own".utf8), qos: 1)
         let echo = try c.message(on: t, after: from, within: Self.negativeWait)
-        check.findings.append(.check(SpecRules.noLocal, met: echo == nil, strict: strict, expected: "our own message not forwarded to us",
-                                     observed: echo == nil ? "not forwarded within \(Numbers.short(Self.negativeWait)) s" : "forwarded",
-                                     text: echo == nil ? "no-local holds" : "our own message came back despite no-local"))
+        check.findings.append(
+            .check(
+                SpecRules.noLocal, met: echo == nil, strict: strict, expected: "our own message not forwarded to us",
+                observed: echo == nil ? "not forwarded within \(Numbers.short(Self.negativeWait)) s" : "forwarded",
+                text: echo == nil ? "no-local holds" : "our own message came back despite no-local"))
         check.available = echo == nil
         check.detail = echo == nil ? "our own message did not come back" : "our own message came back"
         try c.unsubscribe([t])
@@ -243,7 +269,9 @@ struct LimitsProbe {
         let t = topic("rh/x")
         var check = LimitCheck(id: "retain-handling", kind: .rule, title: "retain handling 0, 1 and 2", detail: "")
         _ = try c.publish(t, Array("retained".utf8), qos: 1, retain: true)
-        func delivered(_ filter: String, _ options: SubscriptionOptions, negative: Bool) throws(LimitsInterrupted) -> Bool {
+        func delivered(
+            _ filter: String, _ options: SubscriptionOptions, negative: Bool
+        ) throws(LimitsInterrupted) -> Bool {
             let from = c.messages.count
             _ = try c.subscribe([filter], qos: 0, options: options)
             return try c.message(on: t, after: from, within: negative ? Self.negativeWait : nil) != nil
@@ -253,17 +281,26 @@ struct LimitsProbe {
         let h1New = try delivered(topic("rh/#"), .sendRetainedIfNew, negative: false)
         let h2 = try delivered(topic("rh/+"), .sendRetainedNever, negative: true)
         check.findings = [
-            .check(SpecRules.retainHandling0, met: h0, strict: strict, expected: "retained message sent", observed: h0 ? "sent" : "not sent",
-                   text: h0 ? "retain handling 0 sends the retained message" : "retain handling 0 did not send the retained message"),
-            .check(SpecRules.retainHandling1, met: !h1Existing && h1New, strict: strict,
-                   expected: "sent for a new subscription, not for an existing one",
-                   observed: "new: \(h1New ? "sent" : "not sent"), existing: \(h1Existing ? "sent" : "not sent")",
-                   text: !h1Existing && h1New ? "retain handling 1 sends only for a new subscription" : "retain handling 1 was not followed"),
-            .check(SpecRules.retainHandling2, met: !h2, strict: strict, expected: "not sent", observed: h2 ? "sent" : "not sent",
-                   text: h2 ? "retain handling 2 still sent the retained message" : "retain handling 2 sends nothing"),
+            .check(
+                SpecRules.retainHandling0, met: h0, strict: strict, expected: "retained message sent",
+                observed: h0 ? "sent" : "not sent",
+                text: h0
+                    ? "retain handling 0 sends the retained message"
+                    : "retain handling 0 did not send the retained message"),
+            .check(
+                SpecRules.retainHandling1, met: !h1Existing && h1New, strict: strict,
+                expected: "sent for a new subscription, not for an existing one",
+                observed: "new: \(h1New ? "sent" : "not sent"), existing: \(h1Existing ? "sent" : "not sent")",
+                text: !h1Existing && h1New
+                    ? "retain handling 1 sends only for a new subscription" : "retain handling 1 was not followed"),
+            .check(
+                SpecRules.retainHandling2, met: !h2, strict: strict, expected: "not sent",
+                observed: h2 ? "sent" : "not sent",
+                text: h2 ? "retain handling 2 still sent the retained message" : "retain handling 2 sends nothing"),
         ]
         check.available = check.findings.passed
-        check.detail = "0: \(h0 ? "sent" : "not sent"); 1 existing: \(h1Existing ? "sent" : "not sent"), new: \(h1New ? "sent" : "not sent"); 2: \(h2 ? "sent" : "not sent")"
+        check.detail =
+            "0: \(h0 ? "sent" : "not sent"); 1 existing: \(h1Existing ? "sent" : "not sent"), new: \(h1New ? "sent" : "not sent"); 2: \(h2 ? "sent" : "not sent")"
         try c.unsubscribe([t, topic("rh/#"), topic("rh/+")])
         _ = try c.publish(t, [], qos: 1, retain: true)
         return check
@@ -271,13 +308,15 @@ struct LimitsProbe {
 
     func subscriptionIdentifiers(_ c: LimitsClient) throws(LimitsInterrupted) -> LimitCheck {
         let t = topic("subid")
-        var check = LimitCheck(id: "subscription-identifiers", kind: .rule, title: "subscription identifiers", detail: "")
+        var check = LimitCheck(
+            id: "subscription-identifiers", kind: .rule, title: "subscription identifiers", detail: "")
         let available = c.client.connAck?.properties.first(0x29) != .byte(0)
         var properties = MQTTProperties()
         properties.append(MQTTProperties.subscriptionIdentifier, .varint(7))
         guard let granted = try c.subscribe([t], qos: 0, properties: properties)?.first, granted < 0x80 else {
             check.available = false
-            check.detail = available ? "the subscription with identifier 7 was refused" : "not available (CONNACK), refused"
+            check.detail =
+                available ? "the subscription with identifier 7 was refused" : "not available (CONNACK), refused"
             return check
         }
         let from = c.messages.count
@@ -285,9 +324,14 @@ struct LimitsProbe {
         let message = try c.message(on: t, after: from)
         let ids = message?.properties.all(MQTTProperties.subscriptionIdentifier) ?? []
         let echoed = ids.contains(.varint(7))
-        check.findings.append(.check(SpecRules.subscriptionIdentifier, met: echoed, strict: strict, expected: "identifier 7 on the message",
-                                     observed: message == nil ? "not delivered" : "identifiers \(ids.map { ConnFacts.json($0).serialized() })",
-                                     text: echoed ? "the subscription identifier comes with the message" : "the subscription identifier did not come with the message"))
+        check.findings.append(
+            .check(
+                SpecRules.subscriptionIdentifier, met: echoed, strict: strict, expected: "identifier 7 on the message",
+                observed: message == nil
+                    ? "not delivered" : "identifiers \(ids.map { ConnFacts.json($0).serialized() })",
+                text: echoed
+                    ? "the subscription identifier comes with the message"
+                    : "the subscription identifier did not come with the message"))
         check.available = echoed
         check.detail = echoed ? "identifier 7 echoed" : "identifier not echoed"
         try c.unsubscribe([t])
@@ -296,7 +340,8 @@ struct LimitsProbe {
 
     func messageExpiry(_ c: LimitsClient) throws(LimitsInterrupted) -> LimitCheck {
         let t = topic("expiry")
-        var check = LimitCheck(id: "message-expiry", kind: .rule, title: "message expiry of a retained message", detail: "")
+        var check = LimitCheck(
+            id: "message-expiry", kind: .rule, title: "message expiry of a retained message", detail: "")
         var properties = MQTTProperties()
         properties.append(MQTTProperties.messageExpiryInterval, .uint32(1))
         _ = try c.publish(t, Array("expires".utf8), qos: 1, retain: true, properties: properties)
@@ -305,9 +350,13 @@ struct LimitsProbe {
         let from = c.messages.count
         _ = try c.subscribe([t], qos: 0)
         let stale = try c.message(on: t, after: from, within: Self.negativeWait)
-        check.findings.append(.check(SpecRules.messageExpiry, met: stale == nil, strict: strict, expected: "not delivered after 1 s expiry",
-                                     observed: stale == nil ? "not delivered 2 s later" : "delivered 2 s later",
-                                     text: stale == nil ? "an expired retained message is not delivered" : "an expired retained message was still delivered"))
+        check.findings.append(
+            .check(
+                SpecRules.messageExpiry, met: stale == nil, strict: strict, expected: "not delivered after 1 s expiry",
+                observed: stale == nil ? "not delivered 2 s later" : "delivered 2 s later",
+                text: stale == nil
+                    ? "an expired retained message is not delivered" : "an expired retained message was still delivered"
+            ))
         check.available = stale == nil
         check.detail = stale == nil ? "expired after 1 s as asked" : "still delivered after its 1 s expiry"
         try c.unsubscribe([t])
@@ -336,9 +385,13 @@ struct LimitsProbe {
         slow.client.watchForEnd()
         for n in 1...5 { _ = try c.publish(t, Array("m\(n)".utf8), qos: 1) }
         try slow.wait(Self.negativeWait) { publishes > 2 }
-        check.findings.append(.check(SpecRules.receiveMaximum, met: publishes <= 2, strict: strict,
-                                     expected: "at most 2 unacknowledged QoS 1 messages", observed: "\(publishes) sent",
-                                     text: publishes <= 2 ? "Receive Maximum is honoured" : "the broker sent \(publishes) unacknowledged QoS 1 messages to a client with Receive Maximum 2"))
+        check.findings.append(
+            .check(
+                SpecRules.receiveMaximum, met: publishes <= 2, strict: strict,
+                expected: "at most 2 unacknowledged QoS 1 messages", observed: "\(publishes) sent",
+                text: publishes <= 2
+                    ? "Receive Maximum is honoured"
+                    : "the broker sent \(publishes) unacknowledged QoS 1 messages to a client with Receive Maximum 2"))
         check.available = publishes <= 2
         check.detail = "\(publishes) of 5 QoS 1 messages sent to a client that acknowledges none (Receive Maximum 2)"
         return check
@@ -354,13 +407,16 @@ struct LimitsProbe {
             let t = base + String(repeating: "x", count: max(1, length - fixed))
             guard let granted = try c.subscribe([t], qos: 1)?.first, granted < 0x80 else { return false }
             let from = c.messages.count
-            guard case .acknowledged(let reason) = try c.publish(t, Array("long".utf8), qos: 1), reason < 0x80 else { return false }
+            guard case .acknowledged(let reason) = try c.publish(t, Array("long".utf8), qos: 1), reason < 0x80 else {
+                return false
+            }
             let ok = try c.message(on: t, after: from) != nil
             try c.unsubscribe([t])
             return ok
         }
         let longest = try Self.largest(lower: fixed + 1, upper: 65535, accepted)
-        var check = LimitCheck(id: "topic-length", kind: .limit, title: "longest topic (publish and subscribe)", detail: "")
+        var check = LimitCheck(
+            id: "topic-length", kind: .limit, title: "longest topic (publish and subscribe)", detail: "")
         check.value = longest
         check.detail = longest.map { "\($0) bytes" } ?? "not even \(fixed + 1) bytes"
         return check
@@ -372,14 +428,20 @@ struct LimitsProbe {
         func accepted(_ size: Int) throws(LimitsInterrupted) -> Bool {
             try reconnectIfClosed(c)
             let from = c.messages.count
-            guard case .acknowledged(let reason) = try c.publish(t, [UInt8](repeating: 0x61, count: size), qos: 1), reason < 0x80 else { return false }
+            guard case .acknowledged(let reason) = try c.publish(t, [UInt8](repeating: 0x61, count: size), qos: 1),
+                reason < 0x80
+            else { return false }
             return try c.message(on: t, after: from)?.payload.count == size
         }
         let largest = try Self.largest(lower: 0, upper: maxPayload, accepted)
         try c.unsubscribe([t])
-        var check = LimitCheck(id: "payload-size", kind: .limit, title: "largest payload (up to --max-payload)", detail: "")
+        var check = LimitCheck(
+            id: "payload-size", kind: .limit, title: "largest payload (up to --max-payload)", detail: "")
         check.value = largest
-        check.detail = largest.map { $0 == maxPayload ? "\($0) bytes (the --max-payload cap: the broker may take more)" : "\($0) bytes" } ?? "not even an empty payload"
+        check.detail =
+            largest.map {
+                $0 == maxPayload ? "\($0) bytes (the --max-payload cap: the broker may take more)" : "\($0) bytes"
+            } ?? "not even an empty payload"
         return check
     }
 
@@ -389,13 +451,17 @@ struct LimitsProbe {
         let stem = "mqttctl\(RunID.make())"
         let plain = String(("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789").prefix(23))
         let refusal23 = try tryClientID(plain)
-        var rule = LimitCheck(id: "client-id-23", kind: .rule, title: "23 alphanumeric characters in a client id", detail: "")
-        rule.findings.append(.check(SpecRules.clientIDAllowed(version), met: refusal23 == nil, strict: strict, expected: "accepted",
-                                    observed: refusal23 ?? "accepted", text: refusal23 == nil ? "accepted" : "refused: \(refusal23 ?? "")"))
+        var rule = LimitCheck(
+            id: "client-id-23", kind: .rule, title: "23 alphanumeric characters in a client id", detail: "")
+        rule.findings.append(
+            .check(
+                SpecRules.clientIDAllowed(version), met: refusal23 == nil, strict: strict, expected: "accepted",
+                observed: refusal23 ?? "accepted", text: refusal23 == nil ? "accepted" : "refused: \(refusal23 ?? "")"))
         rule.available = refusal23 == nil
         rule.detail = refusal23.map { "refused: \($0)" } ?? "accepted"
 
-        let longest = try Self.largest(lower: stem.utf8.count, upper: 65535) { (length: Int) throws(LimitsInterrupted) -> Bool in
+        let longest = try Self.largest(lower: stem.utf8.count, upper: 65535) {
+            (length: Int) throws(LimitsInterrupted) -> Bool in
             try tryClientID(stem + String(repeating: "x", count: length - stem.utf8.count)) == nil
         }
         var limit = LimitCheck(id: "client-id-length", kind: .limit, title: "longest client id", detail: "")
@@ -403,11 +469,14 @@ struct LimitsProbe {
         limit.detail = longest.map { "\($0) bytes" } ?? "not even \(stem.utf8.count) bytes"
 
         var refused: [String] = []
-        for (name, insert) in [("space", " "), ("'/'", "/"), ("'+'", "+"), ("'#'", "#"), ("':'", ":"), ("'-'", "-"), ("'_'", "_"),
-                               ("'.'", "."), ("non-ASCII (é)", "é"), ("emoji", "😀")] {
+        for (name, insert) in [
+            ("space", " "), ("'/'", "/"), ("'+'", "+"), ("'#'", "#"), ("':'", ":"), ("'-'", "-"), ("'_'", "_"),
+            ("'.'", "."), ("non-ASCII (é)", "é"), ("emoji", "😀"),
+        ] {
             if try tryClientID(stem + insert + "x") != nil { refused.append(name) }
         }
-        var characters = LimitCheck(id: "client-id-characters", kind: .limit, title: "characters refused in client ids", detail: "")
+        var characters = LimitCheck(
+            id: "client-id-characters", kind: .limit, title: "characters refused in client ids", detail: "")
         characters.value = refused.count
         characters.detail = refused.isEmpty ? "none of space / + # : - _ . é 😀" : refused.joined(separator: ", ")
         return [rule, limit, characters]
@@ -416,7 +485,9 @@ struct LimitsProbe {
     /// The largest value in lower...upper for which `accepted` holds, assuming
     /// it holds up to some point and not after (nil: not even `lower`). Tries
     /// `upper` first: most brokers take it, and that is one step.
-    static func largest(lower: Int, upper: Int, _ accepted: (Int) throws(LimitsInterrupted) -> Bool) throws(LimitsInterrupted) -> Int? {
+    static func largest(
+        lower: Int, upper: Int, _ accepted: (Int) throws(LimitsInterrupted) -> Bool
+    ) throws(LimitsInterrupted) -> Int? {
         if try accepted(upper) { return upper }
         guard try accepted(lower) else { return nil }
         var good = lower
@@ -436,7 +507,8 @@ struct LimitsProbe {
 
     private func describe(_ outcome: LimitsClient.PublishOutcome) -> String {
         switch outcome {
-        case .acknowledged(let reason): return reason < 0x80 ? "publish acknowledged" : "publish refused: \(ReasonCode.describe(reason))"
+        case .acknowledged(let reason):
+            return reason < 0x80 ? "publish acknowledged" : "publish refused: \(ReasonCode.describe(reason))"
         case .notSent(let why): return "not sent: \(why)"
         case .timedOut: return "no acknowledgement"
         case .closed: return "the connection closed"
