@@ -94,22 +94,8 @@ struct Request: ParsableCommand {
     @Flag(name: .customLong("retain-as-published"), help: "MQTT 5: keep the retain flag of responses as published.")
     var retainAsPublished = false
 
-    @Flag(name: [.short, .long], help: "Print the response's topic before its payload.")
-    var verbose = false
-
-    @Flag(name: [.customShort("N"), .customLong("no-eol")], help: "Do not print a newline after each response.")
-    var noEndOfLine = false
-
-    @Option(
-        name: [.customShort("F"), .customLong("format")], parsing: .unconditional,
-        help: "Output format, as sub -F (overrides -v).")
-    var format: String?
-
-    @Flag(name: .customLong("pretty"), help: "With -F %j or %J: indented JSON, as mosquitto_rr --pretty.")
-    var pretty = false
-
-    @Flag(name: .customLong("json"), help: "Print each response as sub --json does, plus \"rtt_ms\".")
-    var json = false
+    /// -v, -N, -F, --pretty, --json: as sub prints messages.
+    @OptionGroup var output: OutputOptions
 
     @Option(
         name: [.customShort("M"), .customLong("max-inflight")],
@@ -150,10 +136,6 @@ struct Request: ParsableCommand {
             throw ValidationError("invalid -C \(count): use 1 or more")
         }
         if let timeout { try Seconds.check(timeout, option: "-W", maximum: Seconds.oneYear) }
-        if json && format != nil {
-            throw ValidationError("--json and -F cannot be used together")
-        }
-        if let format { _ = try FormatRenderer(format: format) }
         if !(1...65535).contains(maxInflight) {
             throw ValidationError("invalid -M \(maxInflight): use 1 to 65535")
         }
@@ -223,21 +205,14 @@ struct Request: ParsableCommand {
         let exchange = Exchange(
             topic: topic, responseTopic: responseTopic, count: count, timeout: timeout,
             correlation: correlation, showRTT: rtt)
-        let renderer: MessageRenderer
-        if json {
+        let renderer = try output.renderer(json: {
             let jsonRenderer = JSONRenderer()
             jsonRenderer.trailer = { output in
                 output.append(",\"rtt_ms\":" as StaticString)
                 output.append(formatMilliseconds(exchange.lastRTT))
             }
-            renderer = jsonRenderer
-        } else if let format {
-            let formatted = try FormatRenderer(format: format, endOfLine: !noEndOfLine)
-            formatted.pretty = pretty
-            renderer = formatted
-        } else {
-            renderer = PlainRenderer(verbose: verbose, endOfLine: !noEndOfLine)
-        }
+            return jsonRenderer
+        })
 
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)

@@ -106,24 +106,8 @@ struct Subscribe: ParsableCommand {
         help: "Clear each retained message received (publish an empty retained message to its topic).")
     var removeRetained = false
 
-    @Flag(name: [.short, .long], help: "Print the topic before the payload.")
-    var verbose = false
-
-    @Flag(name: [.customShort("N"), .customLong("no-eol")], help: "Do not print a newline after each payload.")
-    var noEndOfLine = false
-
-    @Option(
-        name: [.customShort("F"), .customLong("format")], parsing: .unconditional,
-        help: "Output format (see below); overrides -v.")
-    var format: String?
-
-    @Flag(name: .customLong("json"), help: "Print one JSON object per message and line.")
-    var json = false
-
-    @Flag(
-        name: .customLong("pretty"),
-        help: "With -F %j or %J: print the JSON indented over several lines, as mosquitto_sub --pretty.")
-    var pretty = false
+    /// -v, -N, -F, --pretty, --json.
+    @OptionGroup var output: OutputOptions
 
     @Option(
         name: .customLong("random-filter"), parsing: .unconditional,
@@ -175,10 +159,6 @@ struct Subscribe: ParsableCommand {
         if ignoreRetained && retainedOnly {
             throw ValidationError("-R and --retained-only contradict each other")
         }
-        if json && format != nil {
-            throw ValidationError("--json and -F cannot be used together")
-        }
-        if let format { _ = try FormatRenderer(format: format) }
         if !(1...65535).contains(maxInflight) {
             throw ValidationError("invalid -M \(maxInflight): use 1 to 65535")
         }
@@ -224,16 +204,7 @@ struct Subscribe: ParsableCommand {
         default: break
         }
 
-        let renderer: MessageRenderer
-        if json {
-            renderer = JSONRenderer()
-        } else if let format {
-            let formatted = try FormatRenderer(format: format, endOfLine: !noEndOfLine)
-            formatted.pretty = pretty
-            renderer = formatted
-        } else {
-            renderer = PlainRenderer(verbose: verbose, endOfLine: !noEndOfLine)
-        }
+        let renderer = try output.renderer()
 
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)
