@@ -264,7 +264,11 @@ import Testing
     @Test func progressLineOnlyOnATerminalAndNeverWithJSON() async throws {
         let peer = try ScriptedBroker(ScriptedBroker.Behaviour(dropFactor: 1.2))
         let shown = try await mqttctlOnTerminal(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5"])
-        #expect(shown.status == 0, "\(shown)")
+        // The verdict is not this test's business (the peer drops at 6 s by a timer of
+        // the test process, which a loaded machine once held back to 10.5 s: "late",
+        // status 10); that the probe ran to a report is.
+        let ranToAVerdict: Set<Int32> = [0, 10]
+        #expect(ranToAVerdict.contains(shown.status), "\(shown)")
         #expect(shown.stdout.contains("\rkeep-alive K=5 s (MQTT 3.1.1): silent "), "\(shown.stdout.debugDescription)")
         #expect(shown.stdout.contains("limit 8.5 s, max 17 s\u{1B}[K"), "\(shown.stdout.debugDescription)")
         #expect(
@@ -272,7 +276,7 @@ import Testing
             "the line is cleared before the report: \(shown.stdout.debugDescription)")
 
         let json = try await mqttctlOnTerminal(["probe", "keepalive", "-p", "\(peer.port)", "-k", "5", "--json"])
-        #expect(json.status == 0, "\(json)")
+        #expect(ranToAVerdict.contains(json.status), "\(json)")
         #expect(!json.stdout.contains("\u{1B}[K"), "\(json.stdout.debugDescription)")
         #expect(!json.stdout.contains("silent "), "\(json.stdout.debugDescription)")
         #expect(json.stdout.contains("\"probe\":\"keepalive\""))
