@@ -74,9 +74,11 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     public let options: ConnectOptions
-    public private(set) var state: State = .idle
+    /// The connection's phase and the data of each (see `ConnectionLifecycle`).
+    private var lifecycle = ConnectionLifecycle()
+    public var state: State { lifecycle.publicState }
     public private(set) var connAck: ConnAck?
-    public private(set) var closeReason: CloseReason?
+    public var closeReason: CloseReason? { lifecycle.closeReason }
     /// Monotonic time the connection closed.
     public private(set) var closedAt: UInt64?
     /// Monotonic time we last finished writing bytes to the broker.
@@ -93,6 +95,8 @@ public final class MQTTClient: MosquittoEvents {
 
     /// When true nothing more is written (not even acknowledgements or PINGREQ):
     /// the broker hears nothing from us. Used to probe keep-alive enforcement.
+    /// Not part of `lifecycle`: it says whether libmosquitto's queue is written,
+    /// in any phase (`watchForEnd` sets it, `disconnect` lifts it).
     public var silent = false
     /// Set by `watchForEnd`: our own reader of the broker's bytes.
     private var watch: PacketFramer?
@@ -147,15 +151,9 @@ public final class MQTTClient: MosquittoEvents {
     /// The subprotocol the WebSocket server chose (nil over TCP).
     public private(set) var webSocketSubprotocol: String?
     private var connectDeadline: UInt64 = .max
-    private var disconnectRequested = false
-    /// Set by `stopAfterThisMessage`: DISCONNECT properties, and whether every
-    /// acknowledgement up to the last message had been written at that point.
-    private var stopAfterDelivery: (properties: MQTTProperties, flushed: Bool)?
     private var lastErrorLog: String?
     /// What went wrong with TLS during the current connection attempt.
     private var tlsDiagnosis = TLSDiagnosis()
-    /// Our side of the TLS handshake completed (libmosquitto frees the session on close).
-    private var tlsHandshakeDone = false
 
     public init(options: ConnectOptions) throws(MQTTError) {
         self.options = options
@@ -187,9 +185,8 @@ public final class MQTTClient: MosquittoEvents {
     /// interruptible by SIGINT/SIGTERM) and queues CONNECT. CONNACK arrives later
     /// through the event loop, which also enforces the rest of the connect timeout.
     public func connect() throws(MQTTError) {
-        state = .connecting
+        lifecycle.connectStarted()
         tlsDiagnosis.reset()
-        tlsHandshakeDone = false
         tcpConnectedAt = nil
         tlsHandshakeFinishedAt = nil
         connectStartedAt = MonotonicClock.now()
@@ -387,7 +384,7 @@ public final class MQTTClient: MosquittoEvents {
                     .protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
             case .closeFrame(let code, let reason):
                 let frame = "close frame \(WebSocketClose.describe(code: code, reason: reason))"
-                if state == .connecting {
+                if lifecycle.isConnecting {
                     return MQTTError(
                         .cannotConnect, "\(endpoint) closed the WebSocket before CONNACK (\(frame))",
                         cause: .webSocketClosed(code: code, reason: reason))
@@ -397,7 +394,7 @@ public final class MQTTClient: MosquittoEvents {
                     cause: .webSocketClosed(code: code, reason: reason))
             case .ended(let end):
                 let how = end == .fin ? "closed" : "reset"
-                if state == .connecting {
+                if lifecycle.isConnecting {
                     return MQTTError(
                         .cannotConnect,
                         "\(endpoint) \(how) the connection before CONNACK, without a WebSocket close frame",
@@ -416,17 +413,12 @@ public final class MQTTClient: MosquittoEvents {
 
     /// Connects again with the same options (used by `sub --reconnect`).
     public func reconnect() throws(MQTTError) {
-        state = .connecting
+        lifecycle.connectStarted()  // no requested end, stop or TLS handshake of the last attempt
         connAck = nil
-        closeReason = nil
         closedAt = nil
-        disconnectRequested = false
-        ending = nil
-        stopAfterDelivery = nil
         queueHeld = false  // libmosquitto empties its queue on reconnect
         queueMaybePartial = false
         tlsDiagnosis.reset()
-        tlsHandshakeDone = false
         lastErrorLog = nil
         firstBytes = nil
         peerReset = false
@@ -608,18 +600,20 @@ public final class MQTTClient: MosquittoEvents {
     /// would be a TCP reset that can make the broker drop our last packets. The
     /// connection then closes with `.requested`. Does nothing if already closed.
     public func disconnect(reasonCode: Int = 0, properties: MQTTProperties = MQTTProperties()) {
-        guard state == .connecting || state == .connected, ending == nil else { return }
-        disconnectRequested = true
-        silent = false
-        if state == .connecting && connAck == nil {
-            // Nothing to say goodbye to yet.
+        let packet = DisconnectPacket.encode(
+            version: options.protocolVersion, reasonCode: reasonCode, properties: properties)
+        switch lifecycle.disconnectRequested(packet: packet) {
+        case .ignore:
+            return
+        case .closeNow:
+            // No CONNACK yet: nothing to say goodbye to.
+            silent = false
             handle.shutdownSocket()
             close(.requested)
-            return
+        case .flush:
+            silent = false
+            advanceEnding()
         }
-        ending = .flushing(
-            DisconnectPacket.encode(version: options.protocolVersion, reasonCode: reasonCode, properties: properties))
-        advanceEnding()
     }
 
     /// Makes the message being delivered the last one (call it from `onMessage`).
@@ -628,12 +622,12 @@ public final class MQTTClient: MosquittoEvents {
     /// session) for next time; then DISCONNECT ends the connection cleanly.
     /// `sub -C N` relies on this to hand over exactly N messages.
     public func stopAfterThisMessage(disconnectProperties: MQTTProperties = MQTTProperties()) {
-        guard state == .connected, stopAfterDelivery == nil, ending == nil else { return }
+        guard lifecycle.mayStopAfterDelivery else { return }
         // Only acknowledgements are queued here (sub sends nothing else before it
         // stops), and writing those runs no callback, so writing from inside the
         // message callback is safe.
         if !silent && passesGate() { _ = writeQueue() }
-        stopAfterDelivery = (disconnectProperties, flushed: !queueMaybePartial)
+        lifecycle.stopAfterDelivery(properties: disconnectProperties, flushed: !queueMaybePartial)
     }
 
     /// Called once libmosquitto's read returns after `stopAfterThisMessage`.
@@ -641,30 +635,22 @@ public final class MQTTClient: MosquittoEvents {
     /// their acknowledgements queued: those must never be written, so our
     /// DISCONNECT goes out directly, around libmosquitto's queue.
     private func endAfterLastDelivery() {
-        guard let stop = stopAfterDelivery, state == .connected else { return }
-        disconnectRequested = true
-        guard stop.flushed else {
+        switch lifecycle.lastDeliveryRead() {
+        case .none:
+            return
+        case .closeNow:
             // A half-written packet: DISCONNECT cannot be slipped in. Ending abruptly
             // loses nothing (unacknowledged messages stay with the broker).
             handle.shutdownSocket()
             close(.requested)
-            return
+        case .sendDisconnect(let properties):
+            sendDisconnect(
+                DisconnectPacket.encode(version: options.protocolVersion, reasonCode: 0, properties: properties))
         }
-        sendDisconnect(
-            DisconnectPacket.encode(version: options.protocolVersion, reasonCode: 0, properties: stop.properties))
     }
-
-    /// How a requested end proceeds (see `disconnect`).
-    private enum Ending {
-        /// Writing libmosquitto's queue; then these DISCONNECT bytes.
-        case flushing([UInt8])
-        /// DISCONNECT sent, write side closed: discarding input until the broker closes.
-        case draining(until: UInt64)
-    }
-    private var ending: Ending?
 
     private func advanceEnding() {
-        guard case .flushing(let packet)? = ending else { return }
+        guard case .flushing(let packet)? = lifecycle.ending else { return }
         if handle.wantsWrite && passesGate() {
             let rc = writeQueue()
             if rc != MOSQ_ERR_SUCCESS.rawValue {
@@ -700,7 +686,7 @@ public final class MQTTClient: MosquittoEvents {
     /// queue. False when that is impossible now (not connected, ending, a queued
     /// packet maybe half-written) or the write failed.
     public func writeAroundQueue(_ bytes: [UInt8]) -> Bool {
-        guard state == .connected, ending == nil, !queueMaybePartial, handle.writeRaw(bytes) else { return false }
+        guard lifecycle.isOpen, !queueMaybePartial, handle.writeRaw(bytes) else { return false }
         lastWriteAt = MonotonicClock.now()
         return true
     }
@@ -713,13 +699,13 @@ public final class MQTTClient: MosquittoEvents {
         }
         lastWriteAt = MonotonicClock.now()
         handle.shutdownWrite()
-        ending = .draining(until: MonotonicClock.after(seconds: 2))
+        lifecycle.disconnectSent(drainUntil: MonotonicClock.after(seconds: 2))
     }
 
     /// Closes the connection at once, without DISCONNECT (an abnormal end: the
     /// broker publishes the will).
     public func abort(_ error: MQTTError = MQTTError(.connectionLost, "connection closed")) {
-        guard state != .closed else { return }
+        guard !lifecycle.isClosed else { return }
         let fd = handle.socket
         if fd >= 0 {
             // shutdown() ends the TCP connection even though libmosquitto still owns the fd.
@@ -736,7 +722,7 @@ public final class MQTTClient: MosquittoEvents {
     /// connections that only wait to be ended (the keep-alive and take-over
     /// probes); call it from `onConnect` or `onSubscribe` or later.
     public func watchForEnd() {
-        guard state == .connected, ending == nil, watch == nil else { return }
+        guard lifecycle.isOpen, watch == nil else { return }
         silent = true
         watch = PacketFramer()
     }
@@ -744,7 +730,7 @@ public final class MQTTClient: MosquittoEvents {
     /// Sends a PINGREQ now. False when that is not possible at this instant
     /// (not connected, or libmosquitto has a packet half-written).
     public func sendPingRequest() -> Bool {
-        guard state == .connected else { return false }
+        guard lifecycle.isConnected else { return false }
         let ok = handle.writePingRequest()
         if ok { lastWriteAt = MonotonicClock.now() }
         return ok
@@ -754,42 +740,37 @@ public final class MQTTClient: MosquittoEvents {
 
     // MARK: Loop steps, called by EventLoop
 
-    var socket: Int32 { state == .closed ? -1 : handle.socket }
+    var socket: Int32 { lifecycle.isClosed ? -1 : handle.socket }
 
     var wantsWrite: Bool {
-        switch ending {
+        switch lifecycle.ending {
         case .flushing?: return true
         case .draining?: return false
         case nil: return !silent && !queueHeld && handle.wantsWrite
         }
     }
 
-    var deadline: UInt64 {
-        // A closed client waits for nothing (a stale deadline would spin the loop).
-        guard state != .closed else { return .max }
-        if case .draining(let until)? = ending { return until }
-        return state == .connecting ? connectDeadline : .max
-    }
+    var deadline: UInt64 { lifecycle.deadline(connectDeadline: connectDeadline) }
 
     var needsTicks: Bool {
-        state == .connected && ending == nil && keepAliveEnabled && !silent && options.keepAlive > 0
+        lifecycle.isOpen && keepAliveEnabled && !silent && options.keepAlive > 0
     }
 
     func readAvailable() {
-        if case .draining? = ending {
+        if case .draining? = lifecycle.ending {
             if !handle.discardIncoming() { close(.requested) }
             return
         }
         if watch != nil { return readWatched() }
-        defer { if options.quickAck && state != .closed { handle.acknowledgeNow() } }
-        if state == .connecting, mosquittoTLS == nil, options.socksProxy == nil, firstBytes == nil {
+        defer { if options.quickAck && !lifecycle.isClosed { handle.acknowledgeNow() } }
+        if lifecycle.isConnecting, mosquittoTLS == nil, options.socksProxy == nil, firstBytes == nil {
             (firstBytes, peerReset) = handle.peekPlain(upTo: 8)
         }
         // Read packet by packet until the socket is drained; bounded for fairness.
         for _ in 0..<256 {
-            guard state != .closed, handle.socket >= 0 else { return }
+            guard !lifecycle.isClosed, handle.socket >= 0 else { return }
             // Once we are ending, libmosquitto must not process (and acknowledge) more.
-            guard ending == nil, stopAfterDelivery == nil else { return }
+            guard lifecycle.libraryMayRead else { return }
             let (rc, drained, readErrno) = handle.loopRead()
             if rc != MOSQ_ERR_SUCCESS.rawValue {
                 closeAfterLoopError(rc, errno: readErrno)
@@ -798,7 +779,7 @@ public final class MQTTClient: MosquittoEvents {
             // A callback of this read (onConnect, onSubscribe) started watching.
             if watch != nil { return readWatched() }
             guard observeTLSHandshake() else { return }
-            if state == .connecting, mosquittoTLS != nil, !tlsHandshakeDone {
+            if mosquittoTLS != nil, lifecycle.awaitsTLSHandshake {
                 if readErrno != 0, !drained, readErrno != EINTR {
                     // libmosquitto treats SSL_ERROR_SYSCALL during the handshake as "try
                     // again" (lib/net_mosq.c), so a reset connection would spin until the
@@ -810,12 +791,12 @@ public final class MQTTClient: MosquittoEvents {
             }
             if handle.socket < 0 {
                 // A server DISCONNECT returns success with the socket already closed.
-                if state != .closed {
-                    close(disconnectRequested ? .requested : .failed(lostError(MOSQ_ERR_CONN_LOST.rawValue)))
+                if !lifecycle.isClosed {
+                    close(lifecycle.reasonForPeerClose(otherwise: .failed(lostError(MOSQ_ERR_CONN_LOST.rawValue))))
                 }
                 return
             }
-            if stopAfterDelivery != nil {
+            if lifecycle.lastDeliveryRead() != .none {
                 endAfterLastDelivery()
                 return
             }
@@ -826,7 +807,7 @@ public final class MQTTClient: MosquittoEvents {
     /// Reads what the broker sent while we watch (see `watchForEnd`).
     private func readWatched() {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while state != .closed {
+        while !lifecycle.isClosed {
             let result = buffer.withUnsafeMutableBytes { handle.readRaw(into: $0) }
             switch result {
             case .bytes(let n):
@@ -881,11 +862,11 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     func writePending() {
-        if ending != nil {
+        if lifecycle.ending != nil {
             advanceEnding()
             return
         }
-        guard !silent, state != .closed, handle.socket >= 0, handle.wantsWrite else { return }
+        guard !silent, !lifecycle.isClosed, handle.socket >= 0, handle.wantsWrite else { return }
         guard observeTLSHandshake(), passesGate() else { return }
         let rc = writeQueue()
         lastWriteAt = MonotonicClock.now()
@@ -893,13 +874,13 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     func tick(now: UInt64) {
-        if case .draining(let until)? = ending, now >= until, state != .closed {
+        if case .draining(let until)? = lifecycle.ending, now >= until {
             // The broker did not close within the grace period; our part is done.
             handle.shutdownSocket()
             close(.requested)
             return
         }
-        if state == .connecting && now >= connectDeadline {
+        if lifecycle.isConnecting && now >= connectDeadline {
             let endpoint = options.endpoint, seconds = options.connectTimeout
             if mosquittoTLS != nil && handle.tlsHandshakeFinished != true {
                 fail(
@@ -928,9 +909,9 @@ public final class MQTTClient: MosquittoEvents {
     // MARK: Closing
 
     private func closeAfterLoopError(_ rc: Int32, errno readErrno: Int32 = 0) {
-        guard state != .closed else { return }
+        guard !lifecycle.isClosed else { return }
         if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue
-            || (state == .connecting && mosquittoTLS != nil && !tlsDiagnosis.isEmpty)
+            || (lifecycle.isConnecting && mosquittoTLS != nil && !tlsDiagnosis.isEmpty)
         {
             // The last case: the broker refused us at the TLS level after the handshake
             // (TLS 1.3 "certificate required"), which libmosquitto reports as a lost connection.
@@ -941,7 +922,7 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
-        if state == .connecting, let proxy = options.socksProxy,
+        if lifecycle.isConnecting, let proxy = options.socksProxy,
             let error = SOCKSFailure.error(rc, proxy: proxy, broker: options.endpoint)
         {
             return error
@@ -950,7 +931,7 @@ public final class MQTTClient: MosquittoEvents {
             error.libraryCode = LibraryCode(rawValue: rc)
             return error
         }
-        if state == .connecting {
+        if lifecycle.isConnecting {
             if mosquittoTLS == nil {
                 var error = PreConnAck.error(
                     firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
@@ -958,7 +939,7 @@ public final class MQTTClient: MosquittoEvents {
                 error.libraryCode = LibraryCode(rawValue: rc)
                 return error
             }
-            if let tls = mosquittoTLS, tlsHandshakeDone {
+            if let tls = mosquittoTLS, lifecycle.tlsHandshakeDone {
                 // With TLS 1.3 the broker checks the client certificate after our side
                 // of the handshake is done; its alert is often lost in the reset.
                 return tlsError(.closedAfterHandshake(clientCertificateSent: tls.certFile != nil), rc: rc)
@@ -992,10 +973,11 @@ public final class MQTTClient: MosquittoEvents {
     /// call that reads (even inside the connect call, on a busy machine), and checks
     /// it before the first write. False when the connection was failed.
     private func observeTLSHandshake() -> Bool {
-        guard state == .connecting, mosquittoTLS != nil, !tlsHandshakeDone, handle.tlsHandshakeFinished == true else {
+        guard mosquittoTLS != nil, lifecycle.awaitsTLSHandshake, handle.tlsHandshakeFinished == true,
+            lifecycle.tlsHandshakeFinished()
+        else {
             return true
         }
-        tlsHandshakeDone = true
         tlsHandshakeFinishedAt = MonotonicClock.now()
         if let problem = checkHandshake() {
             // Before CONNECT (and the password) is written.
@@ -1043,10 +1025,7 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     private func close(_ reason: CloseReason) {
-        guard state != .closed else { return }
-        state = .closed
-        ending = nil
-        closeReason = reason
+        guard lifecycle.close(reason) else { return }
         closedAt = MonotonicClock.now()
         onClose?(reason)
     }
@@ -1059,7 +1038,7 @@ public final class MQTTClient: MosquittoEvents {
             receivedAt: MonotonicClock.now())
         connAck = ack
         if code == 0 {
-            state = .connected
+            lifecycle.connAckAccepted()
             updateLogging()
             onConnect?(ack)
         } else if options.protocolVersion == .v5, let firstBytes, PreConnAck.mqtt311ReturnCode(firstBytes) != nil {
@@ -1075,9 +1054,9 @@ public final class MQTTClient: MosquittoEvents {
     }
 
     func disconnected(code: Int32) {
-        guard state != .closed else { return }  // libmosquitto may report a close twice
+        guard !lifecycle.isClosed else { return }  // libmosquitto may report a close twice
         if code == 0 {
-            close(disconnectRequested ? .requested : .serverDisconnect(ServerDisconnect(reasonCode: 0)))
+            close(lifecycle.reasonForPeerClose(otherwise: .serverDisconnect(ServerDisconnect(reasonCode: 0))))
         } else if options.protocolVersion == .v5 && code >= 0x80 {
             close(.serverDisconnect(ServerDisconnect(reasonCode: Int(code))))
         } else {
@@ -1116,7 +1095,7 @@ public final class MQTTClient: MosquittoEvents {
         guard onLog != nil || level == MOSQ_LOG_ERR else { return }
         let line = String(cString: message)
         if level == MOSQ_LOG_ERR {
-            if state == .connecting && mosquittoTLS != nil {
+            if lifecycle.isConnecting && mosquittoTLS != nil {
                 tlsDiagnosis.record(logLine: line)
                 if line.hasPrefix("OpenSSL Error"), let verify = handle.tlsVerifyResult(), verify != 0 {
                     tlsDiagnosis.verifyResult = verify
@@ -1131,7 +1110,7 @@ public final class MQTTClient: MosquittoEvents {
     /// `--debug`, and to see PINGRESPs. Otherwise it costs a formatted line per packet.
     private func updateLogging() {
         guard let handle else { return }
-        handle.setLogging(state == .connecting || onLog != nil || onPingResponse != nil)
+        handle.setLogging(lifecycle.isConnecting || onLog != nil || onPingResponse != nil)
     }
 }
 
