@@ -30,6 +30,24 @@ struct ProbeSetup {
             progress: progress ?? Progress.forCommand(json: json), quiet: json)
     }
 
+    /// The versions a probe command runs: the one -V names, else MQTT 3.1.1 and 5.
+    static func versions(_ explicit: ProtocolVersion?) -> [ProtocolVersion] {
+        explicit.map { [$0] } ?? [.v311, .v5]
+    }
+
+    /// One set-up per version in `versions`, sharing a loop and a progress line;
+    /// a session expiry (-x) goes to MQTT 5 only, the one version that has it.
+    static func perVersion(
+        _ versions: [ProtocolVersion], connection: ConnectionOptions, json: Bool, loop: EventLoop, progress: Progress
+    ) throws(CommandFailure) -> [ProbeSetup] {
+        try versions.map { version throws(CommandFailure) in
+            var c = connection
+            if version != .v5 { c.sessionExpiry = nil }
+            return try ProbeSetup(
+                connection: c, version: version, json: json, idSuffix: nil, loop: loop, progress: progress)
+        }
+    }
+
     /// Connects once with each setup's settings, all at once in their shared
     /// loop, and disconnects: the CONNACK per setup, or how its connection failed.
     /// Throws only for a signal.

@@ -85,7 +85,7 @@ struct ProbeAll: ParsableCommand {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
         let explicit = connection.protocolVersion
-        let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
+        let versions = ProbeSetup.versions(explicit)
         let runID = RunID.make()
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)

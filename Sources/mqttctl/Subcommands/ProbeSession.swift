@@ -46,15 +46,11 @@ struct ProbeSession: ParsableCommand {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
         let explicit = connection.protocolVersion
-        let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
+        let versions = ProbeSetup.versions(explicit)
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
-        let setups = try versions.map { version throws(CommandFailure) in
-            var c = connection
-            if version != .v5 { c.sessionExpiry = nil }
-            return try ProbeSetup(
-                connection: c, version: version, json: probe.json, idSuffix: nil, loop: loop, progress: progress)
-        }
+        let setups = try ProbeSetup.perVersion(
+            versions, connection: connection, json: probe.json, loop: loop, progress: progress)
         let runID = RunID.make()
         var skipped: [ProbeReport.Skipped] = []
         var results: [SessionReport.Result] = []

@@ -204,7 +204,7 @@ extension ProbeTakeover {
         let started = MonotonicClock.now()
         let startedAt = WallClock.now()
         let explicit = connection.protocolVersion
-        let versions: [ProtocolVersion] = explicit.map { [$0] } ?? [.v311, .v5]
+        let versions = ProbeSetup.versions(explicit)
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
