@@ -780,10 +780,13 @@ public final class MQTTClient: MosquittoEvents {
             if watch != nil { return readWatched() }
             guard observeTLSHandshake() else { return }
             if mosquittoTLS != nil, lifecycle.awaitsTLSHandshake {
-                if readErrno != 0, !drained, readErrno != EINTR {
+                if readErrno != 0, !drained, readErrno != EINTR, readErrno != EAGAIN, readErrno != EWOULDBLOCK {
                     // libmosquitto treats SSL_ERROR_SYSCALL during the handshake as "try
                     // again" (lib/net_mosq.c), so a reset connection would spin until the
-                    // connect timeout: end it here.
+                    // connect timeout: end it here. EAGAIN is only "not yet": through a
+                    // SOCKS proxy libmosquitto starts the handshake inside the read that
+                    // took the proxy's reply, and a broker slower than that (a loaded
+                    // machine) left it behind as if the handshake had failed.
                     tlsDiagnosis.handshakeErrno = readErrno
                     fail(tlsError(MOSQ_ERR_TLS.rawValue))
                     return
