@@ -48,6 +48,31 @@ struct ProbeSetup {
         }
     }
 
+    /// The set-ups the broker accepts, each connected once (all at once: a broker
+    /// may ignore one version and answer the other). One it refuses is skipped
+    /// and said so, unless -V asked for it (`explicit`) or none works: then that
+    /// failure is the command's.
+    static func accepted(
+        _ setups: [ProbeSetup], explicit: ProtocolVersion?
+    ) throws(CommandFailure) -> (usable: [(setup: ProbeSetup, ack: ConnAck)], skipped: [ProbeReport.Skipped]) {
+        let checks = try checkConnects(setups)
+        var skipped: [ProbeReport.Skipped] = []
+        var usable: [(setup: ProbeSetup, ack: ConnAck)] = []
+        for (setup, check) in zip(setups, checks) {
+            switch check {
+            case .success(let ack): usable.append((setup, ack))
+            case .failure(let error):
+                if explicit != nil { throw error }
+                skipped.append(
+                    ProbeReport.Skipped(
+                        version: setup.version,
+                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
+            }
+        }
+        if usable.isEmpty, case .failure(let error)? = checks.first { throw error }
+        return (usable, skipped)
+    }
+
     /// Connects once with each setup's settings, all at once in their shared
     /// loop, and disconnects: the CONNACK per setup, or how its connection failed.
     /// Throws only for a signal.

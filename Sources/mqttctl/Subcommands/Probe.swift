@@ -95,24 +95,7 @@ struct ProbeAll: ParsableCommand {
                 progress: progress)
         }
 
-        // Every version is tried at once: a broker may ignore one and answer the
-        // other. One that fails is skipped and said so, unless -V asked for it or
-        // none works (then its failure is the command's).
-        let checks = try ProbeSetup.checkConnects(setups)
-        var skipped: [ProbeReport.Skipped] = []
-        var usable: [(setup: ProbeSetup, ack: ConnAck)] = []
-        for (setup, check) in zip(setups, checks) {
-            switch check {
-            case .success(let ack): usable.append((setup, ack))
-            case .failure(let error):
-                if explicit != nil { throw error }
-                skipped.append(
-                    ProbeReport.Skipped(
-                        version: setup.version,
-                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
-            }
-        }
-        if usable.isEmpty, case .failure(let error)? = checks.first { throw error }
+        let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
 
         var tasks: [ProbeTask] = []
         var keepAliveProbes: [KeepAliveProbe] = []

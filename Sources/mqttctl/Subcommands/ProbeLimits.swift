@@ -115,25 +115,11 @@ struct ProbeLimits: ParsableCommand {
                 connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop,
                 progress: progress)
         }
-        let checks = try ProbeSetup.checkConnects(setups)
-        var skipped: [ProbeReport.Skipped] = []
-        var usable: [ProbeSetup] = []
-        for (setup, check) in zip(setups, checks) {
-            switch check {
-            case .success: usable.append(setup)
-            case .failure(let error):
-                if explicit != nil { throw error }
-                skipped.append(
-                    ProbeReport.Skipped(
-                        version: setup.version,
-                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
-            }
-        }
-        if usable.isEmpty, case .failure(let error)? = checks.first { throw error }
+        let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
 
         let runID = RunID.make()
         var results: [LimitsReport.VersionResult] = []
-        for setup in usable {
+        for (setup, _) in usable {
             progress.show("probe limits: MQTT \(setup.version)…")
             let limits = LimitsProbe(
                 setup: setup, prefix: "\(probe.topicPrefix)/\(runID)/limits/\(setup.version == .v5 ? "5" : "3")",

@@ -52,21 +52,9 @@ struct ProbeSession: ParsableCommand {
         let setups = try ProbeSetup.perVersion(
             versions, connection: connection, json: probe.json, loop: loop, progress: progress)
         let runID = RunID.make()
-        var skipped: [ProbeReport.Skipped] = []
         var results: [SessionReport.Result] = []
-        var firstError: CommandFailure?
-        for (setup, check) in zip(setups, try ProbeSetup.checkConnects(setups)) {
-            guard case .success = check else {
-                if case .failure(let error) = check {
-                    if explicit != nil { throw error }
-                    firstError = firstError ?? error
-                    skipped.append(
-                        ProbeReport.Skipped(
-                            version: setup.version,
-                            reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
-                }
-                continue
-            }
+        let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
+        for (setup, _) in usable {
             let expiry = min(setup.options.sessionExpiry ?? 3, 3600)
             let session = SessionProbe(
                 setup: setup, prefix: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")/session",
@@ -83,7 +71,6 @@ struct ProbeSession: ParsableCommand {
             }
         }
         progress.clear()
-        if results.isEmpty, let firstError { throw firstError }
         let report = SessionReport(
             endpoint: setups.first?.context.endpoint ?? "", results: results, skipped: skipped,
             elapsed: MonotonicClock.seconds(started, MonotonicClock.now()))

@@ -212,28 +212,16 @@ extension ProbeTakeover {
                 connection: connection, version: version, json: probe.json, idSuffix: "tm", loop: loop,
                 progress: progress)
         }
-        var skipped: [ProbeReport.Skipped] = []
         var tasks: [TakeoverProbe] = []
-        var firstError: CommandFailure?
         let runID = RunID.make()
-        for (setup, check) in zip(setups, try ProbeSetup.checkConnects(setups)) {
-            switch check {
-            case .failure(let error):
-                if explicit != nil { throw error }
-                firstError = firstError ?? error
-                skipped.append(
-                    ProbeReport.Skipped(
-                        version: setup.version,
-                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
-            case .success(let ack):
-                let plans = TakeoverVariants.plans(
-                    setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
-                    topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
-                    willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
-                tasks += plans.map { TakeoverProbe(plan: $0, context: setup.context) }
-            }
+        let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
+        for (setup, ack) in usable {
+            let plans = TakeoverVariants.plans(
+                setup.version, base: "\(setup.baseID)-\(setup.version == .v5 ? "5" : "3")",
+                topics: "\(probe.topicPrefix)/\(runID)/\(setup.version == .v5 ? "5" : "3")",
+                willQoS: min(1, ack.properties.maximumQoS ?? 2), probe: probe, keepAlive: keepAlive.keepAlive)
+            tasks += plans.map { TakeoverProbe(plan: $0, context: setup.context) }
         }
-        if tasks.isEmpty, let firstError { throw firstError }
         if let context = setups.first?.context, !tasks.isEmpty { try ProbeRunner.run(tasks, context: context) }
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
         let passed = !tasks.isEmpty && tasks.allSatisfy(\.passed)

@@ -73,30 +73,18 @@ struct ProbeWill: ParsableCommand {
         let setups = try ProbeSetup.perVersion(
             versions, connection: connection, json: probe.json, loop: loop, progress: progress)
         let runID = RunID.make()
-        var skipped: [ProbeReport.Skipped] = []
         var tasks: [WillProbe] = []
-        var firstError: CommandFailure?
-        for (setup, check) in zip(setups, try ProbeSetup.checkConnects(setups)) {
-            switch check {
-            case .failure(let error):
-                if explicit != nil { throw error }
-                firstError = firstError ?? error
-                skipped.append(
-                    ProbeReport.Skipped(
-                        version: setup.version,
-                        reason: "the broker did not accept MQTT \(setup.version): \(error.message)"))
-            case .success(let ack):
-                let v = setup.version == .v5 ? "5" : "3"
-                let plan = WillProbe.Plan(
-                    version: setup.version, baseID: "\(setup.baseID)-\(v)",
-                    topicRoot: "\(probe.topicPrefix)/\(runID)/\(v)/will",
-                    willDelay: willDelay, sessionExpiry: setup.options.sessionExpiry ?? (willDelay + 10),
-                    qos: min(willQoS, ack.properties.maximumQoS ?? 2), grace: probe.grace, strict: probe.strict,
-                    waitCap: probe.maxWait ?? TakeoverPlan.defaultWaitCap)
-                tasks.append(WillProbe(plan: plan, context: setup.context))
-            }
+        let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
+        for (setup, ack) in usable {
+            let v = setup.version == .v5 ? "5" : "3"
+            let plan = WillProbe.Plan(
+                version: setup.version, baseID: "\(setup.baseID)-\(v)",
+                topicRoot: "\(probe.topicPrefix)/\(runID)/\(v)/will",
+                willDelay: willDelay, sessionExpiry: setup.options.sessionExpiry ?? (willDelay + 10),
+                qos: min(willQoS, ack.properties.maximumQoS ?? 2), grace: probe.grace, strict: probe.strict,
+                waitCap: probe.maxWait ?? TakeoverPlan.defaultWaitCap)
+            tasks.append(WillProbe(plan: plan, context: setup.context))
         }
-        if tasks.isEmpty, let firstError { throw firstError }
         if let context = setups.first?.context { try ProbeRunner.run(tasks, context: context) }
         let elapsed = MonotonicClock.seconds(started, MonotonicClock.now())
         let report = WillReport(
