@@ -46,7 +46,7 @@ all: build
 build: $(BINARY)
 
 $(BINARY): $(SOURCES)
-	$(SWIFT) build -c release --static-swift-stdlib
+	SWIFT=$(SWIFT) scripts/build-release
 	@touch $@
 
 .build/completions/mqttctl.bash: $(BINARY)

@@ -47,12 +47,16 @@ let package = Package(
             // (scripts/static-libstdc++/libstdc++.so says how); and linked by lld with
             // packed relative relocations (DT_RELR, glibc 2.36 or later): the 40,000
             // relocations of the Swift metadata in 8 KB instead of 958 KB read at every
-            // start (bench/README.md).
+            // start; and with the code that start-up and the common commands execute laid
+            // out together (scripts/startup-order), so that a run maps far fewer pages of
+            // the executable (bench/README.md).
             linkerSettings: [
                 .unsafeFlags(
                     [
                         "-L", Context.packageDirectory + "/scripts/static-libstdc++",
                         "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                        "-Xlinker", "-T", "-Xlinker",
+                        Context.packageDirectory + "/scripts/startup-order/hot-text.ld",
                     ],
                     .when(configuration: .release))
             ]

@@ -37,15 +37,12 @@ struct MQTTCtl: ParsableCommand {
 
     /// Our own entry point: argv is preprocessed first, and every error becomes
     /// one line on stderr plus a documented exit status (ExitStatus).
-    static func main() {
+    nonisolated static func main() {
         StandardStreams.reserve()
         // Process policy is the command's: SIGINT/SIGTERM end the loop (and a
         // blocking connect) so that we can still send DISCONNECT; SIGPIPE is ignored.
         Signals.install()
-        let raw = CommandLine.arguments.indices.dropFirst().map { index -> [UInt8] in
-            guard let cString = CommandLine.unsafeArgv[index] else { return [] }
-            return Array(UnsafeBufferPointer(start: cString, count: strlen(cString))).map { UInt8(bitPattern: $0) }
-        }
+        let raw = rawArguments()
         do {
             var arguments = try ArgumentPreprocessor.process(raw)
             if let dropIn = DropIn(programName: CommandLine.arguments.first ?? "") {
@@ -64,6 +61,22 @@ struct MQTTCtl: ParsableCommand {
         } catch {
             Glibc.exit(report(error, arguments: CommandLine.arguments))
         }
+    }
+
+    /// argv after the program name, as bytes. A loop, not closures: a closure here
+    /// is inferred to be on the main actor (ParsableCommand is), and its isolation
+    /// check would start the concurrency runtime and libdispatch for nothing.
+    nonisolated static func rawArguments() -> [[UInt8]] {
+        var raw: [[UInt8]] = []
+        raw.reserveCapacity(Int(CommandLine.argc))
+        for index in 1..<max(1, Int(CommandLine.argc)) {
+            guard let cString = CommandLine.unsafeArgv[index] else {
+                raw.append([])
+                continue
+            }
+            raw.append(Array(UnsafeRawBufferPointer(start: cString, count: strlen(cString))))
+        }
+        return raw
     }
 
     /// Prints `error` the mqttctl way and returns the exit status.
