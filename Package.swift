@@ -47,9 +47,9 @@ let package = Package(
             // (scripts/static-libstdc++/libstdc++.so says how); and linked by lld with
             // packed relative relocations (DT_RELR, glibc 2.36 or later): the 40,000
             // relocations of the Swift metadata in 8 KB instead of 958 KB read at every
-            // start; and with the code that start-up and the common commands execute laid
-            // out together (scripts/startup-order), so that a run maps far fewer pages of
-            // the executable (bench/README.md).
+            // start; and with the code that start-up and the common commands execute, and
+            // the read-only data they read, laid out together (scripts/startup-order), so
+            // that a run maps far fewer pages of the executable (bench/README.md).
             linkerSettings: [
                 .unsafeFlags(
                     [
