@@ -35,8 +35,8 @@ import Testing
     @Test func theListOfValueOptionsIsTheParsersOwn() throws {
         let names = Set(try valueOptions().flatMap(\.names))
         #expect(
-            names == ArgumentPreprocessor.valueOptions,
-            "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))"
+            names == Set(ArgumentPreprocessor.valueOptions),
+            "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(Set(ArgumentPreprocessor.valueOptions).subtracting(names))"
         )
     }
 

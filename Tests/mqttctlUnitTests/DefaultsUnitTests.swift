@@ -76,9 +76,20 @@ import ArgumentParser
         walk(try #require(root["command"] as? [String: Any]))
         #expect(names.contains("--topic-prefix") && names.contains("-k"))
         #expect(
-            names == ArgumentPreprocessor.valueOptions,
-            "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(ArgumentPreprocessor.valueOptions.subtracting(names))"
+            names == Set(ArgumentPreprocessor.valueOptions),
+            "missing: \(names.subtracting(ArgumentPreprocessor.valueOptions)), extra: \(Set(ArgumentPreprocessor.valueOptions).subtracting(names))"
         )
+    }
+
+    /// `takesValue` is a binary search: the list must be sorted, without repeats.
+    @Test func theValueOptionsAreSortedForTheSearch() {
+        let options = ArgumentPreprocessor.valueOptions
+        #expect(options == options.sorted())
+        #expect(Set(options).count == options.count)
+        for option in options { #expect(ArgumentPreprocessor.takesValue(option)) }
+        for other in ["", "-", "--", "-r", "--retain", "--hostx", "-hh", "~", "--zzz"] {
+            #expect(!ArgumentPreprocessor.takesValue(other), "\(other)")
+        }
     }
 
     func entry(_ option: String, _ value: String? = "v", from origin: String) -> Defaults.Entry {

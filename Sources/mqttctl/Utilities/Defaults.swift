@@ -152,7 +152,7 @@ enum Defaults {
         var names: [String] = []
         var command: ParsableCommand.Type = MQTTCtl.self
         while let name = arguments.dropFirst(names.count).first,
-            let subcommand = command.configuration.subcommands.first(where: { $0._commandName == name })
+            let subcommand = MQTTCtl.subcommands(of: command).first(where: { $0._commandName == name })
         {
             names.append(name)
             command = subcommand
@@ -264,7 +264,7 @@ enum Defaults {
 
     /// Whether `name` takes a value (which is then never read as an option).
     static func takesValue(_ name: String) -> Bool {
-        ArgumentPreprocessor.valueOptions.contains(name)
+        ArgumentPreprocessor.takesValue(name)
     }
 
     /// The options of lower layers that an option given in a higher layer replaces.

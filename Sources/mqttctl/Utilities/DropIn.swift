@@ -105,7 +105,7 @@ enum DropIn: String, CaseIterable {
                     "\(origin.map { "\($0): " } ?? "")\(rawValue) has no option '\(name)' (mqttctl's own options need '\(own)')"
                 )
             }
-            i += !argument.contains("=") && ArgumentPreprocessor.valueOptions.contains(name) ? 2 : 1
+            i += !argument.contains("=") && ArgumentPreprocessor.takesValue(name) ? 2 : 1
         }
     }
 }

@@ -153,7 +153,7 @@ enum OptionsFile {
                 continue
             }
             let bare = name.split(separator: "=", maxSplits: 1).first.map(String.init) ?? name
-            if ArgumentPreprocessor.valueOptions.contains(bare) {
+            if ArgumentPreprocessor.takesValue(bare) {
                 guard let value, !value.isEmpty else { throw .usage("\(origin): '\(name)' needs a value") }
                 var given = value
                 if dialect == .mqttctl { given = Defaults.expandingTilde(given) }
@@ -189,7 +189,7 @@ enum OptionsFile {
             if argument.hasPrefix("--options-file=") {
                 files.append(String(argument.dropFirst("--options-file=".count)))
             }
-            i += ArgumentPreprocessor.valueOptions.contains(argument) ? 2 : 1
+            i += ArgumentPreprocessor.takesValue(argument) ? 2 : 1
         }
         guard !files.isEmpty else { return arguments }
         var lines: [Line] = []
