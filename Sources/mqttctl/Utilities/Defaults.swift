@@ -252,7 +252,7 @@ enum Defaults {
             }
             scan.rewritten.append(argument)
             // Skip the value of an option that takes one, so it is not read as an option.
-            if inlineValue == nil, takesValue(name), i + 1 < arguments.count {
+            if inlineValue == nil, ArgumentPreprocessor.takesValue(name), i + 1 < arguments.count {
                 scan.rewritten.append(arguments[i + 1])
                 i += 2
                 continue
@@ -260,11 +260,6 @@ enum Defaults {
             i += 1
         }
         return scan
-    }
-
-    /// Whether `name` takes a value (which is then never read as an option).
-    static func takesValue(_ name: String) -> Bool {
-        ArgumentPreprocessor.takesValue(name)
     }
 
     /// The options of lower layers that an option given in a higher layer replaces.
