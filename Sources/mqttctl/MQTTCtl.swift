@@ -19,7 +19,7 @@ struct MQTTCtl: ParsableCommand {
             clients, an option's value is the next argument, whatever it starts with: \
             pub -m -5 publishes "-5".
 
-            \(TLSOptionGroup.helpText)
+            \(ConnectionOptions.tlsHelpText)
             \(ConnectionOptions.webSocketHelpText)
             \(Defaults.helpText)
             \(OptionsFile.helpText)

@@ -247,8 +247,8 @@ import Testing
     /// Each subcommand declares which defaulted option groups it has (so no
     /// reflection runs at start-up); reflection here checks the declarations.
     @Test func declaredOptionGroupsMatchTheCommands() {
-        func reflectedOwners(of command: ParsableCommand.Type) -> Set<Defaults.Owner> {
-            var owners: Set<Defaults.Owner> = []
+        func reflectedOwners(of command: ParsableCommand.Type) -> Defaults.Owners {
+            var owners: Defaults.Owners = []
             for child in Mirror(reflecting: command.init()).children {
                 if child.value is OptionGroup<ConnectionOptions> { owners.insert(.connection) }
                 if child.value is OptionGroup<KeepAliveOption> { owners.insert(.keepAlive) }

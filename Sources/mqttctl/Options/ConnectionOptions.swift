@@ -118,11 +118,145 @@ struct ConnectionOptions: ParsableArguments {
     )
     var noConfig = false
 
-    /// TLS options: part of the connection options so every subcommand has them.
-    @OptionGroup var tls: TLSOptionGroup
+    // The TLS options (their checks and help: TLSOptions.swift). Declared here,
+    // not in an @OptionGroup of their own: each group costs swift-argument-parser
+    // four protocol-conformance scans and a reflection pass at every start
+    // (about 0.8 M instructions; bench/README.md).
+    @Option(
+        name: .customLong("cafile"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: file of PEM CA certificates to trust for the broker's certificate. Turns TLS on.", valueName: "file"))
+    var caFile: String?
 
-    /// --unix, --proxy, -A, --nodelay, -S, --quiet, the TLS engine options.
-    @OptionGroup var client: ClientOptions
+    @Option(
+        name: .customLong("capath"),
+        parsing: .unconditional,
+        help: ArgumentHelp("TLS: directory of hashed PEM CA certificates (c_rehash). Turns TLS on.", valueName: "dir"))
+    var caPath: String?
+
+    @Flag(
+        name: .customLong("tls-use-os-certs"),
+        help: "TLS: trust the system's CA certificates (default for mqtts:// without --cafile/--capath). Turns TLS on.")
+    var useOSCertificates = false
+
+    @Option(
+        name: .customLong("cert"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: client certificate (PEM) for brokers that require one; needs --key.", valueName: "file"))
+    var certFile: String?
+
+    @Option(
+        name: .customLong("key"),
+        parsing: .unconditional,
+        help: ArgumentHelp("TLS: private key (PEM, not encrypted) of --cert.", valueName: "file"))
+    var keyFile: String?
+
+    @Flag(
+        name: .customLong("insecure"),
+        help:
+            "TLS: do not check that the broker's certificate names the host connected to (a warning is printed). The certificate chain is still verified."
+    )
+    var insecure = false
+
+    @Option(
+        name: .customLong("tls-version"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"),
+        transform: TLSVersion.value)
+    var tlsVersion: String?
+
+    @Option(
+        name: .customLong("ciphers"),
+        parsing: .unconditional,
+        help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
+    var ciphers: String?
+
+    @Option(
+        name: .customLong("tls-alpn"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: ALPN protocol to offer (e.g. mqtt, for brokers sharing port 443).", valueName: "protocol"))
+    var alpn: String?
+
+    @Option(
+        name: .customLong("psk"),
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS-PSK: pre-shared key in hexadecimal, instead of certificates; needs --psk-identity.", valueName: "hex"))
+    var psk: String?
+
+    @Option(
+        name: .customLong("psk-identity"),
+        parsing: .unconditional, help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
+    var pskIdentity: String?
+
+    // --unix, --proxy, -A, --nodelay, -S, --quiet, the TLS engine options (their
+    // checks: ClientOptions.swift).
+    @Option(
+        name: .customLong("unix"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Connect over this unix domain socket instead of TCP (replaces -h, -p and -L; mosquitto: listener 0 PATH).",
+            valueName: "path"),
+        transform: UnixSocketPath.parse)
+    var unixSocket: UnixSocketPath?
+
+    @Option(
+        name: .customLong("proxy"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port] (port 1080 unless given; the proxy resolves the broker's name; %25 %3A %40 in the user and password are %, : and @).",
+            valueName: "url"),
+        transform: ProxyURL.parse)
+    var proxy: ProxyURL?
+
+    @Option(
+        name: [.customShort("A"), .customLong("bind-address")], parsing: .unconditional,
+        help: ArgumentHelp(
+            "Bind the connection to this local address or host name (the interface to use).", valueName: "address"),
+        transform: BindAddress.parse)
+    var bindAddress: BindAddress?
+
+    @Flag(
+        name: .customLong("nodelay"),
+        help: "Disable Nagle's algorithm (TCP_NODELAY): less latency for small messages, possibly more packets.")
+    var noDelay = false
+
+    @Flag(
+        name: .customShort("S"),
+        help:
+            "Find the broker by a DNS SRV lookup of -h (_mqtt._tcp.HOST). Refused with one line when libmosquitto lacks SRV support, as Debian's does."
+    )
+    var srv = false
+
+    @Flag(
+        name: .customLong("quiet"),
+        help: "Print no errors or warnings, except for invalid options and values; the exit status still tells.")
+    var quiet = false
+
+    @Option(
+        name: .customLong("tls-engine"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: OpenSSL engine to use (see 'openssl engine'); refused with one line when OpenSSL has no such engine.",
+            valueName: "engine"))
+    var tlsEngine: String?
+
+    @Option(
+        name: .customLong("keyform"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: form of --key: pem (a key file, default) or engine (a key held by --tls-engine, e.g. a TPM).",
+            valueName: "form"),
+        transform: KeyForm.parse)
+    var keyForm: KeyForm?
+
+    @Option(
+        name: .customLong("tls-engine-kpass-sha1"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "TLS: SHA-1 (40 hex digits) of the engine key's password, so the engine does not ask for it; needs --tls-engine and --keyform.",
+            valueName: "hex"),
+        transform: SHA1Hex.parse)
+    var engineKeyPasswordSHA1: SHA1Hex?
 
     /// Read before parsing (`OptionsFile.expand`); declared for --help and the parser.
     @Option(
@@ -133,6 +267,9 @@ struct ConnectionOptions: ParsableArguments {
     var optionsFiles: [String] = []
 
     func validate() throws {
+        // In the order the groups they once were in were checked.
+        try validateTLS()
+        try validateClientOptions()
         if id != nil && idPrefix != nil {
             throw ValidationError("-i/--id and -I/--id-prefix cannot be used together")
         }
@@ -151,9 +288,9 @@ struct ConnectionOptions: ParsableArguments {
         if !usesWebSocket {
             if webSocketPath != nil { throw ValidationError("--ws-path needs --ws (or a ws:// or wss:// URL)") }
             if !webSocketHeaders.isEmpty { throw ValidationError("--ws-header needs --ws (or a ws:// or wss:// URL)") }
-        } else if tls.psk != nil {
+        } else if psk != nil {
             throw ValidationError("--psk is not available over WebSocket (wss:// uses certificates)")
-        } else if client.unixSocket != nil || client.proxy != nil || client.srv || client.bindAddress != nil {
+        } else if unixSocket != nil || proxy != nil || srv || bindAddress != nil {
             // The WebSocket bridge opens its own TCP connection (libwebsockets), which
             // has no unix-socket, SOCKS, SRV or bind-address path; --nodelay is
             // accepted because libwebsockets always sets TCP_NODELAY.
@@ -162,66 +299,6 @@ struct ConnectionOptions: ParsableArguments {
         if let webSocketPath { try Self.checkWebSocketPath(webSocketPath) }
         for header in webSocketHeaders { try Self.checkWebSocketHeader(header) }
     }
-
-    /// An HTTP request path: starts with '/', visible ASCII only (escape the rest as %XX).
-    static func checkWebSocketPath(_ path: String) throws {
-        guard path.hasPrefix("/"), path.utf8.count <= 1024 else {
-            throw ValidationError("invalid --ws-path '\(path)': use an HTTP path starting with '/', such as /mqtt")
-        }
-        guard path.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw ValidationError(
-                "invalid --ws-path '\(path)': only visible ASCII characters (write others as %XX escapes, spaces as %20)"
-            )
-        }
-    }
-
-    /// "Name: value": an HTTP token, a colon, a value without control characters.
-    static func checkWebSocketHeader(_ header: String) throws {
-        guard let colon = header.firstIndex(of: ":") else {
-            throw ValidationError("invalid --ws-header '\(header)': use 'Name: value'")
-        }
-        let name = header[..<colon]
-        let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
-        guard !name.isEmpty, name.utf8.count <= 250, name.utf8.allSatisfy({ tokenCharacters.contains($0) }) else {
-            throw ValidationError(
-                "invalid --ws-header '\(header)': the name before ':' must be an HTTP header name (letters, digits, '-'...)"
-            )
-        }
-        let value = header[header.index(after: colon)...]
-        guard value.utf8.count <= 4096, value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-            throw ValidationError(
-                "invalid --ws-header '\(header)': the value must be one line without control characters (at most 4096 bytes)"
-            )
-        }
-        let lower = name.lowercased()
-        if ["upgrade", "connection", "content-length", "transfer-encoding"].contains(lower)
-            || lower.hasPrefix("sec-websocket-")
-        {
-            throw ValidationError("--ws-header cannot set '\(name)': the WebSocket upgrade sets it itself")
-        }
-    }
-
-    /// The WEBSOCKET section of `mqttctl --help` (and so of the man page).
-    static let webSocketHelpText = """
-        WEBSOCKET
-        --ws, or -L ws://host[:port]/topic, carries MQTT over WebSocket (RFC 6455, MQTT \
-        3.1.1 and 5.0 section 6); -L wss://... or --ws with any TLS option is WebSocket over \
-        TLS, with every TLS option but --psk. As in mosquitto's -L the URL's path is the topic; \
-        the HTTP path of the upgrade is --ws-path (default /mqtt), extra request headers come \
-        from --ws-header 'Name: value' (repeatable; a Host header replaces host:port). The \
-        port defaults to 1883 (8883 with TLS), as with mosquitto 2.1's clients. The subprotocol \
-        mqtt is asked for and must be chosen. libmosquitto still does all of MQTT; \
-        libwebsockets (libwebsockets17, loaded only when a WebSocket is used) carries its \
-        bytes, passing each on at once, so keep-alive and take-over probes time the broker. \
-        Failures: connection refused, no such host, an upgrade answered with another HTTP \
-        status ("404 Not Found: is the path right? --ws-path"), no or another subprotocol: \
-        status 3; a TLS failure: 6, with the same diagnosis as mqtts://; a close frame from the \
-        broker, shown with its code and reason: 7 once connected (probes and conn --stay \
-        report it, JSON closed_by "fin" with websocket_close_code and websocket_close_reason). \
-        Reports name the endpoint as a URL (ws://host:port/path); JSON has "transport" \
-        ("tcp", "tls", "websocket", "websocket-tls") and "websocket_path".
-
-        """
 }
 
 /// `-k/--keepalive` for the subcommands that hold one connection.

@@ -65,7 +65,7 @@ extension ConnectionOptions {
         if webSocket || urlWebSocket {
             options.transport = .webSocket(WebSocketOptions(path: webSocketPath ?? "/mqtt", headers: webSocketHeaders))
         }
-        options.tls = tls.makeTLSOptions(urlTLS: urlTLS)
+        options.tls = makeTLSOptions(urlTLS: urlTLS)
         options.port = port ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
         if let host { options.host = host }
         if let username { options.username = username }
@@ -106,7 +106,7 @@ extension ConnectionOptions {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
-        try client.apply(to: &options, connection: self)
+        try applyClientOptions(to: &options)
         let warning =
             options.tls?.insecure == true
             ? "--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted"

@@ -61,27 +61,44 @@ struct PropertyOptions: ParsableArguments {
             } catch {
                 throw .usage(ErrorText.line(for: error))
             }
-            result.byCommand[command, default: MQTTProperties()].items.append(property)
+            result.append(property, to: command)
         }
         return result
     }
 }
 /// `-D` properties grouped by packet.
 struct ParsedProperties {
-    var byCommand: [MQTTProperties.Command: MQTTProperties] = [:]
+    /// One list per packet, in `MQTTProperties.Command.allCases` order: an array
+    /// rather than a Dictionary, whose key type's Hashable conformance the runtime
+    /// would look up (a scan of every conformance record) at every start.
+    private var lists = [MQTTProperties](repeating: MQTTProperties(), count: MQTTProperties.Command.allCases.count)
 
-    var connect: MQTTProperties { byCommand[.connect] ?? MQTTProperties() }
-    var publish: MQTTProperties { byCommand[.publish] ?? MQTTProperties() }
-    var subscribe: MQTTProperties { byCommand[.subscribe] ?? MQTTProperties() }
-    var unsubscribe: MQTTProperties { byCommand[.unsubscribe] ?? MQTTProperties() }
-    var disconnect: MQTTProperties { byCommand[.disconnect] ?? MQTTProperties() }
-    var will: MQTTProperties { byCommand[.will] ?? MQTTProperties() }
+    private static func index(_ command: MQTTProperties.Command) -> Int {
+        MQTTProperties.Command.allCases.firstIndex(of: command) ?? 0
+    }
 
-    var isEmpty: Bool { byCommand.values.allSatisfy(\.isEmpty) }
+    /// The properties given for a packet; setting nil drops them.
+    subscript(command: MQTTProperties.Command) -> MQTTProperties? {
+        get { lists[Self.index(command)] }
+        set { lists[Self.index(command)] = newValue ?? MQTTProperties() }
+    }
+
+    mutating func append(_ property: MQTTProperties.Property, to command: MQTTProperties.Command) {
+        lists[Self.index(command)].items.append(property)
+    }
+
+    var connect: MQTTProperties { lists[Self.index(.connect)] }
+    var publish: MQTTProperties { lists[Self.index(.publish)] }
+    var subscribe: MQTTProperties { lists[Self.index(.subscribe)] }
+    var unsubscribe: MQTTProperties { lists[Self.index(.unsubscribe)] }
+    var disconnect: MQTTProperties { lists[Self.index(.disconnect)] }
+    var will: MQTTProperties { lists[Self.index(.will)] }
+
+    var isEmpty: Bool { lists.allSatisfy(\.isEmpty) }
 
     /// Fails unless only the given packets got properties (pub sends no SUBSCRIBE...).
-    func requireOnly(_ allowed: Set<MQTTProperties.Command>, in subcommand: String) throws(CommandFailure) {
-        for (command, list) in byCommand where !list.isEmpty && !allowed.contains(command) {
+    func requireOnly(_ allowed: [MQTTProperties.Command], in subcommand: String) throws(CommandFailure) {
+        for (command, list) in zip(MQTTProperties.Command.allCases, lists) where !list.isEmpty && !allowed.contains(command) {
             throw .usage("-D \(command.rawValue) ... does not apply to 'mqttctl \(subcommand)'")
         }
     }

@@ -5,83 +5,12 @@ import Mosquitto
 import Glibc
 #endif
 
-/// TLS settings, spelled as mosquitto's clients spell them. Included in
+/// TLS settings, spelled as mosquitto's clients spell them: declared in
 /// `ConnectionOptions`, so every subcommand has them. Any of them switches TLS
 /// on (as does `-L mqtts://...`); the port then defaults to 8883.
-struct TLSOptionGroup: ParsableArguments {
-    @Option(
-        name: .customLong("cafile"),
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "TLS: file of PEM CA certificates to trust for the broker's certificate. Turns TLS on.", valueName: "file"))
-    var caFile: String?
-
-    @Option(
-        name: .customLong("capath"),
-        parsing: .unconditional,
-        help: ArgumentHelp("TLS: directory of hashed PEM CA certificates (c_rehash). Turns TLS on.", valueName: "dir"))
-    var caPath: String?
-
-    @Flag(
-        name: .customLong("tls-use-os-certs"),
-        help: "TLS: trust the system's CA certificates (default for mqtts:// without --cafile/--capath). Turns TLS on.")
-    var useOSCertificates = false
-
-    @Option(
-        name: .customLong("cert"),
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "TLS: client certificate (PEM) for brokers that require one; needs --key.", valueName: "file"))
-    var certFile: String?
-
-    @Option(
-        name: .customLong("key"),
-        parsing: .unconditional,
-        help: ArgumentHelp("TLS: private key (PEM, not encrypted) of --cert.", valueName: "file"))
-    var keyFile: String?
-
-    @Flag(
-        name: .customLong("insecure"),
-        help:
-            "TLS: do not check that the broker's certificate names the host connected to (a warning is printed). The certificate chain is still verified."
-    )
-    var insecure = false
-
-    @Option(
-        name: .customLong("tls-version"),
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "TLS: lowest TLS version allowed: tlsv1.3, tlsv1.2 (default) or tlsv1.1.", valueName: "version"),
-        transform: TLSVersion.value)
-    var version: String?
-
-    @Option(
-        name: .customLong("ciphers"),
-        parsing: .unconditional,
-        help: ArgumentHelp("TLS: OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)).", valueName: "list"))
-    var ciphers: String?
-
-    @Option(
-        name: .customLong("tls-alpn"),
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "TLS: ALPN protocol to offer (e.g. mqtt, for brokers sharing port 443).", valueName: "protocol"))
-    var alpn: String?
-
-    @Option(
-        name: .customLong("psk"),
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "TLS-PSK: pre-shared key in hexadecimal, instead of certificates; needs --psk-identity.", valueName: "hex"))
-    var psk: String?
-
-    @Option(
-        name: .customLong("psk-identity"),
-        parsing: .unconditional, help: ArgumentHelp("TLS-PSK: identity sent with --psk.", valueName: "identity"))
-    var pskIdentity: String?
-
+extension ConnectionOptions {
     /// The TLS section of `mqttctl --help` (and so of the man page).
-    static let helpText = """
+    static let tlsHelpText = """
         TLS
         -L mqtts://... or any TLS option turns TLS on (libmosquitto's TLS over OpenSSL); the \
         port then defaults to 8883. The broker's certificate must chain to --cafile/--capath \
@@ -95,12 +24,13 @@ struct TLSOptionGroup: ParsableArguments {
         """
 
     /// Whether any TLS option was given.
-    var isEnabled: Bool {
+    var tlsEnabled: Bool {
         caFile != nil || caPath != nil || useOSCertificates || certFile != nil || keyFile != nil || insecure
-            || version != nil || ciphers != nil || alpn != nil || psk != nil || pskIdentity != nil
+            || tlsVersion != nil || ciphers != nil || alpn != nil || psk != nil || pskIdentity != nil
     }
 
-    func validate() throws {
+    /// The TLS options' own combinations (part of `validate()`).
+    func validateTLS() throws {
         if let psk {
             if caFile != nil || caPath != nil || useOSCertificates || certFile != nil || keyFile != nil {
                 throw ValidationError(
@@ -142,7 +72,7 @@ struct TLSOptionGroup: ParsableArguments {
 
     /// The library's TLS settings: nil when TLS is off. `urlTLS` is true for `-L mqtts://`.
     func makeTLSOptions(urlTLS: Bool) -> TLSOptions? {
-        guard urlTLS || isEnabled else { return nil }
+        guard urlTLS || tlsEnabled else { return nil }
         var tls = TLSOptions()
         tls.caFile = caFile
         tls.caPath = caPath
@@ -150,7 +80,7 @@ struct TLSOptionGroup: ParsableArguments {
         tls.certFile = certFile
         tls.keyFile = keyFile
         tls.insecure = insecure
-        tls.version = version
+        tls.version = tlsVersion
         tls.ciphers = ciphers
         tls.alpn = alpn
         tls.psk = psk

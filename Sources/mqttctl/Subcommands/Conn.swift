@@ -152,8 +152,9 @@ struct Conn: ParsableCommand {
     }
 }
 
-extension Conn: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
+extension Conn {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
 }
 
 /// `conn --stay`: the connection stays open, quiet but for a PINGREQ every

@@ -292,6 +292,7 @@ struct Ping: ParsableCommand {
     }
 }
 
-extension Ping: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+extension Ping {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection]
 }

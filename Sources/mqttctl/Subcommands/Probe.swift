@@ -180,6 +180,7 @@ struct ProbeAll: ParsableCommand {
     }
 }
 
-extension ProbeAll: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+extension ProbeAll {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection]
 }

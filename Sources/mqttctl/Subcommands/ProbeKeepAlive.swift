@@ -164,6 +164,7 @@ struct ProbeKeepAlive: ParsableCommand {
     }
 }
 
-extension ProbeKeepAlive: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+extension ProbeKeepAlive {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection]
 }

@@ -152,6 +152,7 @@ struct ProbeLimits: ParsableCommand {
     }
 }
 
-extension ProbeLimits: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+extension ProbeLimits {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection]
 }

@@ -83,8 +83,9 @@ struct ProbeSession: ParsableCommand {
     }
 }
 
-extension ProbeSession: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+extension ProbeSession {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection]
 }
 
 /// The `probe session` report.

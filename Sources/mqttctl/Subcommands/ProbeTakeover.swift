@@ -258,6 +258,7 @@ extension ProbeTakeover {
     }
 }
 
-extension ProbeTakeover: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
+extension ProbeTakeover {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
 }

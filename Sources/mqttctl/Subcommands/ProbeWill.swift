@@ -101,8 +101,9 @@ struct ProbeWill: ParsableCommand {
     }
 }
 
-extension ProbeWill: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection]
+extension ProbeWill {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection]
 }
 
 /// The `probe will` report: text, JSON, JUnit.

@@ -177,6 +177,7 @@ func formatSeconds(_ seconds: Double) -> String {
     seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
 }
 
-extension Publish: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
+extension Publish {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
 }

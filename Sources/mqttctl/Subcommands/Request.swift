@@ -175,7 +175,7 @@ struct Request: ParsableCommand {
                 publish.append(MQTTProperties.correlationData, .binary(generated))
                 correlation = generated
             }
-            parsed.byCommand[.publish] = publish
+            parsed[.publish] = publish
         }
 
         let payload: Payload
@@ -217,7 +217,7 @@ struct Request: ParsableCommand {
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)
         var subscribeParsed = parsed
-        subscribeParsed.byCommand[.publish] = nil
+        subscribeParsed[.publish] = nil
         let job = SubscribeJob(
             client: client, loop: loop, filters: [responseTopic], qos: qos,
             subscriptionOptions: subscriptionOptions, properties: subscribeParsed,
@@ -254,8 +254,9 @@ struct Request: ParsableCommand {
     }
 }
 
-extension Request: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
+extension Request {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
 }
 
 /// One request and its responses: publishes once subscribed, checks the

@@ -227,6 +227,7 @@ extension Subscribe {
     }
 }
 
-extension Subscribe: DefaultsAccepting {
-    static let defaultOwners: Set<Defaults.Owner> = [.connection, .keepAlive]
+extension Subscribe {
+    /// The defaulted option groups it includes (Defaults.declarations).
+    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
 }

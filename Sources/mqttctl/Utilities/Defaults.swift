@@ -38,16 +38,20 @@ enum Defaults {
         }
     }
 
-    /// Which option group declares an option (a subcommand has it if it includes the group).
-    enum Owner {
-        case connection, keepAlive
+    /// Which option groups declare an option (a subcommand has it if it includes
+    /// the group). An OptionSet rather than a Set of an enum: a Set's element type
+    /// costs a Hashable conformance lookup at every start.
+    struct Owners: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let connection = Owners(rawValue: 1)
+        static let keepAlive = Owners(rawValue: 2)
     }
 
     struct Spec: Sendable {
         let long: String
         let short: Character?
         let kind: Kind
-        let owner: Owner
+        let owner: Owners
     }
 
     /// The DEFAULTS and PASSWORDS sections of `mqttctl --help` (and so of the man page).
@@ -158,7 +162,7 @@ enum Defaults {
             command = subcommand
         }
         if names.isEmpty { return arguments }
-        if !(command is DefaultsAccepting.Type), let fallback = command.configuration.defaultSubcommand {
+        if declared(command) == nil, let fallback = command.configuration.defaultSubcommand {
             command = fallback
         }
         let user = Array(arguments.dropFirst(names.count))
@@ -186,7 +190,7 @@ enum Defaults {
     /// win): command line > environment > file, a whole group of options at a time.
     static func layered(
         scan: CommandLineScan, environment: [Entry], file: [Entry],
-        owners: Set<Owner>
+        owners: Owners
     ) throws(CommandFailure) -> [Entry] {
         let userDrop = superseded(by: scan.options, url: scan.url)
         let keptEnv = environment.filter { !userDrop.contains($0.option) }
@@ -447,17 +451,33 @@ enum Defaults {
         return String(cString: home) + path.dropFirst()
     }
 
-    /// The option groups a subcommand includes, as it declares them
-    /// (`DefaultsAccepting`). Declared rather than found by reflection: a Mirror
-    /// walk over a command's options costs about a millisecond at every start.
-    /// A test checks each declaration against reflection.
-    static func declaredOwners(of command: ParsableCommand.Type) -> Set<Owner> {
-        (command as? DefaultsAccepting.Type)?.defaultOwners ?? []
+    /// The option groups a subcommand includes, as it declares them (its
+    /// `defaultOwners`); empty for one that takes no defaults.
+    static func declaredOwners(of command: ParsableCommand.Type) -> Owners {
+        declared(command) ?? []
     }
-}
 
-/// A subcommand that takes connection defaults: which of the defaulted option
-/// groups (ConnectionOptions, KeepAliveOption) it includes.
-protocol DefaultsAccepting: ParsableCommand {
-    static var defaultOwners: Set<Defaults.Owner> { get }
+    /// Declared rather than found by reflection: a Mirror walk over a command's
+    /// options costs about a millisecond at every start. A table rather than a
+    /// protocol that the subcommands adopt: casting to a protocol scans every
+    /// conformance record in the binary (0.16 M instructions). A test checks each
+    /// entry against reflection, so a subcommand missing here fails it.
+    private static func declared(_ command: ParsableCommand.Type) -> Owners? {
+        let id = ObjectIdentifier(command)
+        return declarations.first(where: { $0.command == id })?.owners
+    }
+
+    private static let declarations: [(command: ObjectIdentifier, owners: Owners)] = [
+        (ObjectIdentifier(Publish.self), Publish.defaultOwners),
+        (ObjectIdentifier(Subscribe.self), Subscribe.defaultOwners),
+        (ObjectIdentifier(Request.self), Request.defaultOwners),
+        (ObjectIdentifier(Conn.self), Conn.defaultOwners),
+        (ObjectIdentifier(Ping.self), Ping.defaultOwners),
+        (ObjectIdentifier(ProbeAll.self), ProbeAll.defaultOwners),
+        (ObjectIdentifier(ProbeKeepAlive.self), ProbeKeepAlive.defaultOwners),
+        (ObjectIdentifier(ProbeWill.self), ProbeWill.defaultOwners),
+        (ObjectIdentifier(ProbeTakeover.self), ProbeTakeover.defaultOwners),
+        (ObjectIdentifier(ProbeSession.self), ProbeSession.defaultOwners),
+        (ObjectIdentifier(ProbeLimits.self), ProbeLimits.defaultOwners),
+    ]
 }
