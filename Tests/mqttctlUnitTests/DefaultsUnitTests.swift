@@ -26,7 +26,7 @@ import ArgumentParser
     /// declared, or deliberately command-line only; nothing in the table is undeclared.
     /// (The table is not derived at run time: that would cost every start.)
     @Test func theTableIsTheParsersOwn() throws {
-        let groups: [(ParsableArguments.Type, Defaults.Owner)] = [
+        let groups: [(ParsableArguments.Type, Defaults.Owners)] = [
             (ConnectionOptions.self, .connection), (KeepAliveOption.self, .keepAlive),
         ]
         var covered = Set<String>()
@@ -98,7 +98,7 @@ import ArgumentParser
 
     func layered(
         _ commandLine: [String], environment: [Defaults.Entry], file: [Defaults.Entry],
-        owners: Set<Defaults.Owner> = [.connection, .keepAlive]
+        owners: Defaults.Owners = [.connection, .keepAlive]
     ) throws -> [String] {
         let scan = Defaults.scanCommandLine(commandLine)
         return try Defaults.layered(scan: scan, environment: environment, file: file, owners: owners).map(\.argument)
