@@ -11,10 +11,13 @@ struct WillOptions: ParsableArguments {
         help: "Payload of the will message (default: empty).")
     var payload: String?
 
+    /// Optional, the default applied by `qos`: swift-argument-parser describes
+    /// an Int option's default value at every parse (Publish.swift says more).
     @Option(
-        name: .customLong("will-qos"), parsing: .unconditional, help: "QoS of the will message: 0, 1 or 2 (default: 0)."
-    )
-    var qos: Int = 0
+        name: .customLong("will-qos"), parsing: .unconditional,
+        help: ArgumentHelp("QoS of the will message: 0, 1 or 2 (default: 0).", valueName: "will-qos"))
+    var givenQoS: Int?
+    var qos: Int { givenQoS ?? 0 }
 
     @Flag(name: .customLong("will-retain"), help: "Retain the will message.")
     var retain = false
