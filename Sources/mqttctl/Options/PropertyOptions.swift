@@ -71,10 +71,11 @@ struct ParsedProperties {
     /// One list per packet, in `MQTTProperties.Command.allCases` order: an array
     /// rather than a Dictionary, whose key type's Hashable conformance the runtime
     /// would look up (a scan of every conformance record) at every start.
-    private var lists = [MQTTProperties](repeating: MQTTProperties(), count: MQTTProperties.Command.allCases.count)
+    private var lists = [MQTTProperties](repeating: MQTTProperties(), count: Self.commands.count)
+    private static let commands = MQTTProperties.Command.allCases
 
     private static func index(_ command: MQTTProperties.Command) -> Int {
-        MQTTProperties.Command.allCases.firstIndex(of: command) ?? 0
+        commands.firstIndex(of: command) ?? 0  // every case is in allCases
     }
 
     /// The properties given for a packet; setting nil drops them.
@@ -98,7 +99,7 @@ struct ParsedProperties {
 
     /// Fails unless only the given packets got properties (pub sends no SUBSCRIBE...).
     func requireOnly(_ allowed: [MQTTProperties.Command], in subcommand: String) throws(CommandFailure) {
-        for (command, list) in zip(MQTTProperties.Command.allCases, lists) where !list.isEmpty && !allowed.contains(command) {
+        for (command, list) in zip(Self.commands, lists) where !list.isEmpty && !allowed.contains(command) {
             throw .usage("-D \(command.rawValue) ... does not apply to 'mqttctl \(subcommand)'")
         }
     }
