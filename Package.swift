@@ -49,12 +49,16 @@ let package = Package(
             // relocations of the Swift metadata in 8 KB instead of 958 KB read at every
             // start; and with the code that start-up and the common commands execute, and
             // the read-only data they read, laid out together (scripts/startup-order), so
-            // that a run maps far fewer pages of the executable (bench/README.md).
+            // that a run maps far fewer pages of the executable; exporting no dynamic
+            // symbols (the toolchain exports all 2,300, which every symbol lookup of the
+            // loader then hashes against first) and libgcc's unwinder linked in rather
+            // than libgcc_s.so loaded (bench/README.md).
             linkerSettings: [
                 .unsafeFlags(
                     [
                         "-L", Context.packageDirectory + "/scripts/static-libstdc++",
                         "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                        "-Xlinker", "--no-export-dynamic", "-Xclang-linker", "-static-libgcc",
                         "-Xlinker", "-T", "-Xlinker",
                         Context.packageDirectory + "/scripts/startup-order/hot-text.ld",
                     ],
