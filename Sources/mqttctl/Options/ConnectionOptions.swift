@@ -267,7 +267,8 @@ struct ConnectionOptions: ParsableArguments {
     var optionsFiles: [String] = []
 
     func validate() throws {
-        // In the order the groups they once were in were checked.
+        // The TLS and client options' own combinations first, so that the line
+        // shown when several are wrong stays the one it was.
         try validateTLS()
         try validateClientOptions()
         if id != nil && idPrefix != nil {

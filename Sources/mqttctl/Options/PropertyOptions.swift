@@ -61,7 +61,7 @@ struct PropertyOptions: ParsableArguments {
             } catch {
                 throw .usage(ErrorText.line(for: error))
             }
-            result.append(property, to: command)
+            result[command].items.append(property)
         }
         return result
     }
@@ -78,22 +78,18 @@ struct ParsedProperties {
         commands.firstIndex(of: command) ?? 0  // every case is in allCases
     }
 
-    /// The properties given for a packet; setting nil drops them.
-    subscript(command: MQTTProperties.Command) -> MQTTProperties? {
+    /// The properties given for a packet (empty when none were).
+    subscript(command: MQTTProperties.Command) -> MQTTProperties {
         get { lists[Self.index(command)] }
-        set { lists[Self.index(command)] = newValue ?? MQTTProperties() }
+        set { lists[Self.index(command)] = newValue }
     }
 
-    mutating func append(_ property: MQTTProperties.Property, to command: MQTTProperties.Command) {
-        lists[Self.index(command)].items.append(property)
-    }
-
-    var connect: MQTTProperties { lists[Self.index(.connect)] }
-    var publish: MQTTProperties { lists[Self.index(.publish)] }
-    var subscribe: MQTTProperties { lists[Self.index(.subscribe)] }
-    var unsubscribe: MQTTProperties { lists[Self.index(.unsubscribe)] }
-    var disconnect: MQTTProperties { lists[Self.index(.disconnect)] }
-    var will: MQTTProperties { lists[Self.index(.will)] }
+    var connect: MQTTProperties { self[.connect] }
+    var publish: MQTTProperties { self[.publish] }
+    var subscribe: MQTTProperties { self[.subscribe] }
+    var unsubscribe: MQTTProperties { self[.unsubscribe] }
+    var disconnect: MQTTProperties { self[.disconnect] }
+    var will: MQTTProperties { self[.will] }
 
     var isEmpty: Bool { lists.allSatisfy(\.isEmpty) }
 

@@ -217,7 +217,7 @@ struct Request: ParsableCommand {
         let loop = EventLoop()
         let client = try ClientSession.makeClient(options, debug: connection.debug)
         var subscribeParsed = parsed
-        subscribeParsed[.publish] = nil
+        subscribeParsed[.publish] = MQTTProperties()
         let job = SubscribeJob(
             client: client, loop: loop, filters: [responseTopic], qos: qos,
             subscriptionOptions: subscriptionOptions, properties: subscribeParsed,
