@@ -8,6 +8,7 @@ import Glibc
 struct Conn: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conn",
+        _superCommandName: "mqttctl",  // when parsed alone: MQTTCtl.parseSubcommand
         abstract:
             "Connect once and report what the broker said: the CONNACK, every MQTT 5 property, how long each step took.",
         discussion: """

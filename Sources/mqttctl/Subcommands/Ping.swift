@@ -8,6 +8,7 @@ import Glibc
 struct Ping: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ping",
+        _superCommandName: "mqttctl",  // when parsed alone: MQTTCtl.parseSubcommand
         abstract: "Time real PINGREQ/PINGRESP round trips, like ping(8).",
         discussion: """
             Connects once, then sends an MQTT PINGREQ every --interval seconds and times the \

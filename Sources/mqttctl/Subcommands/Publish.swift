@@ -8,6 +8,7 @@ import Glibc
 struct Publish: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pub",
+        _superCommandName: "mqttctl",  // when parsed alone: MQTTCtl.parseSubcommand
         abstract: "Publish messages (options as mosquitto_pub).",
         discussion: """
             The message comes from exactly one of -m, -f, -s, -l or -n. At QoS 1 and 2 the \

@@ -13,6 +13,7 @@ import Glibc
 struct Request: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rr",
+        _superCommandName: "mqttctl",  // when parsed alone: MQTTCtl.parseSubcommand
         abstract: "Publish a request and print the response (MQTT 5 request/response, options as mosquitto_rr).",
         discussion: """
             Subscribes to the response topic (-e), then publishes the request (-t, with exactly one \

@@ -8,6 +8,7 @@ import Glibc
 struct Subscribe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sub",
+        _superCommandName: "mqttctl",  // when parsed alone: MQTTCtl.parseSubcommand
         abstract: "Subscribe and print messages (options as mosquitto_sub).",
         discussion: """
             Prints each message's payload on its own line (-v: topic and payload; -F: a \
