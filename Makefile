@@ -38,7 +38,8 @@ INSTALL ?= install
 # start-up (scripts/build-release says how).
 BINARY := .build/release/mqttctl
 SOURCES := Package.swift scripts/build-release scripts/startup-order/hot-text.ld \
-	$(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.modulemap')
+	$(wildcard scripts/release-libraries/*.so) \
+	$(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h' -o -name '*.modulemap')
 COMPLETIONS := .build/completions/mqttctl.bash .build/completions/_mqttctl .build/completions/mqttctl.fish
 
 .PHONY: all build install uninstall install-compat uninstall-compat test bench demo man clean help

@@ -31,11 +31,23 @@ let package = Package(
         ),
         // The Swift wrapper: one type owns the `mosquitto *`, an event loop drives it.
         .target(name: "Mosquitto", dependencies: ["CMosquitto", "CWebSocketBridge"], exclude: ["README.md"]),
+        // libm's functions, loaded with dlopen at their first call (release builds):
+        // the Swift runtime references them, a run of mqttctl does not call them.
+        .target(
+            name: "CMathOnDemand",
+            exclude: ["README.md"],
+            cSettings: [
+                .define("MQTTCTL_MATH_ON_DEMAND", .when(configuration: .release)),
+                // -fno-builtin: these are the functions the compiler would call; a
+                // section each, so that the start-up layout can place ceil alone.
+                .unsafeFlags(["-fno-builtin", "-ffunction-sections", "-gdwarf-4"]),
+            ]
+        ),
         // The command-line tool.
         .executableTarget(
             name: "mqttctl",
             dependencies: [
-                "Mosquitto",
+                "Mosquitto", "CMathOnDemand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: [
@@ -43,8 +55,9 @@ let package = Package(
                 "Utilities/README.md", "Probes/README.md", "Fuzzing/README.md",
             ],
             // Release (the shipped `--static-swift-stdlib` build): libstdc++, which the
-            // Swift runtime needs, linked statically rather than loaded at start-up
-            // (scripts/static-libstdc++/libstdc++.so says how); and linked by lld with
+            // Swift runtime needs, linked statically rather than loaded at start-up, and
+            // libm linked only as needed, its functions loaded at their first call
+            // (Sources/CMathOnDemand; scripts/release-libraries says how); and linked by lld with
             // packed relative relocations (DT_RELR, glibc 2.36 or later): the 40,000
             // relocations of the Swift metadata in 8 KB instead of 958 KB read at every
             // start; and with the code that start-up and the common commands execute, and
@@ -56,7 +69,7 @@ let package = Package(
             linkerSettings: [
                 .unsafeFlags(
                     [
-                        "-L", Context.packageDirectory + "/scripts/static-libstdc++",
+                        "-L", Context.packageDirectory + "/scripts/release-libraries",
                         "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                         "-Xlinker", "--no-export-dynamic", "-Xclang-linker", "-static-libgcc",
                         "-Xlinker", "-T", "-Xlinker",
@@ -75,7 +88,7 @@ let package = Package(
         // broker, no network, milliseconds (`swift test --filter mqttctlUnitTests`).
         .testTarget(
             name: "mqttctlUnitTests",
-            dependencies: ["Mosquitto", "mqttctl"],
+            dependencies: ["Mosquitto", "mqttctl", "CMathOnDemand"],
             exclude: ["README.md"]
         ),
     ]
