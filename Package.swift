@@ -32,7 +32,8 @@ let package = Package(
         // The Swift wrapper: one type owns the `mosquitto *`, an event loop drives it.
         .target(name: "Mosquitto", dependencies: ["CMosquitto", "CWebSocketBridge"], exclude: ["README.md"]),
         // libm's functions, loaded with dlopen at their first call (release builds):
-        // the Swift runtime references them, a run of mqttctl does not call them.
+        // the Swift runtime references them; a common run of mqttctl calls only
+        // ceil, which is computed there.
         .target(
             name: "CMathOnDemand",
             exclude: ["README.md"],
