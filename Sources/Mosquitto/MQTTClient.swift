@@ -75,7 +75,7 @@ public final class MQTTClient: MosquittoEvents {
 
     public let options: ConnectOptions
     /// The connection's phase and the data of each (see `ConnectionLifecycle`).
-    private var lifecycle = ConnectionLifecycle()
+    private(set) var lifecycle = ConnectionLifecycle()
     public var state: State { lifecycle.publicState }
     public private(set) var connAck: ConnAck?
     public var closeReason: CloseReason? { lifecycle.closeReason }
@@ -104,8 +104,8 @@ public final class MQTTClient: MosquittoEvents {
     public var packetsWhileWatching: [UInt8] { watch?.skipped ?? [] }
     /// The first bytes the broker sent on a plain TCP connection before CONNACK:
     /// what to say when it closes without one.
-    private var firstBytes: [UInt8]?
-    private var peerReset = false
+    private(set) var firstBytes: [UInt8]?
+    private(set) var peerReset = false
     /// Whether libmosquitto's keep-alive machinery (PINGREQ when due, closing on a
     /// missing PINGRESP) runs. `ping` turns it off and sends its own PINGREQs.
     public var keepAliveEnabled = true
@@ -140,20 +140,20 @@ public final class MQTTClient: MosquittoEvents {
         didSet { updateLogging() }
     }
 
-    private var handle: MosquittoHandle!
+    private(set) var handle: MosquittoHandle!
     /// MQTT over WebSocket: the bridge of the current connection (libmosquitto
     /// talks to its unix socket). nil over TCP.
-    private var bridge: WebSocketBridge?
+    private(set) var bridge: WebSocketBridge?
     /// libmosquitto's own TLS: over TCP only (over WebSocket the bridge does TLS).
-    private var mosquittoTLS: TLSOptions? { options.transport.isWebSocket ? nil : options.tls }
+    var mosquittoTLS: TLSOptions? { options.transport.isWebSocket ? nil : options.tls }
     /// Monotonic time the WebSocket upgrade completed (nil over TCP).
     public private(set) var webSocketUpgradedAt: UInt64?
     /// The subprotocol the WebSocket server chose (nil over TCP).
     public private(set) var webSocketSubprotocol: String?
     private var connectDeadline: UInt64 = .max
-    private var lastErrorLog: String?
+    private(set) var lastErrorLog: String?
     /// What went wrong with TLS during the current connection attempt.
-    private var tlsDiagnosis = TLSDiagnosis()
+    private(set) var tlsDiagnosis = TLSDiagnosis()
 
     public init(options: ConnectOptions) throws(MQTTError) {
         self.options = options
@@ -275,142 +275,6 @@ public final class MQTTClient: MosquittoEvents {
         try bridge.handOver()
     }
 
-    /// Why the WebSocket upgrade failed, from what the bridge reported.
-    private func upgradeError(_ events: [WebSocketBridge.Event]) -> MQTTError {
-        let endpoint = options.endpoint
-        if options.tls != nil {
-            for case .tlsVerify(let code, _) in events {
-                return tlsError(TLSDiagnosis.verifyFailure(Int32(code)))
-            }
-        }
-        guard let last = events.last else {
-            return MQTTError(.cannotConnect, "cannot connect to \(endpoint)", cause: .webSocketUnreachable)
-        }
-        switch last {
-        case .httpStatus(let code, let statusLine, let location):
-            var line = statusLine.trimmingSpaces
-            if !line.hasPrefix(String(code)) { line = "\(code) \(line)".trimmingSpaces }
-            let moved = location.isEmpty ? "" : " (Location: \(location))"
-            return MQTTError(
-                .cannotConnect, "\(endpoint) answered the WebSocket upgrade with HTTP \(line)\(moved)",
-                cause: .webSocketRefused(status: code))
-        case .subprotocol(let chosen):
-            let what = chosen.isEmpty ? "without a subprotocol" : "with the subprotocol '\(chosen)'"
-            return MQTTError(
-                .cannotConnect,
-                "\(endpoint) accepted the WebSocket upgrade \(what), not '\(webSocketSubprotocolAsked)': it is not an MQTT WebSocket endpoint",
-                cause: .webSocketSubprotocol(chosen: chosen))
-        case .closeFrame(let code, let reason):
-            return MQTTError(
-                .cannotConnect,
-                "\(endpoint) closed the WebSocket during the upgrade (close frame \(WebSocketClose.describe(code: code, reason: reason)))",
-                cause: .webSocketClosed(code: code, reason: reason))
-        case .ended(let end):
-            return MQTTError(
-                .cannotConnect,
-                "\(endpoint) \(end == .fin ? "closed" : "reset") the connection during the WebSocket upgrade",
-                cause: .webSocketUnreachable)
-        case .textFrame:
-            return MQTTError(.protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
-        case .error(let text, let errno):
-            return connectFailure(text, errno: errno)
-        case .nameLookup(let reason):
-            return MQTTError(
-                .cannotConnect, "cannot resolve host '\(options.host)': \(reason)", cause: .webSocketNameLookup)
-        case .ready, .tlsVerify:
-            return MQTTError(.cannotConnect, "cannot connect to \(endpoint)", cause: .webSocketUnreachable)
-        }
-    }
-
-    private var webSocketSubprotocolAsked: String {
-        if case .webSocket(let ws) = options.transport { return ws.subprotocol }
-        return "mqtt"
-    }
-
-    /// A connection that failed before the upgrade, in libwebsockets' words.
-    private func connectFailure(_ text: String, errno savedErrno: Int32) -> MQTTError {
-        let endpoint = options.endpoint
-        let lower = text.lowercased()
-        if lower.contains("getaddrinfo") || lower.contains("dns") || lower.contains("resolve") {
-            return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)'", cause: .webSocketNameLookup)
-        }
-        if options.tls != nil && (lower.contains("tls") || lower.contains("ssl")) {
-            // lws 4.1 words a failed handshake "connect SSL err N" with an empty OpenSSL reason.
-            return MQTTError(
-                .tls, "TLS error with \(endpoint): TLS handshake failed (\(text)); the server may not speak TLS there",
-                cause: .webSocketNoTLS)
-        }
-        if lower.contains("read failed") || lower.contains("closed") {
-            return MQTTError(
-                .cannotConnect, "\(endpoint) closed the connection without answering the WebSocket upgrade",
-                cause: .webSocketNoAnswer)
-        }
-        if [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ETIMEDOUT].contains(savedErrno) {
-            return MQTTError(
-                .cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))",
-                cause: .webSocketUnreachable)
-        }
-        if lower.contains("timed out") || lower.contains("timeout") {
-            return upgradeTimeout()
-        }
-        if lower.contains("connect") && !lower.contains("hs:") {
-            return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(text)", cause: .webSocketUnreachable)
-        }
-        return MQTTError(
-            .cannotConnect, "the WebSocket upgrade with \(endpoint) failed: \(text)", cause: .webSocketUnreachable)
-    }
-
-    /// Over WebSocket, once the local socket has ended: what the bridge saw of
-    /// the broker's end (a close frame, a TCP end), as the error to report.
-    private func webSocketEndError() -> MQTTError? {
-        guard let bridge else { return nil }
-        bridge.readEvents()
-        let endpoint = options.endpoint
-        // The most telling first: a text frame, a close frame, then a bare TCP end.
-        let telling =
-            bridge.events.filter {
-                if case .textFrame = $0 { return true }; return false
-            }
-            + bridge.events.filter {
-                if case .closeFrame = $0 { return true }; return false
-            }
-            + bridge.events.filter {
-                if case .ended = $0 { return true }; return false
-            }
-        for event in telling {
-            switch event {
-            case .textFrame:
-                return MQTTError(
-                    .protocolError, "\(endpoint) sent a WebSocket text frame (MQTT uses binary frames only)")
-            case .closeFrame(let code, let reason):
-                let frame = "close frame \(WebSocketClose.describe(code: code, reason: reason))"
-                if lifecycle.isConnecting {
-                    return MQTTError(
-                        .cannotConnect, "\(endpoint) closed the WebSocket before CONNACK (\(frame))",
-                        cause: .webSocketClosed(code: code, reason: reason))
-                }
-                return MQTTError(
-                    .connectionLost, "connection to \(endpoint) lost: the broker closed the WebSocket (\(frame))",
-                    cause: .webSocketClosed(code: code, reason: reason))
-            case .ended(let end):
-                let how = end == .fin ? "closed" : "reset"
-                if lifecycle.isConnecting {
-                    return MQTTError(
-                        .cannotConnect,
-                        "\(endpoint) \(how) the connection before CONNACK, without a WebSocket close frame",
-                        cause: .closedBeforeConnAck(firstBytes: firstBytes ?? [], reset: false), endpoint: endpoint)
-                }
-                return MQTTError(
-                    .connectionLost,
-                    "connection to \(endpoint) lost: the broker \(how) the connection (no WebSocket close frame)",
-                    cause: .closedByPeer(end))
-            default:
-                continue
-            }
-        }
-        return nil
-    }
-
     /// Connects again with the same options (used by `sub --reconnect`).
     public func reconnect() throws(MQTTError) {
         lifecycle.connectStarted()  // no requested end, stop or TLS handshake of the last attempt
@@ -430,67 +294,6 @@ public final class MQTTClient: MosquittoEvents {
         updateLogging()
         try open(reconnecting: true)
         tcpConnectedAt = MonotonicClock.now()
-    }
-
-    private func connectError(_ rc: Int32, errno savedErrno: Int32, timedOut: Bool) -> MQTTError {
-        let endpoint = options.endpoint
-        let code = LibraryCode(rawValue: rc)
-        if options.srvLookup && code == .notSupported {
-            return MQTTError(
-                .invalidArgument,
-                "finding the broker by a DNS SRV lookup is not available: this libmosquitto was built without SRV support",
-                libraryCode: code, cause: .srvLookupUnsupported)
-        }
-        if let proxy = options.socksProxy, code == .errno || code == .nameLookup, savedErrno != EINTR {
-            let reason =
-                code == .nameLookup ? String(cString: gai_strerror(savedErrno)) : String(cString: strerror(savedErrno))
-            return MQTTError(
-                .cannotConnect, "cannot connect to the SOCKS proxy \(proxy.endpoint): \(reason)", libraryCode: code,
-                cause: .socks(.proxyUnreachable(proxy: proxy.endpoint, reason: reason)), endpoint: endpoint)
-        }
-        if code == .errno && savedErrno == EINTR {
-            if let sig = Signals.received { return interrupted(sig) }
-            if timedOut {
-                return MQTTError(
-                    .timeout, "could not connect to \(endpoint) within \(formatSeconds(options.connectTimeout)) s",
-                    cause: .timedOut(.connect, seconds: options.connectTimeout), endpoint: endpoint)
-            }
-        }
-        switch code {
-        case .nameLookup:
-            let reason = String(cString: gai_strerror(savedErrno))
-            return MQTTError(
-                .cannotConnect, "cannot resolve host '\(options.host)': \(reason)", libraryCode: code,
-                cause: .nameLookup(host: options.host, code: savedErrno), endpoint: endpoint)
-        case .errno:
-            let hint: String =
-                switch savedErrno {
-                case ENETUNREACH, EHOSTUNREACH: " (no route to that host)"
-                case ETIMEDOUT: " (no answer from that host)"
-                default: ""
-                }
-            return MQTTError(
-                .cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))\(hint)",
-                libraryCode: code,
-                cause: .connectFailed(errno: savedErrno), endpoint: endpoint)
-        case .tls:
-            return tlsError(rc)
-        default:
-            return MQTTError.library(rc, errno: savedErrno, context: "cannot connect to \(endpoint)")
-        }
-    }
-
-    private func interrupted(_ sig: Int32) -> MQTTError {
-        MQTTError(
-            .interrupted, "interrupted by signal \(sig) while connecting to \(options.endpoint)",
-            cause: .interrupted(signal: sig), endpoint: options.endpoint)
-    }
-
-    private func upgradeTimeout() -> MQTTError {
-        MQTTError(
-            .timeout,
-            "the WebSocket upgrade with \(options.endpoint) did not complete within \(formatSeconds(options.connectTimeout)) s",
-            cause: .timedOut(.webSocketUpgrade, seconds: options.connectTimeout), endpoint: options.endpoint)
     }
 
     /// The level of a libmosquitto log line (`MOSQ_LOG_*`).
@@ -924,54 +727,6 @@ public final class MQTTClient: MosquittoEvents {
         }
     }
 
-    private func lostError(_ rc: Int32, errno readErrno: Int32 = 0) -> MQTTError {
-        if lifecycle.isConnecting, let proxy = options.socksProxy,
-            let error = SOCKSFailure.error(rc, proxy: proxy, broker: options.endpoint)
-        {
-            return error
-        }
-        if var error = webSocketEndError() {
-            error.libraryCode = LibraryCode(rawValue: rc)
-            return error
-        }
-        if lifecycle.isConnecting {
-            if mosquittoTLS == nil {
-                var error = PreConnAck.error(
-                    firstBytes: firstBytes ?? [], version: options.protocolVersion, endpoint: options.endpoint,
-                    reset: peerReset || readErrno == ECONNRESET)
-                error.libraryCode = LibraryCode(rawValue: rc)
-                return error
-            }
-            if let tls = mosquittoTLS, lifecycle.tlsHandshakeDone {
-                // With TLS 1.3 the broker checks the client certificate after our side
-                // of the handshake is done; its alert is often lost in the reset.
-                return tlsError(.closedAfterHandshake(clientCertificateSent: tls.certFile != nil), rc: rc)
-            }
-            return MQTTError(
-                .cannotConnect,
-                "\(options.endpoint) closed the connection before CONNACK: \(MQTTError.libraryMessage(rc, errno: errno))",
-                libraryCode: LibraryCode(rawValue: rc), cause: .closedBeforeConnAck(firstBytes: [], reset: false),
-                endpoint: options.endpoint)
-        }
-        if rc == MOSQ_ERR_CONN_LOST.rawValue {
-            let end: TransportEnd = readErrno == ECONNRESET ? .reset : .fin
-            return MQTTError(
-                .connectionLost,
-                "connection to \(options.endpoint) lost: the broker \(end == .fin ? "closed" : "reset") the connection",
-                libraryCode: LibraryCode(rawValue: rc), cause: .closedByPeer(end), endpoint: options.endpoint)
-        }
-        if rc == MOSQ_ERR_KEEPALIVE.rawValue {
-            return MQTTError(
-                .connectionLost,
-                "connection to \(options.endpoint) lost: no PINGRESP within the keep-alive interval (\(options.keepAlive) s)",
-                libraryCode: LibraryCode(rawValue: rc), cause: .keepAliveExpired(seconds: options.keepAlive),
-                endpoint: options.endpoint)
-        }
-        return MQTTError(
-            .connectionLost, "connection to \(options.endpoint) lost: \(MQTTError.libraryMessage(rc, errno: errno))",
-            libraryCode: LibraryCode(rawValue: rc), endpoint: options.endpoint)
-    }
-
     /// Notices the end of the TLS handshake, which can happen in any libmosquitto
     /// call that reads (even inside the connect call, on a busy machine), and checks
     /// it before the first write. False when the connection was failed.
@@ -988,39 +743,6 @@ public final class MQTTClient: MosquittoEvents {
             return false
         }
         return true
-    }
-
-    /// Checks a just-completed TLS handshake. With --psk, OpenSSL (TLS 1.3) falls back
-    /// to a certificate the broker presents when it does not take the PSK, and
-    /// libmosquitto verifies no certificate in PSK mode: refuse that connection.
-    private func checkHandshake() -> MQTTError? {
-        if options.tls?.psk != nil && handle.tlsPeerPresentedCertificate {
-            return tlsError(.pskNotUsed, rc: MOSQ_ERR_TLS.rawValue)
-        }
-        return nil
-    }
-
-    func tlsError(_ rc: Int32) -> MQTTError {
-        if let engine = options.tls?.engine, let log = lastErrorLog, log.lowercased().contains("engine") {
-            // libmosquitto sets the engine and its key up before any byte is sent.
-            var what = Substring(log)
-            while let last = what.last, last == " " || last == "\n" || last == "." { what = what.dropLast() }
-            let failure = TLSFailure.engine(name: engine, problem: String(what).lowercasedFirst)
-            return MQTTError(
-                .tls, "TLS error: \(failure.summary)", libraryCode: LibraryCode(rawValue: rc), cause: .tls(failure))
-        }
-        if tlsDiagnosis.isEmpty, options.tls == nil {
-            return tlsError(.other(lastErrorLog ?? MQTTError.libraryMessage(rc)), rc: rc)
-        }
-        return tlsError(tlsDiagnosis.failure(host: options.host, options: options.tls), rc: rc)
-    }
-
-    /// "TLS error with host:port: ..." for `failure`.
-    private func tlsError(_ failure: TLSFailure, rc: Int32? = nil) -> MQTTError {
-        MQTTError(
-            .tls, "TLS error with \(options.endpoint): \(failure.summary)",
-            libraryCode: rc.map(LibraryCode.init(rawValue:)),
-            cause: .tls(failure), endpoint: options.endpoint)
     }
 
     func fail(_ error: MQTTError) {
