@@ -196,7 +196,7 @@ import Testing
         if case .specification = peerWill {
             #expect(result.status == 0, "\(result)")
             #expect(d.bool("will_published") == true)
-            #expect(abs(d.number("will_after_close_ms") ?? 99) < 2, "\(d)")
+            #expect(d.willCameWithTheTakeover, "\(d)")
         } else {
             #expect(result.status == 10, "\(result)")
             #expect(d.bool("will_published") == false)

@@ -20,6 +20,22 @@ extension Dictionary where Key == String, Value == Any {
     /// The key is present and holds JSON null.
     func isNull(_ key: String) -> Bool { self[key] is NSNull }
     func hasKeys(_ keys: [String]) -> Bool { keys.allSatisfy { self[$0] != nil } }
+
+    /// A take-over document's will came while the broker handled B's CONNECT (it
+    /// publishes the will, closes A and answers B, in some order): after B's CONNECT
+    /// was written and within 2 ms of B's CONNACK, so not held back by Nagle or a
+    /// delayed ACK (40 ms). Timed against B's CONNACK rather than against A's close
+    /// alone: on a loaded machine the broker can be preempted between two of those
+    /// steps (a will 60 ms before A's close was seen with four busy processes on
+    /// two cores, 4 ms after it with the suite's own load), which says nothing about
+    /// the will's path.
+    var willCameWithTheTakeover: Bool {
+        guard let afterClose = number("will_after_close_ms"), let closed = number("closed_after_ms"),
+            let connAck = number("connack_after_ms")
+        else { return false }
+        let willAt = closed + afterClose  // since B's CONNECT was written
+        return willAt >= 0 && willAt < connAck + 2
+    }
 }
 
 /// Runs `mqttctl` to completion without blocking a thread of the test pool
