@@ -256,7 +256,7 @@ enum SecureBrokers {
 
 /// A TCP port that accepts connections (the kernel completes them) but never
 /// says anything: a TLS handshake or CONNECT to it gets no answer.
-final class SilentListener {
+final class SilentListener: Sendable {
     let port: Int
     private let fd: Int32
 
@@ -297,11 +297,13 @@ final class FakeBroker: @unchecked Sendable {
         self.listener = listener
         port = listener.port
         self.reply = reply
-        let fd = listener.fileDescriptor
         let bytes = reply
-        thread = Thread {
+        // The thread holds the listener, so that its descriptor stays open (and is
+        // not reused by another test's socket) until the thread has seen the
+        // shutdown: it may be serving a client when the test ends.
+        thread = Thread { [listener] in
             while true {
-                let client = accept(fd, nil, nil)
+                let client = accept(listener.fileDescriptor, nil, nil)
                 if client < 0 { return }
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 _ = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
@@ -314,7 +316,8 @@ final class FakeBroker: @unchecked Sendable {
     }
 
     deinit {
-        // Closing the listening socket ends accept() and the thread.
+        // Shutting the listening socket down ends accept() and the thread, which
+        // then lets go of the listener, and the descriptor is closed.
         shutdown(listener.fileDescriptor, Int32(SHUT_RDWR))
     }
 }
