@@ -19,8 +19,8 @@ struct MQTTCtl: ParsableCommand {
             clients, an option's value is the next argument, whatever it starts with: \
             pub -m -5 publishes "-5".
 
-            \(ConnectionOptions.tlsHelpText)
-            \(ConnectionOptions.webSocketHelpText)
+            \(TransportOptions.tlsHelpText)
+            \(TransportOptions.webSocketHelpText)
             \(Defaults.helpText)
             \(OptionsFile.helpText)
             EXIT STATUS
@@ -182,12 +182,23 @@ extension MQTTCtl {
     /// subcommand with subcommands — and the caller parses from the root, so every
     /// message (usage lines, "mqttctl pub --help", errors) is exactly the root's.
     /// Validation has no side effect but `--quiet`, which is put back.
+    ///
+    /// `pub` is tried as `QuickPublish` first, the options a one-shot publish
+    /// uses (half of its start-up is swift-argument-parser's work per declared
+    /// option), then as `Publish`.
     static func parseSubcommand(_ arguments: [String]) -> ParsableCommand? {
         guard let name = arguments.first,
             let subcommand = subcommands.first(where: { $0.configuration.commandName == name }),
             subcommand.configuration.subcommands.isEmpty
         else { return nil }
         let quiet = Diagnostics.quiet
+        if ObjectIdentifier(subcommand) == ObjectIdentifier(Publish.self),
+            let command = try? QuickPublish.parseAsRoot(Array(arguments.dropFirst())),
+            ObjectIdentifier(type(of: command)) == ObjectIdentifier(QuickPublish.self)
+        {
+            return command
+        }
+        Diagnostics.quiet = quiet
         if let command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
             ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand)
         {

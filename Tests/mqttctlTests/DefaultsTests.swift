@@ -251,6 +251,7 @@ import Testing
             var owners: Defaults.Owners = []
             for child in Mirror(reflecting: command.init()).children {
                 if child.value is OptionGroup<ConnectionOptions> { owners.insert(.connection) }
+                if child.value is OptionGroup<TransportOptions> { owners.insert(.transport) }
                 if child.value is OptionGroup<KeepAliveOption> { owners.insert(.keepAlive) }
             }
             return owners

@@ -1,6 +1,13 @@
 import Testing
 @testable import mqttctl
 import Mosquitto
+import ArgumentParser
+
+/// The two groups every connecting subcommand declares, parsed from one argv.
+struct ConnectionGroups: ParsableArguments {
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var transport: TransportOptions
+}
 
 /// `makeConnectOptions` as the pure function it is: options in, settings out.
 @Suite struct ConnectionResolutionTests {
@@ -9,9 +16,9 @@ import Mosquitto
     func resolve(
         _ arguments: [String], version: ProtocolVersion = .v311, keepAlive: Int = 60
     ) throws -> ResolvedConnection {
-        let connection = try ConnectionOptions.parse(arguments)
-        return try connection.makeConnectOptions(
-            keepAlive: keepAlive, protocolVersion: version, will: nil,
+        let groups = try ConnectionGroups.parse(arguments)
+        return try groups.connection.makeConnectOptions(
+            transport: groups.transport, keepAlive: keepAlive, protocolVersion: version, will: nil,
             properties: nil, inputs: inputs)
     }
 
@@ -57,10 +64,10 @@ import Mosquitto
     /// -L is parsed once, when read; its refusal never shows the password.
     @Test func aBadURLIsRefusedWithoutItsPassword() {
         do {
-            _ = try ConnectionOptions.parse(["-L", "mqtt://u:topsecret@h:0/t"])
+            _ = try TransportOptions.parse(["-L", "mqtt://u:topsecret@h:0/t"])
             Issue.record("port 0 accepted")
         } catch {
-            let message = ConnectionOptions.message(for: error)
+            let message = TransportOptions.message(for: error)
             #expect(message.contains("invalid URL") && !message.contains("topsecret"), "\(message)")
         }
     }

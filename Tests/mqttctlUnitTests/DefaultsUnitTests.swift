@@ -27,7 +27,8 @@ import ArgumentParser
     /// (The table is not derived at run time: that would cost every start.)
     @Test func theTableIsTheParsersOwn() throws {
         let groups: [(ParsableArguments.Type, Defaults.Owners)] = [
-            (ConnectionOptions.self, .connection), (KeepAliveOption.self, .keepAlive),
+            (ConnectionOptions.self, .connection), (TransportOptions.self, .transport),
+            (KeepAliveOption.self, .keepAlive),
         ]
         var covered = Set<String>()
         for (group, owner) in groups {
@@ -98,7 +99,7 @@ import ArgumentParser
 
     func layered(
         _ commandLine: [String], environment: [Defaults.Entry], file: [Defaults.Entry],
-        owners: Defaults.Owners = [.connection, .keepAlive]
+        owners: Defaults.Owners = [.connection, .transport, .keepAlive]
     ) throws -> [String] {
         let scan = Defaults.scanCommandLine(commandLine)
         return try Defaults.layered(scan: scan, environment: environment, file: file, owners: owners).map(\.argument)

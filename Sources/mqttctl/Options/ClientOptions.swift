@@ -2,14 +2,11 @@ import ArgumentParser
 import Mosquitto
 
 /// The rest of mosquitto's connection options: other transports (`--unix`,
-/// `--proxy`), socket settings (`-A`, `--nodelay`), `-S`, `--quiet`, and the
-/// OpenSSL engine options. Declared in `ConnectionOptions`, so every subcommand
-/// has them; `applyClientOptions` puts them into the library's settings.
-extension ConnectionOptions {
+/// `--proxy`), socket settings (`-A`, `--nodelay`), `-S`, and the OpenSSL
+/// engine options. Declared in `TransportOptions`, so every subcommand has them; `applyClientOptions` puts them into the library's settings.
+extension TransportOptions {
     /// These options' own combinations (part of `validate()`).
     func validateClientOptions() throws {
-        // Errors other than usage errors are suppressed from here on (mosquitto's --quiet).
-        if quiet { Diagnostics.quiet = true }
         if unixSocket != nil && proxy != nil {
             throw ValidationError("--unix and --proxy cannot be used together (a proxy connects over TCP)")
         }
@@ -28,9 +25,11 @@ extension ConnectionOptions {
     }
 
     /// Puts these settings into `options`, checking what they cannot be combined with.
-    func applyClientOptions(to options: inout ConnectOptions) throws(CommandFailure) {
+    func applyClientOptions(
+        to options: inout ConnectOptions, connection: ConnectionOptions
+    ) throws(CommandFailure) {
         if let unixSocket {
-            if host != nil || port != nil || url != nil {
+            if connection.host != nil || connection.port != nil || url != nil {
                 throw .usage("--unix replaces -h, -p and -L: give the broker one way")
             }
             options.unixSocket = unixSocket.path

@@ -25,13 +25,15 @@ extension ConnectionOptions {
     /// The connection to make, with what it needs from outside the options read
     /// here (the password file, the process id), and `--insecure`'s warning shown
     /// once per run, however many connections a subcommand opens.
+    /// `transport` nil: a command without those options (`QuickPublish`), as if
+    /// none of them were given.
     func resolveConnection(
-        keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
+        transport: TransportOptions?, keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
         properties: ParsedProperties?
     ) throws(CommandFailure) -> (ConnectOptions, urlTopic: String?) {
         let resolved = try makeConnectOptions(
-            keepAlive: keepAlive, protocolVersion: protocolVersion, will: will,
-            properties: properties, inputs: try ConnectionInputs.gather(for: self))
+            transport: transport, keepAlive: keepAlive, protocolVersion: protocolVersion, will: will,
+            properties: properties, inputs: try ConnectionInputs.gather(for: self, transport: transport))
         if let warning = resolved.warning, !Self.insecureWarningShown {
             Self.insecureWarningShown = true
             Diagnostics.warning(warning)
@@ -45,7 +47,7 @@ extension ConnectionOptions {
     /// of them and `inputs` (no file read, no output), so it can be tested as a
     /// value. `keepAlive` comes from the subcommand (each has its own rules).
     func makeConnectOptions(
-        keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
+        transport: TransportOptions?, keepAlive: Int, protocolVersion: ProtocolVersion, will: WillOptions?,
         properties: ParsedProperties?, inputs: ConnectionInputs
     ) throws(CommandFailure) -> ResolvedConnection {
         var options = ConnectOptions()
@@ -53,7 +55,7 @@ extension ConnectionOptions {
         var urlTLS = false
         var urlPort: Int?
         var urlWebSocket = false
-        if let parsed = try url.map(BrokerURL.once) {
+        if let parsed = try transport?.url.map(BrokerURL.once) {
             options.host = parsed.host
             urlPort = parsed.port
             options.username = parsed.username
@@ -62,10 +64,11 @@ extension ConnectionOptions {
             urlTopic = parsed.topic
             urlWebSocket = parsed.webSocket
         }
-        if webSocket || urlWebSocket {
-            options.transport = .webSocket(WebSocketOptions(path: webSocketPath ?? "/mqtt", headers: webSocketHeaders))
+        if let transport, transport.webSocket || urlWebSocket {
+            options.transport = .webSocket(
+                WebSocketOptions(path: transport.webSocketPath ?? "/mqtt", headers: transport.webSocketHeaders))
         }
-        options.tls = makeTLSOptions(urlTLS: urlTLS)
+        options.tls = transport?.makeTLSOptions(urlTLS: urlTLS)
         options.port = port ?? urlPort ?? (options.tls != nil ? 8883 : 1883)
         if let host { options.host = host }
         if let username { options.username = username }
@@ -106,7 +109,7 @@ extension ConnectionOptions {
         }
         if let will { options.will = try will.makeWill(protocolVersion: protocolVersion, properties: properties) }
         if let properties { options.connectProperties = properties.connect }
-        try applyClientOptions(to: &options)
+        try transport?.applyClientOptions(to: &options, connection: self)
         let warning =
             options.tls?.insecure == true
             ? "--insecure: the broker's certificate is not checked against the host name '\(options.host)'; the connection can be intercepted"
@@ -132,9 +135,11 @@ struct ConnectionInputs {
     var passwordFromFile: String?
 
     /// Reads the password file only when no -P and no -L password comes first.
-    static func gather(for connection: ConnectionOptions) throws(CommandFailure) -> ConnectionInputs {
+    static func gather(
+        for connection: ConnectionOptions, transport: TransportOptions?
+    ) throws(CommandFailure) -> ConnectionInputs {
         var inputs = ConnectionInputs(processID: getpid(), passwordFromFile: nil)
-        let urlPassword = (try? connection.url.map(BrokerURL.once))?.password
+        let urlPassword = (try? transport?.url.map(BrokerURL.once))?.password
         if connection.password == nil, urlPassword == nil, let file = connection.passwordFile {
             inputs.passwordFromFile = try Credentials.readPasswordFile(file)
         }

@@ -6,9 +6,9 @@ import Glibc
 #endif
 
 /// TLS settings, spelled as mosquitto's clients spell them: declared in
-/// `ConnectionOptions`, so every subcommand has them. Any of them switches TLS
+/// `TransportOptions`, so every subcommand has them. Any of them switches TLS
 /// on (as does `-L mqtts://...`); the port then defaults to 8883.
-extension ConnectionOptions {
+extension TransportOptions {
     /// The TLS section of `mqttctl --help` (and so of the man page).
     static let tlsHelpText = """
         TLS

@@ -1,8 +1,8 @@
 import ArgumentParser
 
 /// The checks and help of the WebSocket options (`--ws`, `--ws-path`,
-/// `--ws-header`), which `ConnectionOptions` declares.
-extension ConnectionOptions {
+/// `--ws-header`), which `TransportOptions` declares.
+extension TransportOptions {
     /// An HTTP request path: starts with '/', visible ASCII only (escape the rest as %XX).
     static func checkWebSocketPath(_ path: String) throws {
         guard path.hasPrefix("/"), path.utf8.count <= 1024 else {

@@ -11,7 +11,8 @@ struct ProbeSetup {
 
     /// `idSuffix`: appended to a made-up base id ("to" gives mqttctl-3fa2c1-to).
     init(
-        connection: ConnectionOptions, version: ProtocolVersion, json: Bool, idSuffix: String?,
+        connection: ConnectionOptions, transport: TransportOptions, version: ProtocolVersion, json: Bool,
+        idSuffix: String?,
         loop: EventLoop = EventLoop(), progress: Progress? = nil
     ) throws(CommandFailure) {
         self.version = version
@@ -21,7 +22,7 @@ struct ProbeSetup {
             connection.id = "mqttctl-\(RunID.make())" + (idSuffix.map { "-\($0)" } ?? "")
         }
         (options, _) = try connection.resolveConnection(
-            keepAlive: 60, protocolVersion: version, will: nil, properties: nil)
+            transport: transport, keepAlive: 60, protocolVersion: version, will: nil, properties: nil)
         baseID = options.clientID ?? "mqttctl"
         var base = options
         base.will = nil
@@ -38,13 +39,14 @@ struct ProbeSetup {
     /// One set-up per version in `versions`, sharing a loop and a progress line;
     /// a session expiry (-x) goes to MQTT 5 only, the one version that has it.
     static func perVersion(
-        _ versions: [ProtocolVersion], connection: ConnectionOptions, json: Bool, loop: EventLoop, progress: Progress
+        _ versions: [ProtocolVersion], connection: ConnectionOptions, transport: TransportOptions, json: Bool,
+        loop: EventLoop, progress: Progress
     ) throws(CommandFailure) -> [ProbeSetup] {
         try versions.map { version throws(CommandFailure) in
             var c = connection
             if version != .v5 { c.sessionExpiry = nil }
             return try ProbeSetup(
-                connection: c, version: version, json: json, idSuffix: nil, loop: loop, progress: progress)
+                connection: c, transport: transport, version: version, json: json, idSuffix: nil, loop: loop, progress: progress)
         }
     }
 

@@ -62,6 +62,7 @@ struct Conn: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Connection") var keepAliveOption: KeepAliveOption
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
@@ -98,7 +99,7 @@ struct Conn: ParsableCommand {
         let version = try connection.resolvedProtocol(
             needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
         var (options, _) = try connection.resolveConnection(
-            keepAlive: keepAliveOption.keepAlive, protocolVersion: version,
+            transport: transport, keepAlive: keepAliveOption.keepAlive, protocolVersion: version,
             will: will, properties: parsed)
         options.tcpNoDelay = true
         options.quickAck = true
@@ -155,7 +156,7 @@ struct Conn: ParsableCommand {
 
 extension Conn {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport, .keepAlive]
 }
 
 /// `conn --stay`: the connection stays open, quiet but for a PINGREQ every

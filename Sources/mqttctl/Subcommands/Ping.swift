@@ -69,6 +69,7 @@ struct Ping: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
 
     @Option(
         name: [.short, .customLong("keepalive")],
@@ -157,7 +158,7 @@ struct Ping: ParsableCommand {
     func run() throws {
         let version = try connection.resolvedProtocol(needsV5: connection.sessionExpiry != nil)
         var (options, _) = try connection.resolveConnection(
-            keepAlive: effectiveKeepAlive, protocolVersion: version, will: nil, properties: nil)
+            transport: transport, keepAlive: effectiveKeepAlive, protocolVersion: version, will: nil, properties: nil)
         if options.clientID == nil { options.clientID = "mqttctl-ping-\(RunID.make())" }
 
         let loop = EventLoop()
@@ -295,5 +296,5 @@ struct Ping: ParsableCommand {
 
 extension Ping {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport]
 }

@@ -71,6 +71,7 @@ struct ProbeAll: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Keep-alive") var sweep: KeepAliveSweepOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
@@ -91,7 +92,7 @@ struct ProbeAll: ParsableCommand {
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
             try ProbeSetup(
-                connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop,
+                connection: connection, transport: transport, version: version, json: probe.json, idSuffix: nil, loop: loop,
                 progress: progress)
         }
 
@@ -182,5 +183,5 @@ struct ProbeAll: ParsableCommand {
 
 extension ProbeAll {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport]
 }

@@ -105,6 +105,7 @@ struct ProbeKeepAlive: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Keep-alive") var sweep: KeepAliveSweepOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
     @OptionGroup(title: "Will") var will: WillOptions
@@ -117,7 +118,7 @@ struct ProbeKeepAlive: ParsableCommand {
 
     func run() throws {
         let version = try connection.resolvedProtocol(needsV5: will.needsV5)
-        let setup = try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: nil)
+        let setup = try ProbeSetup(connection: connection, transport: transport, version: version, json: probe.json, idSuffix: nil)
         let template = try will.makeWill(protocolVersion: version, properties: nil)
         let values = sweep.values
         let samples = sweep.samples
@@ -166,5 +167,5 @@ struct ProbeKeepAlive: ParsableCommand {
 
 extension ProbeKeepAlive {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport]
 }

@@ -59,6 +59,7 @@ struct ProbeLimits: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
     @Option(
@@ -112,7 +113,7 @@ struct ProbeLimits: ParsableCommand {
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
             try ProbeSetup(
-                connection: connection, version: version, json: probe.json, idSuffix: nil, loop: loop,
+                connection: connection, transport: transport, version: version, json: probe.json, idSuffix: nil, loop: loop,
                 progress: progress)
         }
         let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
@@ -154,5 +155,5 @@ struct ProbeLimits: ParsableCommand {
 
 extension ProbeLimits {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport]
 }

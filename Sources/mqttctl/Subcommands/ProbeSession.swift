@@ -34,6 +34,7 @@ struct ProbeSession: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
     func validate() throws {
@@ -50,7 +51,7 @@ struct ProbeSession: ParsableCommand {
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
         let setups = try ProbeSetup.perVersion(
-            versions, connection: connection, json: probe.json, loop: loop, progress: progress)
+            versions, connection: connection, transport: transport, json: probe.json, loop: loop, progress: progress)
         let runID = RunID.make()
         var results: [SessionReport.Result] = []
         let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
@@ -85,7 +86,7 @@ struct ProbeSession: ParsableCommand {
 
 extension ProbeSession {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport]
 }
 
 /// The `probe session` report.

@@ -103,6 +103,7 @@ struct ProbeTakeover: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Connection") var keepAlive: KeepAliveOption
     @OptionGroup(title: "Probe") var probe: ProbeOptions
     @OptionGroup(title: "Will (of connection A)") var will: WillOptions
@@ -158,7 +159,7 @@ struct ProbeTakeover: ParsableCommand {
     func run() throws {
         if matrix { return try runMatrix() }
         let version = try connection.resolvedProtocol(needsV5: will.needsV5 || connection.sessionExpiry != nil)
-        let setup = try ProbeSetup(connection: connection, version: version, json: probe.json, idSuffix: "to")
+        let setup = try ProbeSetup(connection: connection, transport: transport, version: version, json: probe.json, idSuffix: "to")
         let template = try will.makeWill(protocolVersion: version, properties: nil)
         var plan = TakeoverPlan(
             protocolVersion: version, clientID: setup.baseID, observerID: "\(setup.baseID)-obs",
@@ -209,7 +210,7 @@ extension ProbeTakeover {
         let progress = Progress.forCommand(json: probe.json)
         let setups = try versions.map { version throws(CommandFailure) in
             try ProbeSetup(
-                connection: connection, version: version, json: probe.json, idSuffix: "tm", loop: loop,
+                connection: connection, transport: transport, version: version, json: probe.json, idSuffix: "tm", loop: loop,
                 progress: progress)
         }
         var tasks: [TakeoverProbe] = []
@@ -260,5 +261,5 @@ extension ProbeTakeover {
 
 extension ProbeTakeover {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport, .keepAlive]
 }

@@ -43,6 +43,7 @@ struct ProbeWill: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Probe") var probe: ProbeOptions
 
     @Option(
@@ -71,7 +72,7 @@ struct ProbeWill: ParsableCommand {
         let loop = EventLoop()
         let progress = Progress.forCommand(json: probe.json)
         let setups = try ProbeSetup.perVersion(
-            versions, connection: connection, json: probe.json, loop: loop, progress: progress)
+            versions, connection: connection, transport: transport, json: probe.json, loop: loop, progress: progress)
         let runID = RunID.make()
         var tasks: [WillProbe] = []
         let (usable, skipped) = try ProbeSetup.accepted(setups, explicit: explicit)
@@ -103,7 +104,7 @@ struct ProbeWill: ParsableCommand {
 
 extension ProbeWill {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport]
 }
 
 /// The `probe will` report: text, JSON, JUnit.

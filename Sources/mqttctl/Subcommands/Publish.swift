@@ -32,111 +32,33 @@ struct Publish: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Connection") var keepAlive: KeepAliveOption
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
 
-    @Option(name: [.short, .long], parsing: .unconditional, help: "Topic to publish to (or the topic of -L).")
-    var topic: String?
-
-    @Option(name: [.short, .customLong("message")], parsing: .unconditional, help: "Message payload.")
-    var message: String?
-
-    @Option(
-        name: [.short, .customLong("file")], parsing: .unconditional,
-        help: ArgumentHelp("Send the content of a file as the message.", valueName: "path"))
-    var file: String?
-
-    @Flag(name: [.short, .customLong("stdin-file")], help: "Send all of stdin as one message.")
-    var stdinFile = false
-
-    @Flag(
-        name: [.customShort("l"), .customLong("stdin-line")],
-        help: "Send each line of stdin as a message (the newline is not sent).")
-    var stdinLine = false
-
-    @Flag(name: [.short, .customLong("null-message")], help: "Send an empty message.")
-    var nullMessage = false
-
-    // The numbers below are optional, their defaults written in the help and
-    // applied by the properties after them: for an Int or Double option with a
-    // default value, swift-argument-parser describes the default at every parse
-    // (five protocol-conformance scans, 0.8 M instructions; bench/README.md).
-    @Option(
-        name: [.customShort("q"), .customLong("qos")], parsing: .unconditional,
-        help: ArgumentHelp("Quality of service: 0, 1 or 2 (default: 0).", valueName: "qos"))
-    var givenQoS: Int?
-    var qos: Int { givenQoS ?? 0 }
-
-    @Flag(name: [.short, .long], help: "Ask the broker to retain the message.")
-    var retain = false
-
-    @Option(
-        name: .customLong("repeat"), parsing: .unconditional,
-        help: ArgumentHelp("Publish the message this many times (default: 1).", valueName: "count"))
-    var givenRepeatCount: Int?
-    var repeatCount: Int { givenRepeatCount ?? 1 }
-
-    @Option(
-        name: .customLong("repeat-delay"), parsing: .unconditional,
-        help: ArgumentHelp("Seconds between repeated messages (fractions allowed; default: 0).", valueName: "seconds"))
-    var givenRepeatDelay: Double?
-    var repeatDelay: Double { givenRepeatDelay ?? 0 }
-
-    @Option(
-        name: [.customShort("M"), .customLong("max-inflight")],
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Messages kept in flight (sent, not yet acknowledged) at once (default: 20).", valueName: "count"))
-    var givenMaxInflight: Int?
-    var maxInflight: Int { givenMaxInflight ?? 20 }
-
-    @Option(
-        name: .customLong("ack-timeout"),
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "Give up when no acknowledgement arrives for this many seconds while messages are outstanding (default: 30).",
-            valueName: "seconds"))
-    var givenAckTimeout: Double?
-    var ackTimeout: Double { givenAckTimeout ?? 30 }
-
-    func validate() throws {
-        let sources = [message != nil, file != nil, stdinFile, stdinLine, nullMessage].filter { $0 }.count
-        if sources == 0 {
-            throw ValidationError(
-                "no message given: use one of -m MESSAGE, -f FILE, -s (stdin), -l (stdin lines) or -n (empty)")
-        }
-        if sources > 1 {
-            throw ValidationError("only one of -m, -f, -s, -l and -n can be used")
-        }
-        if !(0...2).contains(qos) {
-            throw ValidationError("-q \(qos): QoS must be 0, 1 or 2")
-        }
-        if let topic, let problem = Topic.problemWithName(topic) {
-            throw ValidationError("invalid topic: \(problem)")
-        }
-        if repeatCount < 1 {
-            throw ValidationError("invalid --repeat \(repeatCount): use 1 or more")
-        }
-        if repeatCount > 1 && stdinLine {
-            throw ValidationError("--repeat cannot be used with -l")
-        }
-        try Seconds.check(repeatDelay, option: "--repeat-delay", allowZero: true, maximum: Seconds.oneDay)
-        if !(1...65535).contains(maxInflight) {
-            throw ValidationError("invalid -M \(maxInflight): use 1 to 65535")
-        }
-        try Seconds.check(ackTimeout, option: "--ack-timeout", maximum: Seconds.oneYear)
-    }
+    @OptionGroup var options: PublishOptions
 
     func run() throws {
-        let parsed = try properties.parsed()
+        try Publish.publish(
+            options, connection: connection, transport: transport, keepAlive: keepAlive.keepAlive, will: will,
+            properties: properties)
+    }
+
+    /// The publish itself, for `Publish` and for `QuickPublish`, which has no
+    /// transport, will or property options (nil: none given).
+    static func publish(
+        _ options: PublishOptions, connection: ConnectionOptions, transport: TransportOptions?, keepAlive: Int,
+        will: WillOptions?, properties: PropertyOptions?
+    ) throws {
+        let parsed = try properties?.parsed() ?? ParsedProperties()
         try parsed.requireOnly([.connect, .publish, .disconnect, .will], in: "pub")
         let version = try connection.resolvedProtocol(
-            needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil)
-        var (options, urlTopic) = try connection.resolveConnection(
-            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
-        options.maxInflight = maxInflight
-        guard let topic = topic ?? urlTopic else {
+            needsV5: !parsed.isEmpty || will?.needsV5 == true || connection.sessionExpiry != nil)
+        var (settings, urlTopic) = try connection.resolveConnection(
+            transport: transport, keepAlive: keepAlive, protocolVersion: version, will: will, properties: parsed)
+        settings.maxInflight = options.maxInflight
+        guard let topic = options.topic ?? urlTopic else {
             throw CommandFailure.usage("no topic given: use -t TOPIC (or a topic in the -L URL)")
         }
         if let problem = Topic.problemWithName(topic) {
@@ -145,7 +67,7 @@ struct Publish: ParsableCommand {
 
         // Load a fixed payload before connecting, so that bad input never costs a connection.
         let source: PublishJob.Source
-        if stdinLine {
+        if options.stdinLine {
             try InputReading.requireStdin(for: "-l")
             var st = stat()
             if fstat(0, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
@@ -154,11 +76,11 @@ struct Publish: ParsableCommand {
             source = .lines(LineReader(fd: 0))
         } else {
             let payload: Payload
-            if let message {
+            if let message = options.message {
                 payload = Payload(Array(message.utf8))
-            } else if let file {
+            } else if let file = options.file {
                 payload = try InputReading.readFile(file)
-            } else if stdinFile {
+            } else if options.stdinFile {
                 payload = try InputReading.readStdin()
                 if payload.count == 0 {
                     throw CommandFailure.usage("stdin was empty; use -n to send an empty message")
@@ -166,7 +88,7 @@ struct Publish: ParsableCommand {
             } else {
                 payload = Payload()
             }
-            source = .fixed(payload, count: repeatCount, delay: repeatDelay)
+            source = .fixed(payload, count: options.repeatCount, delay: options.repeatDelay)
         }
 
         let prepared: PreparedProperties?
@@ -177,10 +99,10 @@ struct Publish: ParsableCommand {
         }
 
         let loop = EventLoop()
-        let client = try ClientSession.makeClient(options, debug: connection.debug)
+        let client = try ClientSession.makeClient(settings, debug: connection.debug)
         let job = PublishJob(
-            client: client, loop: loop, topic: topic, qos: qos, retain: retain, properties: prepared,
-            propertyValues: parsed.publish, source: source, window: maxInflight, ackTimeout: ackTimeout)
+            client: client, loop: loop, topic: topic, qos: options.qos, retain: options.retain, properties: prepared,
+            propertyValues: parsed.publish, source: source, window: options.maxInflight, ackTimeout: options.ackTimeout)
         try ClientSession.connect(client, on: loop)
         try job.run(disconnectProperties: parsed.disconnect)
     }
@@ -192,5 +114,5 @@ func formatSeconds(_ seconds: Double) -> String {
 
 extension Publish {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport, .keepAlive]
 }

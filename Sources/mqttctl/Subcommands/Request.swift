@@ -42,6 +42,7 @@ struct Request: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Connection") var keepAlive: KeepAliveOption
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
@@ -149,7 +150,7 @@ struct Request: ParsableCommand {
             default: .v5, needsV5: !parsed.isEmpty || will.needsV5 || retainAsPublished)
         let responseTopic = responseTopic ?? ""
         var (options, urlTopic) = try connection.resolveConnection(
-            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
+            transport: transport, keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {
             options.receiveMaximum = 65535  // as sub (see Subscribe.run)
@@ -257,7 +258,7 @@ struct Request: ParsableCommand {
 
 extension Request {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport, .keepAlive]
 }
 
 /// One request and its responses: publishes once subscribed, checks the

@@ -54,6 +54,7 @@ struct Subscribe: ParsableCommand {
     )
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var transport: TransportOptions
     @OptionGroup(title: "Connection") var keepAlive: KeepAliveOption
     @OptionGroup(title: "Will") var will: WillOptions
     @OptionGroup(title: "MQTT 5 properties") var properties: PropertyOptions
@@ -175,7 +176,7 @@ struct Subscribe: ParsableCommand {
         let version = try connection.resolvedProtocol(
             needsV5: !parsed.isEmpty || will.needsV5 || connection.sessionExpiry != nil || needsV5)
         var (options, urlTopic) = try connection.resolveConnection(
-            keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
+            transport: transport, keepAlive: keepAlive.keepAlive, protocolVersion: version, will: will, properties: parsed)
         options.maxInflight = maxInflight
         if version == .v5 && parsed.connect.first(MQTTProperties.receiveMaximum) == nil {
             // libmosquitto announces a Receive Maximum of 20 and drops the connection
@@ -230,5 +231,5 @@ extension Subscribe {
 
 extension Subscribe {
     /// The defaulted option groups it includes (Defaults.declarations).
-    static let defaultOwners: Defaults.Owners = [.connection, .keepAlive]
+    static let defaultOwners: Defaults.Owners = [.connection, .transport, .keepAlive]
 }

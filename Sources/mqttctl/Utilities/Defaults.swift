@@ -45,6 +45,7 @@ enum Defaults {
         let rawValue: UInt8
         static let connection = Owners(rawValue: 1)
         static let keepAlive = Owners(rawValue: 2)
+        static let transport = Owners(rawValue: 4)
     }
 
     struct Spec: Sendable {
@@ -91,27 +92,27 @@ enum Defaults {
         Spec(long: "--protocol", short: "V", kind: .checked(ProtocolOption.problem), owner: .connection),
         Spec(long: "--connect-timeout", short: nil, kind: .checked(ConnectTimeout.problem), owner: .connection),
         Spec(long: "--keepalive", short: "k", kind: .checked(KeepAlive.problem), owner: .keepAlive),
-        Spec(long: "--cafile", short: nil, kind: .path, owner: .connection),
-        Spec(long: "--capath", short: nil, kind: .path, owner: .connection),
-        Spec(long: "--tls-use-os-certs", short: nil, kind: .flag, owner: .connection),
-        Spec(long: "--cert", short: nil, kind: .path, owner: .connection),
-        Spec(long: "--key", short: nil, kind: .path, owner: .connection),
-        Spec(long: "--insecure", short: nil, kind: .flag, owner: .connection),
-        Spec(long: "--tls-version", short: nil, kind: .checked(TLSVersion.problem), owner: .connection),
-        Spec(long: "--ciphers", short: nil, kind: .text, owner: .connection),
-        Spec(long: "--tls-alpn", short: nil, kind: .text, owner: .connection),
-        Spec(long: "--psk", short: nil, kind: .checked(PreSharedKey.problem), owner: .connection),
-        Spec(long: "--psk-identity", short: nil, kind: .text, owner: .connection),
-        Spec(long: "--ws", short: nil, kind: .flag, owner: .connection),
-        Spec(long: "--ws-path", short: nil, kind: .text, owner: .connection),
-        Spec(long: "--ws-header", short: nil, kind: .text, owner: .connection),
-        Spec(long: "--unix", short: nil, kind: .checked(UnixSocketPath.problem), owner: .connection),
-        Spec(long: "--proxy", short: nil, kind: .checked(ProxyURL.problem), owner: .connection),
-        Spec(long: "--bind-address", short: "A", kind: .checked(BindAddress.problem), owner: .connection),
-        Spec(long: "--nodelay", short: nil, kind: .flag, owner: .connection),
-        Spec(long: "--tls-engine", short: nil, kind: .text, owner: .connection),
-        Spec(long: "--keyform", short: nil, kind: .checked(KeyForm.problem), owner: .connection),
-        Spec(long: "--tls-engine-kpass-sha1", short: nil, kind: .checked(SHA1Hex.problem), owner: .connection),
+        Spec(long: "--cafile", short: nil, kind: .path, owner: .transport),
+        Spec(long: "--capath", short: nil, kind: .path, owner: .transport),
+        Spec(long: "--tls-use-os-certs", short: nil, kind: .flag, owner: .transport),
+        Spec(long: "--cert", short: nil, kind: .path, owner: .transport),
+        Spec(long: "--key", short: nil, kind: .path, owner: .transport),
+        Spec(long: "--insecure", short: nil, kind: .flag, owner: .transport),
+        Spec(long: "--tls-version", short: nil, kind: .checked(TLSVersion.problem), owner: .transport),
+        Spec(long: "--ciphers", short: nil, kind: .text, owner: .transport),
+        Spec(long: "--tls-alpn", short: nil, kind: .text, owner: .transport),
+        Spec(long: "--psk", short: nil, kind: .checked(PreSharedKey.problem), owner: .transport),
+        Spec(long: "--psk-identity", short: nil, kind: .text, owner: .transport),
+        Spec(long: "--ws", short: nil, kind: .flag, owner: .transport),
+        Spec(long: "--ws-path", short: nil, kind: .text, owner: .transport),
+        Spec(long: "--ws-header", short: nil, kind: .text, owner: .transport),
+        Spec(long: "--unix", short: nil, kind: .checked(UnixSocketPath.problem), owner: .transport),
+        Spec(long: "--proxy", short: nil, kind: .checked(ProxyURL.problem), owner: .transport),
+        Spec(long: "--bind-address", short: "A", kind: .checked(BindAddress.problem), owner: .transport),
+        Spec(long: "--nodelay", short: nil, kind: .flag, owner: .transport),
+        Spec(long: "--tls-engine", short: nil, kind: .text, owner: .transport),
+        Spec(long: "--keyform", short: nil, kind: .checked(KeyForm.problem), owner: .transport),
+        Spec(long: "--tls-engine-kpass-sha1", short: nil, kind: .checked(SHA1Hex.problem), owner: .transport),
     ]
 
     /// The connection options a config file may not set, and why: they name one
