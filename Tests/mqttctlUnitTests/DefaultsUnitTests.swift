@@ -6,22 +6,6 @@ import ArgumentParser
 /// `Defaults` without a process: its option table against the parser's own
 /// declarations, and the precedence of command line, environment and file.
 @Suite struct DefaultsUnitTests {
-    /// (names, takes a value) of each option a group declares, as the parser describes it.
-    func declared(_ group: ParsableArguments.Type) throws -> [(names: [String], takesValue: Bool)] {
-        let json = try #require(group._dumpHelp().data(using: .utf8))
-        let root = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        let command = try #require(root["command"] as? [String: Any])
-        return (command["arguments"] as? [[String: Any]] ?? []).compactMap { argument in
-            let kind = argument["kind"] as? String
-            guard kind == "option" || kind == "flag" else { return nil }
-            let names = (argument["names"] as? [[String: Any]] ?? []).compactMap { name -> String? in
-                guard let text = name["name"] as? String else { return nil }
-                return (name["kind"] as? String == "short" ? "-" : "--") + text
-            }
-            return (names, kind == "option")
-        }
-    }
-
     /// Every option of the defaulted groups is in the table, spelled and typed as
     /// declared, or deliberately command-line only; nothing in the table is undeclared.
     /// (The table is not derived at run time: that would cost every start.)
@@ -32,7 +16,7 @@ import ArgumentParser
         ]
         var covered = Set<String>()
         for (group, owner) in groups {
-            for option in try declared(group) where !option.names.contains("--help") {
+            for option in try declaredOptions(group) where !option.names.contains("--help") {
                 let longs = option.names.filter { $0.hasPrefix("--") }
                 let shorts = option.names.filter { !$0.hasPrefix("--") }.compactMap { $0.last }
                 if let commandLineOnly = option.names.first(where: Defaults.commandLineOnly.contains) {

@@ -7,22 +7,6 @@ import ArgumentParser
 /// takes it must read exactly as `Publish` does, and everything else it must
 /// refuse, so that `MQTTCtl.parseSubcommand` falls back to `Publish`.
 @Suite struct QuickPublishTests {
-    /// The option names (each spelling) and whether each takes a value, as the parser describes `type`.
-    func declared(_ type: ParsableArguments.Type) throws -> [(names: [String], takesValue: Bool)] {
-        let json = try #require(type._dumpHelp().data(using: .utf8))
-        let root = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        let command = try #require(root["command"] as? [String: Any])
-        return (command["arguments"] as? [[String: Any]] ?? []).compactMap { argument in
-            let kind = argument["kind"] as? String
-            guard kind == "option" || kind == "flag" else { return nil }
-            let names = (argument["names"] as? [[String: Any]] ?? []).compactMap { name -> String? in
-                guard let text = name["name"] as? String else { return nil }
-                return (name["kind"] as? String == "short" ? "-" : "--") + text
-            }
-            return (names, kind == "option")
-        }
-    }
-
     /// Both parses of `arguments`, the parsed groups as text or nil for a refusal;
     /// `Publish`'s only when `QuickPublish` took them (which is all that matters).
     func parses(_ arguments: [String]) -> (quick: String?, full: String?) {
@@ -60,9 +44,9 @@ import ArgumentParser
     /// Each option of `Publish`, with each of several values: taken by both alike,
     /// or refused by `QuickPublish`; and refused whenever it is not one of its groups'.
     @Test func everyOtherOptionFallsBackToPublish() throws {
-        let own = Set(try (declared(ConnectionOptions.self) + declared(PublishOptions.self)).flatMap(\.names))
+        let own = Set(try (declaredOptions(ConnectionOptions.self) + declaredOptions(PublishOptions.self)).flatMap(\.names))
         var taken = 0
-        for option in try declared(Publish.self) {
+        for option in try declaredOptions(Publish.self) {
             for name in option.names where name != "--help" {
                 for value in option.takesValue ? values : [""] {
                     let arguments = message + [name] + (option.takesValue ? [value] : [])
