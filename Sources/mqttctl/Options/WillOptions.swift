@@ -12,7 +12,7 @@ struct WillOptions: ParsableArguments {
     var payload: String?
 
     /// Optional, the default applied by `qos`: swift-argument-parser describes
-    /// an Int option's default value at every parse (Publish.swift says more).
+    /// an Int option's default value at every parse (PublishOptions.swift says more).
     @Option(
         name: .customLong("will-qos"), parsing: .unconditional,
         help: ArgumentHelp("QoS of the will message: 0, 1 or 2 (default: 0).", valueName: "will-qos"))
