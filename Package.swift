@@ -44,11 +44,15 @@ let package = Package(
                 .unsafeFlags(["-fno-builtin", "-ffunction-sections", "-gdwarf-4"]),
             ]
         ),
+        // What swift-argument-parser uses of FoundationEssentials, which the release build
+        // aliases to this module (scripts/build-release) so that the static link leaves
+        // FoundationEssentials out; nothing imports it by name.
+        .target(name: "ParserFoundation", exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(
             name: "mqttctl",
             dependencies: [
-                "Mosquitto", "CMathOnDemand",
+                "Mosquitto", "CMathOnDemand", "ParserFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: [
@@ -89,7 +93,7 @@ let package = Package(
         // broker, no network, milliseconds (`swift test --filter mqttctlUnitTests`).
         .testTarget(
             name: "mqttctlUnitTests",
-            dependencies: ["Mosquitto", "mqttctl", "CMathOnDemand"],
+            dependencies: ["Mosquitto", "mqttctl", "CMathOnDemand", "ParserFoundation"],
             exclude: ["README.md"]
         ),
     ]
