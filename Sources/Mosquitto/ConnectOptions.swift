@@ -53,7 +53,7 @@ public struct ConnectOptions: Sendable {
 
     /// "host:port" ("[::1]:port" for an IPv6 address).
     public var hostAndPort: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        host.includes(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// The WebSocket path (nil over TCP).
@@ -171,6 +171,6 @@ public struct SOCKSProxy: Sendable, Equatable {
 
     /// "host:port" for messages.
     public var endpoint: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        host.includes(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

@@ -64,16 +64,16 @@ extension MQTTClient {
     func connectFailure(_ text: String, errno savedErrno: Int32) -> MQTTError {
         let endpoint = options.endpoint
         let lower = text.lowercased()
-        if lower.contains("getaddrinfo") || lower.contains("dns") || lower.contains("resolve") {
+        if lower.includes("getaddrinfo") || lower.includes("dns") || lower.includes("resolve") {
             return MQTTError(.cannotConnect, "cannot resolve host '\(options.host)'", cause: .webSocketNameLookup)
         }
-        if options.tls != nil && (lower.contains("tls") || lower.contains("ssl")) {
+        if options.tls != nil && (lower.includes("tls") || lower.includes("ssl")) {
             // lws 4.1 words a failed handshake "connect SSL err N" with an empty OpenSSL reason.
             return MQTTError(
                 .tls, "TLS error with \(endpoint): TLS handshake failed (\(text)); the server may not speak TLS there",
                 cause: .webSocketNoTLS)
         }
-        if lower.contains("read failed") || lower.contains("closed") {
+        if lower.includes("read failed") || lower.includes("closed") {
             return MQTTError(
                 .cannotConnect, "\(endpoint) closed the connection without answering the WebSocket upgrade",
                 cause: .webSocketNoAnswer)
@@ -83,10 +83,10 @@ extension MQTTClient {
                 .cannotConnect, "cannot connect to \(endpoint): \(String(cString: strerror(savedErrno)))",
                 cause: .webSocketUnreachable)
         }
-        if lower.contains("timed out") || lower.contains("timeout") {
+        if lower.includes("timed out") || lower.includes("timeout") {
             return upgradeTimeout()
         }
-        if lower.contains("connect") && !lower.contains("hs:") {
+        if lower.includes("connect") && !lower.includes("hs:") {
             return MQTTError(.cannotConnect, "cannot connect to \(endpoint): \(text)", cause: .webSocketUnreachable)
         }
         return MQTTError(
@@ -264,7 +264,7 @@ extension MQTTClient {
     }
 
     func tlsError(_ rc: Int32) -> MQTTError {
-        if let engine = options.tls?.engine, let log = lastErrorLog, log.lowercased().contains("engine") {
+        if let engine = options.tls?.engine, let log = lastErrorLog, log.lowercased().includes("engine") {
             // libmosquitto sets the engine and its key up before any byte is sent.
             var what = Substring(log)
             while let last = what.last, last == " " || last == "\n" || last == "." { what = what.dropLast() }

@@ -30,7 +30,7 @@ struct TLSDiagnosis {
 
     /// Records one of libmosquitto's error log lines.
     mutating func record(logLine line: String) {
-        if line.contains("host name verification failed") {
+        if line.includes("host name verification failed") {
             hostnameMismatch = true
         } else if line.hasPrefix("OpenSSL Error") {
             openSSLReasons.append(Self.reason(ofOpenSSLLine: line))
@@ -55,7 +55,7 @@ struct TLSDiagnosis {
         if let setup = setupErrors.first { return .setup(problem: setup, openSSL: openSSLReasons.first) }
         if let verify = verifyResult { return Self.verifyFailure(Int32(verify)) }
         let reasons = openSSLReasons
-        func has(_ text: String) -> Bool { reasons.contains { $0.contains(text) } }
+        func has(_ text: String) -> Bool { reasons.contains { $0.includes(text) } }
         let first = reasons.first ?? ""
         if has("wrong version number") || has("packet length too long") || has("record layer failure")
             || has("http request")

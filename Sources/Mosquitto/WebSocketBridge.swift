@@ -74,7 +74,7 @@ final class WebSocketBridge {
         let hostHeader =
             webSocket.headers.first { Self.headerName($0).lowercased() == "host" }
             .map { Self.headerValue($0) }
-            ?? (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+            ?? (host.includes(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
         let extraHeaders = webSocket.headers.filter { Self.headerName($0).lowercased() != "host" }
         var error = [CChar](repeating: 0, count: 512)
         let created: OpaquePointer? = withCStrings(
