@@ -185,14 +185,15 @@ extension MQTTCtl {
     ///
     /// `pub` is tried as `QuickPublish` first, the options a one-shot publish
     /// uses (half of its start-up is swift-argument-parser's work per declared
-    /// option), then as `Publish`.
+    /// option), when argv names none but its own (`QuickPublish.mayTake`),
+    /// then as `Publish`.
     static func parseSubcommand(_ arguments: [String]) -> ParsableCommand? {
         guard let name = arguments.first,
             let subcommand = subcommands.first(where: { $0.configuration.commandName == name }),
             subcommand.configuration.subcommands.isEmpty
         else { return nil }
         let quiet = Diagnostics.quiet
-        if ObjectIdentifier(subcommand) == ObjectIdentifier(Publish.self),
+        if ObjectIdentifier(subcommand) == ObjectIdentifier(Publish.self), QuickPublish.mayTake(arguments.dropFirst()),
             let command = try? QuickPublish.parseAsRoot(Array(arguments.dropFirst())),
             ObjectIdentifier(type(of: command)) == ObjectIdentifier(QuickPublish.self)
         {

@@ -38,6 +38,7 @@ import ArgumentParser
             let (quick, full) = parses(arguments)
             #expect(quick != nil, "\(arguments)")
             #expect(quick == full, "\(arguments)")
+            #expect(QuickPublish.mayTake(arguments[...]), "\(arguments): not tried")
         }
     }
 
@@ -50,6 +51,7 @@ import ArgumentParser
             for name in option.names where name != "--help" {
                 for value in option.takesValue ? values : [""] {
                     let arguments = message + [name] + (option.takesValue ? [value] : [])
+                    #expect(QuickPublish.mayTake(arguments[...]) == own.contains(name), "\(arguments)")
                     let (quick, full) = parses(arguments)
                     guard let quick else { continue }
                     taken += 1
@@ -70,5 +72,37 @@ import ArgumentParser
         ] {
             #expect(parses(arguments).quick == nil, "\(arguments)")
         }
+    }
+}
+
+extension QuickPublishTests {
+    /// Values are passed over whatever they look like; long options may carry theirs after `=`.
+    @Test func itsPreCheckReadsValuesAsTheParserDoes() {
+        for arguments in [
+            ["-t", "a", "-m", "-k"], ["-m", "--will-topic", "-t", "t"], ["--topic=a", "--message=-k"],
+            ["-t", "a", "-m", "x", "-"], ["-t", "a", "-f", "-"], ["-t", "t", "-m", "--"],
+        ] {
+            #expect(QuickPublish.mayTake(arguments[...]), "\(arguments)")
+        }
+        for arguments in [
+            ["-t", "a", "-k", "5"], ["-t", "a", "--keepalive=5"], ["-t", "a", "--", "-m"], ["-t", "a", "--cafile", "c"],
+            ["-t", "a", "-q1"], ["-t", "a", "--help"], ["-t", "a", "--version"], ["-L", "mqtt://h/t"],
+        ] {
+            #expect(!QuickPublish.mayTake(arguments[...]), "\(arguments)")
+        }
+    }
+
+    /// `QuickPublish.optionNames`, which `MQTTCtl.parseSubcommand` reads before
+    /// trying it, is exactly its groups' names as the parser has them (but
+    /// `--help`, which it never takes), sorted.
+    @Test func itsNameListIsItsOptionsNames() throws {
+        let names = try (declaredOptions(ConnectionOptions.self) + declaredOptions(PublishOptions.self)).flatMap(\.names)
+            .filter { $0 != "--help" }
+        #expect(
+            Set(names) == Set(QuickPublish.optionNames),
+            "missing: \(Set(names).subtracting(QuickPublish.optionNames).sorted()), extra: \(Set(QuickPublish.optionNames).subtracting(names).sorted())"
+        )
+        #expect(QuickPublish.optionNames == QuickPublish.optionNames.sorted(), "QuickPublish.optionNames is not sorted")
+        #expect(Set(QuickPublish.optionNames).count == QuickPublish.optionNames.count)
     }
 }

@@ -46,13 +46,7 @@ enum ArgumentPreprocessor {
     /// is sorted, which a test checks; a `Set` of it cost every start 270 K
     /// instructions of hashing).
     static func takesValue(_ name: String) -> Bool {
-        var low = 0
-        var high = valueOptions.count
-        while low < high {
-            let middle = (low + high) / 2
-            if valueOptions[middle] < name { low = middle + 1 } else { high = middle }
-        }
-        return low < valueOptions.count && valueOptions[low] == name
+        valueOptions.sortedContains(name)
     }
 
     static func joinPropertyOptions(_ arguments: [String]) throws(CommandFailure) -> [String] {
