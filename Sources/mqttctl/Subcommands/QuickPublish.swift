@@ -49,10 +49,9 @@ struct QuickPublish: ParsableCommand {
             index += 1
             guard argument.utf8.count > 1, argument.utf8.first == UInt8(ascii: "-") else { continue }
             if argument == "--" { return false }
-            let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = argument.hasPrefix("--") ? String(parts[0]) : argument
+            let (name, inlineValue) = ArgumentPreprocessor.optionName(in: argument)
             guard optionNames.sortedContains(name) else { return false }
-            if parts.count == 1 && ArgumentPreprocessor.takesValue(name) { index += 1 }
+            if inlineValue == nil && ArgumentPreprocessor.takesValue(name) { index += 1 }
         }
         return true
     }

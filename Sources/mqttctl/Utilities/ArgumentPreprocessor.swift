@@ -49,6 +49,14 @@ enum ArgumentPreprocessor {
         valueOptions.sortedContains(name)
     }
 
+    /// An argument as an option name and the value written after `=`, which
+    /// only a long option carries (`--topic=a/b`); any other argument is its
+    /// own name, with no value.
+    static func optionName(in argument: String) -> (name: String, inlineValue: String?) {
+        guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else { return (argument, nil) }
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    }
+
     static func joinPropertyOptions(_ arguments: [String]) throws(CommandFailure) -> [String] {
         var result: [String] = []
         var i = 0

@@ -229,12 +229,7 @@ enum Defaults {
                 scan.rewritten.append(contentsOf: arguments[i...])
                 break
             }
-            var name = argument
-            var inlineValue: String?
-            if argument.hasPrefix("--"), let eq = argument.firstIndex(of: "=") {
-                name = String(argument[..<eq])
-                inlineValue = String(argument[argument.index(after: eq)...])
-            }
+            let (name, inlineValue) = ArgumentPreprocessor.optionName(in: argument)
             switch name {
             case "--no-config": scan.noConfig = true
             case "--help": scan.help = true

@@ -96,9 +96,7 @@ enum DropIn: String, CaseIterable {
         while i < arguments.count {
             let argument = arguments[i]
             if argument == "--" { return }
-            let name =
-                argument.hasPrefix("--")
-                ? (argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument) : argument
+            let name = ArgumentPreprocessor.optionName(in: argument).name
             if name.hasPrefix("-") && name.count > 1 && !options.contains(name) {
                 let own = "mqttctl \(subcommand)"
                 throw .usage(
